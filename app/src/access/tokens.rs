@@ -1,0 +1,134 @@
+//! API tokens: `att_test_…` / `att_live_…`, shown once, stored as a SHA-256 hash.
+//!
+//! Tokens carry 256 bits of randomness, so a fast hash is the right store (unlike
+//! passwords): lookups stay a single indexed read on every API call.
+
+use crate::{
+    access::Actor,
+    activity::{self, Entry, RequestOrigin},
+    error::AppError,
+    state::Environment,
+    store::{ids::{new_id, random_secret}, now_ms, Db},
+    workspaces::service as workspaces,
+};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+/// Every scope of SPEC §3; a new token has all of them unless narrowed.
+pub const ALL_SCOPES: [&str; 5] =
+    ["verifications:read", "verifications:write", "documents:read", "decisions:write", "webhooks:manage"];
+
+pub const DEFAULT_EXPIRY_DAYS: i64 = 180;
+const MAX_EXPIRY_DAYS: i64 = 3650;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A token just created: the only moment its secret exists outside the client.
+#[derive(Debug)]
+pub struct CreatedToken {
+    pub id: String,
+    pub token: String,
+    pub expires_at: Option<i64>,
+}
+
+/// The workspace a valid token acts for.
+#[derive(Debug, Clone)]
+pub struct TokenIdentity {
+    pub token_id: String,
+    pub workspace_id: String,
+    pub scopes: Vec<String>,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn prefix_for(environment: Environment) -> &'static str {
+    match environment {
+        Environment::Sandbox => "att_test_",
+        Environment::Production => "att_live_",
+    }
+}
+
+/// Creates a token in workspace `slug`. `expires_in_days` defaults to 180.
+pub async fn create(
+    db: &Db,
+    environment: Environment,
+    workspace_slug: &str,
+    name: &str,
+    expires_in_days: Option<i64>,
+    actor: &Actor,
+) -> Result<CreatedToken, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::invalid("name", "The name must be 1–100 characters."));
+    }
+    let days = expires_in_days.unwrap_or(DEFAULT_EXPIRY_DAYS);
+    if !(1..=MAX_EXPIRY_DAYS).contains(&days) {
+        return Err(AppError::invalid("expires_in_days", format!("The expiry must be between 1 and {MAX_EXPIRY_DAYS} days.")));
+    }
+    let workspace = workspaces::find_by_slug(db, workspace_slug)
+        .await?
+        .ok_or_else(|| AppError::invalid("workspace", format!("No workspace has the slug '{workspace_slug}'.")))?;
+
+    let token = format!("{}{}", prefix_for(environment), random_secret(32));
+    let id = new_id("tok");
+    let now = now_ms();
+    let expires_at = now + days * DAY_MS;
+    let (creator_kind, creator_id) = actor.kind_and_id();
+
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO api_tokens (id, workspace_id, name, display_prefix, token_hash, scopes, created_by_kind, created_by_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&id)
+    .bind(&workspace.id)
+    .bind(name)
+    .bind(token[..13].to_string())
+    .bind(hash_token(&token))
+    .bind(ALL_SCOPES.join(" "))
+    .bind(creator_kind)
+    .bind(creator_id.map(str::to_string))
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    activity::record(
+        &mut *tx,
+        Entry {
+            workspace_id: Some(&workspace.id),
+            actor,
+            action: "api_token.created",
+            target: Some(&id),
+            detail: Some(serde_json::json!({ "name": name, "expires_at": expires_at })),
+        },
+        &RequestOrigin::default(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CreatedToken { id, token, expires_at: Some(expires_at) })
+}
+
+/// The identity behind a bearer token, or 401 when unknown, expired or revoked.
+/// Checked against the database on every call, so a revocation made by any server
+/// process takes effect at once everywhere.
+pub async fn authenticate(db: &Db, bearer: &str) -> Result<TokenIdentity, AppError> {
+    if !(bearer.starts_with("att_test_") || bearer.starts_with("att_live_")) || bearer.len() > 200 {
+        return Err(AppError::Unauthenticated);
+    }
+    let row = sqlx::query(
+        "SELECT id, workspace_id, scopes FROM api_tokens \
+         WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+    )
+    .bind(hash_token(bearer))
+    .bind(now_ms())
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(AppError::Unauthenticated)?;
+    let scopes: String = row.try_get("scopes")?;
+    Ok(TokenIdentity {
+        token_id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        scopes: scopes.split_whitespace().map(str::to_string).collect(),
+    })
+}

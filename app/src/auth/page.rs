@@ -1,0 +1,35 @@
+//! The sign-in page.
+
+use super::Login;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    let error = move || login.value().get().and_then(|result| result.err()).map(|e| e.to_string());
+
+    view! {
+        <Title text="Sign in"/>
+        <main class="auth-page">
+            <section class="auth-card" aria-labelledby="sign-in-heading">
+                <p class="brand">"Attest"</p>
+                <h1 id="sign-in-heading">"Sign in"</h1>
+                <ActionForm action=login attr:class="stack" attr:aria-describedby="sign-in-error">
+                    <input type="hidden" name="next" prop:value=next/>
+                    <label for="email">"Email"</label>
+                    <input id="email" type="email" name="email" autocomplete="username" required/>
+                    <label for="password">"Password"</label>
+                    <input id="password" type="password" name="password" autocomplete="current-password" required/>
+                    <p id="sign-in-error" class="form-error" role="alert">{error}</p>
+                    <button type="submit" class="primary" disabled=move || login.pending().get()>
+                        {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
+                    </button>
+                </ActionForm>
+            </section>
+        </main>
+    }
+}

@@ -1,0 +1,143 @@
+//! The one error type of Attest.
+//!
+//! Client errors carry the exact user-facing message (SPEC §3); unexpected failures are
+//! logged with their cause where they happen and reach the client as an opaque
+//! [`AppError::Internal`]. The same type is returned by server functions (serialized to
+//! the dashboard) and by REST handlers (rendered by its `IntoResponse`).
+
+use serde::{Deserialize, Serialize};
+use server_fn::{codec::JsonEncoding, error::{FromServerFnError, ServerFnErrorErr}};
+use std::collections::BTreeMap;
+
+/// Field path → human messages, as in the API's 422 `errors` object.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum AppError {
+    #[error("Unauthenticated.")]
+    Unauthenticated,
+    #[error("This action is unauthorized.")]
+    Forbidden,
+    #[error("Not found.")]
+    NotFound,
+    #[error("The given data was invalid.")]
+    Validation(FieldErrors),
+    /// A business rule refused the request; the message is shown verbatim.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A unique value is already taken (slug, email…); the message names it.
+    #[error("{0}")]
+    Conflict(String),
+    /// Same message for an unknown email and a wrong password.
+    #[error("Invalid email or password.")]
+    InvalidCredentials,
+    #[error("Too Many Requests.")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    /// Transport-level failure of a server function call (network, decoding).
+    #[error("The server could not be reached: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// A 422 with a single field message.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.insert(field.to_string(), vec![message.into()]);
+        AppError::Validation(errors)
+    }
+
+    /// Logs an unexpected failure with its cause and returns the opaque error.
+    #[cfg(feature = "ssr")]
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "{context}");
+        AppError::Internal
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::Unauthenticated | AppError::InvalidCredentials => 401,
+            AppError::Forbidden => 403,
+            AppError::NotFound => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Validation(_) => 422,
+            AppError::BadRequest(_) => 400,
+            AppError::RateLimited { .. } => 429,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(e) | ServerFnErrorErr::Response(e) => AppError::Transport(e),
+            other => AppError::Transport(other.to_string()),
+        }
+    }
+}
+
+/// Every server function returns through this, so a failed call is answered with its
+/// real status (401, 403, 422…) instead of server_fn's blanket 500. Plain form posts
+/// (no JavaScript yet) keep leptos' redirect back to the form.
+#[cfg(feature = "ssr")]
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    use leptos::prelude::use_context;
+    if let Err(error) = &result {
+        let plain_form_post = use_context::<http::request::Parts>()
+            .and_then(|parts| parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+            .unwrap_or(false);
+        if let (Some(options), false) = (use_context::<leptos_axum::ResponseOptions>(), plain_form_post) {
+            options.set_status(http::StatusCode::from_u16(error.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    }
+    result
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        AppError::internal("database error", err)
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod response {
+    use super::AppError;
+    use axum::{
+        http::{header, HeaderValue, StatusCode},
+        response::{IntoResponse, Response},
+        Json,
+    };
+
+    impl IntoResponse for AppError {
+        fn into_response(self) -> Response {
+            let status =
+                StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = match &self {
+                AppError::Validation(errors) => serde_json::json!({
+                    "message": self.to_string(),
+                    "errors": errors,
+                }),
+                _ => serde_json::json!({ "message": self.to_string() }),
+            };
+            let mut response = (status, Json(body)).into_response();
+            let headers = response.headers_mut();
+            match self {
+                AppError::Unauthenticated | AppError::InvalidCredentials => {
+                    headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                }
+                AppError::RateLimited { retry_after_secs } => {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                }
+                _ => {}
+            }
+            response
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! What every request handler and server function can reach.
+
+use crate::store::Db;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::{fmt, str::FromStr, sync::Arc};
+
+/// The environment an instance runs in (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Sandbox,
+    Production,
+}
+
+impl Environment {
+    pub fn is_production(self) -> bool {
+        self == Environment::Production
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sandbox" => Ok(Environment::Sandbox),
+            "production" => Ok(Environment::Production),
+            other => Err(format!("must be 'sandbox' or 'production', not '{other}'")),
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Environment::Sandbox => "sandbox",
+            Environment::Production => "production",
+        })
+    }
+}
+
+/// Settings the services need at run time (a subset of the server's configuration).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub mfa_required: bool,
+}
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// The state inside a server function (provided by `leptos_routes_with_context`).
+    pub fn from_context() -> Result<AppState, crate::error::AppError> {
+        leptos::prelude::use_context::<AppState>()
+            .ok_or_else(|| crate::error::AppError::internal("state", "AppState missing from context"))
+    }
+}

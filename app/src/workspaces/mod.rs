@@ -1,0 +1,43 @@
+//! Workspaces, the tenants: the home page lists the signed-in user's workspaces.
+
+pub mod page;
+#[cfg(feature = "ssr")]
+pub mod service;
+
+use crate::{access::Role, error::AppError};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A workspace as its member sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceSummary {
+    pub slug: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// The workspaces the signed-in user belongs to.
+#[server(prefix = "/rpc", endpoint = "my_workspaces")]
+pub async fn my_workspaces() -> Result<Vec<WorkspaceSummary>, AppError> {
+    crate::error::respond(
+        async move {
+            let user = crate::auth::service::require_user().await?;
+            let state = crate::state::AppState::from_context()?;
+            service::list_for_user(&state.db, &user.id).await
+        }
+        .await,
+    )
+}
+
+/// One workspace of the signed-in user; 403 when they are not a member.
+#[server(prefix = "/rpc", endpoint = "workspace")]
+pub async fn workspace(slug: String) -> Result<WorkspaceSummary, AppError> {
+    crate::error::respond(
+        async move {
+            let user = crate::auth::service::require_user().await?;
+            let state = crate::state::AppState::from_context()?;
+            service::membership(&state.db, &user.id, &slug).await
+        }
+        .await,
+    )
+}

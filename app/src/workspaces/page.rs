@@ -1,0 +1,74 @@
+//! The workspace home pages: the list of the user's workspaces, and one workspace.
+
+use super::{my_workspaces, workspace, WorkspaceSummary};
+use crate::{access::Permission, layout::ErrorNotice};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// `/`: every workspace the signed-in user belongs to.
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let workspaces = Resource::new(|| (), |_| my_workspaces());
+    view! {
+        <Title text="Your workspaces"/>
+        <h1>"Your workspaces"</h1>
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading workspaces…"</p> }>
+            {move || Suspend::new(async move {
+                match workspaces.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="empty">"You are not a member of any workspace yet. Ask an admin to invite you."</p>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="card-list" aria-label="Workspaces">
+                            {list.into_iter().map(|w| view! { <WorkspaceCard workspace=w/> }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn WorkspaceCard(workspace: WorkspaceSummary) -> impl IntoView {
+    let href = format!("/w/{}", workspace.slug);
+    view! {
+        <li class="card">
+            <a href=href class="card-link">
+                <span class="card-title">{workspace.name}</span>
+                <span class="badge">{workspace.role.code()}</span>
+            </a>
+        </li>
+    }
+}
+
+/// `/w/:slug`: one workspace; 403 when the user is not a member.
+#[component]
+pub fn WorkspacePage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let current = Resource::new(slug, workspace);
+    view! {
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading workspace…"</p> }>
+            {move || Suspend::new(async move {
+                match current.await {
+                    Ok(w) => {
+                        let allowed: Vec<_> = Permission::ALL.into_iter().filter(|p| w.role.has(*p)).collect();
+                        view! {
+                            <Title text=w.name.clone()/>
+                            <h1>{w.name.clone()}</h1>
+                            <p>"Your role: " <span class="badge">{w.role.code()}</span></p>
+                            <h2>"What your role can do here"</h2>
+                            <ul class="permission-list">
+                                {allowed.into_iter().map(|p| view! { <li><code>{p.code()}</code></li> }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,151 @@
+//! Workspace rows: creation (operator), lookup, and membership resolution.
+
+use super::WorkspaceSummary;
+use crate::{
+    access::{Actor, Role},
+    activity::{self, Entry, RequestOrigin},
+    error::AppError,
+    store::{ids::new_id, is_unique_violation, now_ms, Db},
+};
+use sqlx::Row;
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+}
+
+/// Lower-case letters, digits and single dashes, 2–40 characters.
+pub fn validate_slug(slug: &str) -> Result<(), AppError> {
+    let ok = (2..=40).contains(&slug.len())
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "slug",
+            "The slug must be 2–40 lower-case letters, digits or single dashes.",
+        ))
+    }
+}
+
+/// A slug derived from a display name: "Acme Mail Co." → "acme-mail-co".
+pub fn slug_from_name(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.trim().to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').chars().take(40).collect::<String>().trim_end_matches('-').to_string()
+}
+
+pub async fn create(db: &Db, name: &str, slug: Option<&str>, actor: &Actor) -> Result<Workspace, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::invalid("name", "The name must be 1–100 characters."));
+    }
+    let slug = slug.map(str::to_string).unwrap_or_else(|| slug_from_name(name));
+    validate_slug(&slug)?;
+    let workspace = Workspace { id: new_id("ws"), slug, name: name.to_string() };
+
+    let mut tx = db.pool().begin().await?;
+    let inserted = sqlx::query("INSERT INTO workspaces (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&workspace.id)
+        .bind(&workspace.slug)
+        .bind(&workspace.name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(AppError::Conflict(format!("The slug '{}' is already taken.", workspace.slug)))
+        }
+        other => other?,
+    };
+    activity::record(
+        &mut *tx,
+        Entry {
+            workspace_id: Some(&workspace.id),
+            actor,
+            action: "workspace.created",
+            target: Some(&workspace.id),
+            detail: Some(serde_json::json!({ "slug": workspace.slug, "name": workspace.name })),
+        },
+        &RequestOrigin::default(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(workspace)
+}
+
+pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Workspace>, AppError> {
+    let row = sqlx::query("SELECT id, slug, name FROM workspaces WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| Ok(Workspace { id: r.try_get("id")?, slug: r.try_get("slug")?, name: r.try_get("name")? }))
+        .transpose()
+}
+
+fn summary(row: sqlx::any::AnyRow) -> Result<WorkspaceSummary, AppError> {
+    let role: String = row.try_get("role")?;
+    Ok(WorkspaceSummary {
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        role: role.parse().map_err(|e: String| AppError::internal("membership role", e))?,
+    })
+}
+
+pub async fn list_for_user(db: &Db, user_id: &str) -> Result<Vec<WorkspaceSummary>, AppError> {
+    sqlx::query(
+        "SELECT w.slug, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
+         WHERE m.user_id = $1 ORDER BY w.name",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?
+    .into_iter()
+    .map(summary)
+    .collect()
+}
+
+/// The user's membership in workspace `slug`: 403 when the workspace is not theirs
+/// (whether or not it exists, so slugs cannot be probed).
+pub async fn membership(db: &Db, user_id: &str, slug: &str) -> Result<WorkspaceSummary, AppError> {
+    let row = sqlx::query(
+        "SELECT w.slug, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
+         WHERE m.user_id = $1 AND w.slug = $2",
+    )
+    .bind(user_id)
+    .bind(slug)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(summary).transpose()?.ok_or(AppError::Forbidden)
+}
+
+/// The role of `user_id` in workspace `slug`, for permission checks.
+pub async fn role_in(db: &Db, user_id: &str, slug: &str) -> Result<Role, AppError> {
+    Ok(membership(db, user_id, slug).await?.role)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_derive_from_names_and_are_validated() {
+        assert_eq!(slug_from_name("Acme Mail Co."), "acme-mail-co");
+        assert_eq!(slug_from_name("  Demo  Mailboxes "), "demo-mailboxes");
+        assert!(validate_slug("acme-mail").is_ok());
+        for bad in ["a", "-acme", "acme-", "ac--me", "Acme", "acme mail", ""] {
+            assert!(validate_slug(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `attest admin …`: operator commands over the same services the dashboard uses.
+
+use crate::{config::Config, startup};
+use app::{
+    access::{tokens, Actor, Role},
+    members,
+    store::ids::random_secret,
+    workspaces::service as workspaces,
+};
+use clap::Subcommand;
+use std::io::Read;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a workspace (the tenant).
+    CreateWorkspace {
+        #[arg(long)]
+        name: String,
+        /// URL-safe identifier; derived from the name when omitted.
+        #[arg(long)]
+        slug: Option<String>,
+    },
+    /// Create a user (or reuse the one with that email) and add them to a workspace.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// Workspace slug.
+        #[arg(long)]
+        workspace: String,
+        /// owner, admin, reviewer, developer or viewer.
+        #[arg(long)]
+        role: Role,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Create an API token; it is printed once, alone on the last line.
+    CreateToken {
+        /// Workspace slug.
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "D")]
+        expires_in_days: Option<i64>,
+    },
+    /// Sandbox only: create the demo workspace and print a fresh sign-in for it.
+    SeedDemo,
+}
+
+/// Turns a service error into an operator-facing message.
+fn explain(err: app::error::AppError) -> anyhow::Error {
+    match err {
+        app::error::AppError::Validation(fields) => {
+            let lines: Vec<String> =
+                fields.into_iter().map(|(field, messages)| format!("{field}: {}", messages.join(" "))).collect();
+            anyhow::anyhow!(lines.join("; "))
+        }
+        other => anyhow::anyhow!(other.to_string()),
+    }
+}
+
+pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
+    let db = startup::open_database(config).await?;
+    let actor = Actor::Operator;
+    match command {
+        AdminCommand::CreateWorkspace { name, slug } => {
+            let workspace = workspaces::create(&db, &name, slug.as_deref(), &actor).await.map_err(explain)?;
+            println!("created workspace {} ({}) with slug {}", workspace.name, workspace.id, workspace.slug);
+        }
+        AdminCommand::CreateUser { email, workspace, role, password_stdin } => {
+            let (password, generated) = if password_stdin {
+                let mut input = String::new();
+                std::io::stdin().read_to_string(&mut input)?;
+                (input.trim_end_matches(['\r', '\n']).to_string(), false)
+            } else {
+                (random_secret(15), true)
+            };
+            let user_id =
+                members::add_member(&db, &email, Some(&password), &workspace, role, &actor).await.map_err(explain)?;
+            println!("user {} ({user_id}) is {role} of {workspace}", members::normalize_email(&email));
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        AdminCommand::CreateToken { workspace, name, expires_in_days } => {
+            let created = tokens::create(&db, config.environment, &workspace, &name, expires_in_days, &actor)
+                .await
+                .map_err(explain)?;
+            let expires = created
+                .expires_at
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| "never".into());
+            println!("token {} for {workspace} expires {expires}; it is shown once:", created.id);
+            println!("{}", created.token);
+        }
+        AdminCommand::SeedDemo => {
+            if config.environment.is_production() {
+                anyhow::bail!("seed-demo is for sandbox instances only (ATTEST_ENV=production)");
+            }
+            if workspaces::find_by_slug(&db, "demo").await.map_err(explain)?.is_none() {
+                workspaces::create(&db, "Demo Mailboxes", Some("demo"), &actor).await.map_err(explain)?;
+            }
+            let email = "demo@attest.test";
+            let password = random_secret(15);
+            members::add_member(&db, email, Some(&password), "demo", Role::Owner, &actor).await.map_err(explain)?;
+            println!("Demo workspace 'Demo Mailboxes' (slug demo) is ready.");
+            println!("Sign in at http://{}/login", config.addr);
+            println!("  email:    {email}");
+            println!("  password: {password}");
+        }
+    }
+    db.close().await;
+    Ok(())
+}

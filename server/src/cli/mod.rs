@@ -1,0 +1,99 @@
+//! The `attest` command line (SPEC §9): `serve` (default), `worker`, `migrate` and the
+//! operator's `admin` commands, which work on the same database as a running server.
+
+mod admin;
+
+use crate::{
+    config::{Config, FlagConfig},
+    startup,
+};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "attest", version, about = "Attest identity verification: dashboard, REST API and workers")]
+pub struct Cli {
+    /// Optional TOML configuration file (lowest precedence after defaults).
+    #[arg(long, global = true, env = "ATTEST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, global = true, env = "ATTEST_ADDR", value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+    /// Directory for the SQLite database, documents and the local mail outbox.
+    #[arg(long, global = true, env = "ATTEST_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard, the API and the in-process workers (the default).
+    Serve,
+    /// Run background workers only (for scaled-out deployments).
+    Worker,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Operator commands.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+}
+
+impl Cli {
+    fn flags(&self) -> FlagConfig {
+        FlagConfig { config_file: self.config.clone(), addr: self.addr.clone(), data_dir: self.data_dir.clone() }
+    }
+}
+
+/// Parses the command line and runs it; the exit code follows the outcome.
+pub async fn run() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.flags()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("attest: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match execute(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("attest: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let db = startup::open_database(&config).await?;
+            let listener = tokio::net::TcpListener::bind(config.addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {} (ATTEST_ADDR / --addr): {e}", config.addr))?;
+            tracing::info!(
+                addr = %listener.local_addr()?,
+                environment = %config.environment,
+                engine = ?db.engine(),
+                "attest serving"
+            );
+            let state = startup::app_state(&config, db);
+            startup::serve(listener, state, startup::shutdown_signal()).await
+        }
+        Command::Worker => {
+            let db = startup::open_database(&config).await?;
+            tracing::info!(engine = ?db.engine(), "attest worker started");
+            tokio::select! {
+                _ = crate::worker::run(db) => {},
+                _ = startup::shutdown_signal() => {},
+            }
+            Ok(())
+        }
+        Command::Migrate => {
+            startup::open_database(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin(command) => admin::run(command, &config).await,
+    }
+}

@@ -1,0 +1,232 @@
+//! Typed configuration, layered: defaults → optional TOML file → `ATTEST_*` environment
+//! → command-line flags (SPEC §9). Bad values stop start-up with a message that names
+//! the setting. Secrets are wrapped so they never print.
+
+use app::state::Environment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+/// A setting that could not be used; `Display` names it the way the operator set it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+fn bad(setting: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError { setting: setting.to_string(), message: message.into() }
+}
+
+/// The optional TOML file; every key is optional, unknown keys are refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub addr: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub env: Option<String>,
+    pub database_url: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub mfa_required: Option<bool>,
+    pub site_root: Option<PathBuf>,
+}
+
+/// What the flags said (already merged with their `ATTEST_*` variables by clap).
+#[derive(Debug, Default, Clone)]
+pub struct FlagConfig {
+    pub config_file: Option<PathBuf>,
+    pub addr: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub environment: Environment,
+    pub database_url: SecretString,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub mfa_required: bool,
+    /// Where the built dashboard assets live (`target/site` after `xtask build`).
+    pub site_root: PathBuf,
+}
+
+impl Config {
+    /// Loads the configuration from the process environment and `flags`.
+    pub fn load(flags: &FlagConfig) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Config::from_sources(flags, &env)
+    }
+
+    /// The layering itself, over an explicit environment (tests pass their own).
+    pub fn from_sources(flags: &FlagConfig, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let file = match &flags.config_file {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+
+        let addr_text = flags.addr.clone().or(file.addr).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let addr: SocketAddr = addr_text.parse().map_err(|_| {
+            bad("ATTEST_ADDR (--addr)", format!("'{addr_text}' is not a socket address like 127.0.0.1:8080"))
+        })?;
+
+        let data_dir = flags.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        if data_dir.as_os_str().is_empty() {
+            return Err(bad("ATTEST_DATA_DIR (--data-dir)", "must not be empty"));
+        }
+
+        let environment: Environment = var("ATTEST_ENV")
+            .or(file.env)
+            .unwrap_or_else(|| "sandbox".into())
+            .parse()
+            .map_err(|e: String| bad("ATTEST_ENV", e))?;
+
+        let database_url = match var("DATABASE_URL").or(file.database_url) {
+            Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:") => url,
+            Some(_) => return Err(bad("DATABASE_URL", "must start with sqlite: or postgres:")),
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("attest.db").display()),
+        };
+
+        let smtp_url = var("ATTEST_SMTP_URL").or(file.smtp_url);
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(bad("ATTEST_SMTP_URL", "must look like smtp://user:pass@host:port or smtps://…"));
+            }
+        } else if environment.is_production() {
+            return Err(bad("ATTEST_SMTP_URL", "production requires a real SMTP server for sign-in codes"));
+        }
+
+        let mail_from = var("ATTEST_MAIL_FROM").or(file.mail_from).unwrap_or_else(|| "Attest <no-reply@attest.invalid>".into());
+        if !mail_from.contains('@') {
+            return Err(bad("ATTEST_MAIL_FROM", format!("'{mail_from}' is not an email address")));
+        }
+
+        let mfa_required = match var("ATTEST_MFA_REQUIRED") {
+            Some(v) => parse_bool(&v).ok_or_else(|| bad("ATTEST_MFA_REQUIRED", format!("'{v}' is not true or false")))?,
+            None => file.mfa_required.unwrap_or(true),
+        };
+        if environment.is_production() && !mfa_required {
+            return Err(bad("ATTEST_MFA_REQUIRED", "MFA cannot be turned off in production"));
+        }
+
+        let site_root = var("ATTEST_SITE_ROOT").map(PathBuf::from).or(file.site_root).unwrap_or_else(|| PathBuf::from("target/site"));
+
+        Ok(Config {
+            addr,
+            data_dir,
+            environment,
+            database_url: SecretString::from(database_url),
+            smtp_url: smtp_url.map(SecretString::from),
+            mail_from,
+            mfa_required,
+            site_root,
+        })
+    }
+
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+
+    /// Creates the data directory (documents, SQLite file, mail outbox) if missing.
+    pub fn ensure_data_dir(&self) -> Result<(), ConfigError> {
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| bad("ATTEST_DATA_DIR (--data-dir)", format!("cannot create {}: {e}", self.data_dir.display())))
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad("ATTEST_CONFIG (--config)", format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| bad(&format!("{} (config file)", path.display()), e.to_string()))
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_sandbox() {
+        let config = Config::from_sources(&FlagConfig::default(), &env(&[])).unwrap();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.environment, Environment::Sandbox);
+        assert_eq!(config.database_url(), "sqlite://./data/attest.db?mode=rwc");
+        assert!(config.mfa_required);
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_env_beats_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("attest.toml");
+        std::fs::write(&path, "addr = \"127.0.0.1:9000\"\nenv = \"production\"\nmfa_required = true\n").unwrap();
+        let flags = FlagConfig { config_file: Some(path.clone()), addr: Some("127.0.0.1:9100".into()), data_dir: None };
+        let config = Config::from_sources(&flags, &env(&[("ATTEST_ENV", "sandbox")])).unwrap();
+        assert_eq!(config.addr.port(), 9100);
+        assert_eq!(config.environment, Environment::Sandbox);
+
+        let flags = FlagConfig { config_file: Some(path), ..FlagConfig::default() };
+        let config = Config::from_sources(&flags, &env(&[("ATTEST_SMTP_URL", "smtp://mail:25")])).unwrap();
+        assert_eq!(config.addr.port(), 9000);
+        assert_eq!(config.environment, Environment::Production);
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let cases: &[(FlagConfig, &[(&str, &str)], &str)] = &[
+            (FlagConfig { addr: Some("nowhere".into()), ..Default::default() }, &[], "ATTEST_ADDR"),
+            (FlagConfig::default(), &[("ATTEST_ENV", "staging")], "ATTEST_ENV"),
+            (FlagConfig::default(), &[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+            (FlagConfig::default(), &[("ATTEST_MFA_REQUIRED", "maybe")], "ATTEST_MFA_REQUIRED"),
+            (FlagConfig::default(), &[("ATTEST_ENV", "production")], "ATTEST_SMTP_URL"),
+            (
+                FlagConfig::default(),
+                &[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", "smtp://m:25"), ("ATTEST_MFA_REQUIRED", "false")],
+                "ATTEST_MFA_REQUIRED",
+            ),
+            (FlagConfig::default(), &[("ATTEST_SMTP_URL", "http://mail")], "ATTEST_SMTP_URL"),
+        ];
+        for (flags, vars, setting) in cases {
+            let err = Config::from_sources(flags, &env(vars)).unwrap_err();
+            assert!(err.to_string().contains(setting), "{err} should name {setting}");
+        }
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("attest.toml");
+        std::fs::write(&path, "adress = \"127.0.0.1:9000\"\n").unwrap();
+        let flags = FlagConfig { config_file: Some(path), ..Default::default() };
+        let err = Config::from_sources(&flags, &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("adress"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = Config::from_sources(
+            &FlagConfig::default(),
+            &env(&[("DATABASE_URL", "postgres://attest:hunter2@db/attest")]),
+        )
+        .unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

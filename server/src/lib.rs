@@ -1,0 +1,11 @@
+#![forbid(unsafe_code)]
+//! The `attest` server: configuration, start-up, the REST API, middleware and the
+//! operator CLI. Pages, server functions and services live in the `app` crate.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod middleware;
+pub mod startup;
+pub mod telemetry;
+pub mod worker;

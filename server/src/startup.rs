@@ -1,0 +1,152 @@
+//! Start-up as a library: connect and migrate the database, build the router, serve on
+//! a given listener. `main` stays small and tests bind port 0.
+
+use crate::{api, config::Config, middleware, worker};
+use app::{
+    auth::session_store::DbSessionStore,
+    shell,
+    state::{AppState, Settings},
+    store::Db,
+    App,
+};
+use axum::{
+    extract::State,
+    http::{HeaderName, Request, StatusCode},
+    response::IntoResponse,
+    routing::get,
+    Json, Router,
+};
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+use tower_http::{
+    compression::CompressionLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    services::ServeDir,
+    set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
+};
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+
+/// Connects to the configured database and applies migrations; a failure stops start-up.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    config.ensure_data_dir()?;
+    let db = Db::connect(config.database_url())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database (DATABASE_URL): {e}"))?;
+    db.migrate().await.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+    Ok(db)
+}
+
+pub fn app_state(config: &Config, db: Db) -> AppState {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("attest")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.addr)
+        .env(leptos::config::Env::PROD)
+        .build();
+    AppState {
+        leptos_options,
+        db,
+        settings: Arc::new(Settings { environment: config.environment, mfa_required: config.mfa_required }),
+    }
+}
+
+/// The whole HTTP surface: dashboard (SSR + server functions), assets, REST API, probes.
+pub fn router(state: AppState) -> Router {
+    let production = state.settings.environment.is_production();
+    let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(if production { "__Host-attest_session" } else { "attest_session" })
+        .with_secure(production)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)));
+
+    let routes = generate_route_list(App);
+    let pkg_dir = std::path::Path::new(&*state.leptos_options.site_root).join("pkg");
+    let request_id = HeaderName::from_static("x-request-id");
+
+    let dashboard = Router::new()
+        .leptos_routes_with_context(&state, routes, || (), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(middleware::require_session_for_pages))
+        .layer(axum::middleware::from_fn(middleware::reject_cross_site_writes))
+        .layer(session_layer);
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .nest("/api/v1", api::router())
+        .nest_service(
+            "/pkg",
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    http::header::CACHE_CONTROL,
+                    http::HeaderValue::from_static("no-cache"),
+                ))
+                .service(ServeDir::new(pkg_dir).precompressed_gzip()),
+        )
+        .merge(dashboard)
+        .with_state(state)
+        .layer(CompressionLayer::new().gzip(true))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "database": "ok" }))),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "database": "error" })))
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "database": "timeout" }))),
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, with the in-process workers.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let workers = tokio::spawn(worker::run(state.db.clone()));
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    workers.abort();
+    result.map_err(Into::into)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}

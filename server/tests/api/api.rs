@@ -1,0 +1,76 @@
+//! The `/api/v1` surface of the skeleton: authentication first, then JSON 404s.
+
+use crate::{both_engines, helpers::{Engine, TestApp}};
+use app::access::{tokens, Actor};
+
+async fn token_for(app: &TestApp, slug: &str) -> tokens::CreatedToken {
+    app.seed_member(slug, &format!("owner@{slug}.test"), "a long enough password", app::access::Role::Owner).await;
+    tokens::create(&app.db, app.config.environment, slug, "tests", None, &Actor::Operator).await.unwrap()
+}
+
+async fn unauthenticated_calls_get_401_with_the_exact_body(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let cases = [None, Some("Bearer att_test_unknown"), Some("Basic dXNlcjpwYXNz"), Some("Bearer ")];
+    for authorization in cases {
+        let mut request = app.client.get(app.url("/api/v1/usps1583/verifications"));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{authorization:?}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap(), serde_json::json!({ "message": "Unauthenticated." }));
+    }
+}
+both_engines!(unauthenticated_calls_get_401_with_the_exact_body);
+
+async fn a_valid_token_reaches_a_json_404(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let created = token_for(&app, "acme").await;
+    assert!(created.token.starts_with("att_test_"), "sandbox tokens say so: {}", created.token);
+    for path in ["/api/v1/usps1583/verifications", "/api/v1/nope", "/api/v1/identity/verifications/ver_x"] {
+        let response = app.client.get(app.url(path)).bearer_auth(&created.token).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap(), serde_json::json!({ "message": "Not found." }));
+    }
+}
+both_engines!(a_valid_token_reaches_a_json_404);
+
+async fn revoked_and_expired_tokens_are_refused_at_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let revoked = token_for(&app, "acme").await;
+    let expired = tokens::create(&app.db, app.config.environment, "acme", "old", Some(1), &Actor::Operator).await.unwrap();
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
+        .bind(app::store::now_ms())
+        .bind(&revoked.id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE id = $2")
+        .bind(app::store::now_ms() - 1)
+        .bind(&expired.id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    for token in [&revoked.token, &expired.token] {
+        let response = app.client.get(app.url("/api/v1/identity/verifications")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+}
+both_engines!(revoked_and_expired_tokens_are_refused_at_once);
+
+async fn tokens_are_stored_hashed(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let created = token_for(&app, "acme").await;
+    let stored: Vec<(String, String)> = sqlx::query_as("SELECT token_hash, display_prefix FROM api_tokens")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].0, created.token);
+    assert_eq!(stored[0].0, tokens::hash_token(&created.token));
+    assert!(created.token.starts_with(&stored[0].1));
+    assert!(stored[0].1.len() < 16, "only a short prefix is kept for display");
+}
+both_engines!(tokens_are_stored_hashed);

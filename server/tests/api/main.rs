@@ -1,0 +1,9 @@
+//! Integration tests: each test starts `attest` on port 0 with a fresh database, once on
+//! SQLite and once on the PostgreSQL server named by `ATTEST_TEST_POSTGRES_URL`.
+
+mod helpers;
+
+mod api;
+mod cli;
+mod dashboard;
+mod health;

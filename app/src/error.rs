@@ -32,6 +32,12 @@ pub enum AppError {
     /// Same message for an unknown email and a wrong password.
     #[error("Invalid email or password.")]
     InvalidCredentials,
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("Method Not Allowed.")]
+    MethodNotAllowed,
     #[error("Too Many Requests.")]
     RateLimited { retry_after_secs: u64 },
     #[error("Something went wrong on our side. Please try again.")]
@@ -63,6 +69,9 @@ impl AppError {
             AppError::Forbidden => 403,
             AppError::NotFound => 404,
             AppError::Conflict(_) => 409,
+            AppError::PayloadTooLarge => 413,
+            AppError::UnsupportedMediaType(_) => 415,
+            AppError::MethodNotAllowed => 405,
             AppError::Validation(_) => 422,
             AppError::BadRequest(_) => 400,
             AppError::RateLimited { .. } => 429,

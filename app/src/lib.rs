@@ -7,8 +7,11 @@
 
 pub mod access;
 pub mod auth;
+pub mod documents;
 pub mod error;
+pub mod flows;
 pub mod layout;
+pub mod verifications;
 pub mod workspaces;
 
 #[cfg(feature = "ssr")]

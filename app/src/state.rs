@@ -1,6 +1,6 @@
 //! What every request handler and server function can reach.
 
-use crate::store::Db;
+use crate::{documents::blobs::DocumentFiles, store::Db};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::{fmt, str::FromStr, sync::Arc};
@@ -50,6 +50,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub settings: Arc<Settings>,
+    pub files: DocumentFiles,
 }
 
 impl AppState {

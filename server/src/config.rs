@@ -35,6 +35,7 @@ pub struct FileConfig {
     pub mail_from: Option<String>,
     pub mfa_required: Option<bool>,
     pub site_root: Option<PathBuf>,
+    pub master_key: Option<String>,
 }
 
 /// What the flags said (already merged with their `ATTEST_*` variables by clap).
@@ -56,6 +57,9 @@ pub struct Config {
     pub mfa_required: bool,
     /// Where the built dashboard assets live (`target/site` after `xtask build`).
     pub site_root: PathBuf,
+    /// Base64 of 32 bytes; wraps every document's file key. Generated into the data
+    /// directory in sandbox when not given; required in production.
+    pub master_key: Option<SecretString>,
 }
 
 impl Config {
@@ -119,7 +123,19 @@ impl Config {
 
         let site_root = var("ATTEST_SITE_ROOT").map(PathBuf::from).or(file.site_root).unwrap_or_else(|| PathBuf::from("target/site"));
 
+        let master_key = var("ATTEST_MASTER_KEY").or(file.master_key);
+        match &master_key {
+            Some(key) => {
+                app::documents::crypto::MasterKey::from_base64(key).map_err(|e| bad("ATTEST_MASTER_KEY", e))?;
+            }
+            None if environment.is_production() => {
+                return Err(bad("ATTEST_MASTER_KEY", "production requires a master key for document encryption (base64 of 32 random bytes)"))
+            }
+            None => {}
+        }
+
         Ok(Config {
+            master_key: master_key.map(SecretString::from),
             addr,
             data_dir,
             environment,
@@ -135,6 +151,26 @@ impl Config {
         self.database_url.expose_secret()
     }
 
+    /// The document master key: configured, or (sandbox) read from / generated into
+    /// `<data-dir>/master.key`.
+    pub fn master_key(&self) -> Result<app::documents::crypto::MasterKey, ConfigError> {
+        use app::documents::crypto::MasterKey;
+        if let Some(key) = &self.master_key {
+            return MasterKey::from_base64(key.expose_secret()).map_err(|e| bad("ATTEST_MASTER_KEY", e));
+        }
+        let path = self.data_dir.join("master.key");
+        let setting = "ATTEST_MASTER_KEY (generated master.key)";
+        match std::fs::read_to_string(&path) {
+            Ok(text) => MasterKey::from_base64(&text).map_err(|e| bad(setting, format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = MasterKey::generate();
+                write_private(&path, key.to_base64().as_bytes()).map_err(|e| bad(setting, format!("cannot write {}: {e}", path.display())))?;
+                Ok(key)
+            }
+            Err(e) => Err(bad(setting, format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+
     /// Creates the data directory (documents, SQLite file, mail outbox) if missing.
     pub fn ensure_data_dir(&self) -> Result<(), ConfigError> {
         std::fs::create_dir_all(&self.data_dir)
@@ -146,6 +182,18 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad("ATTEST_CONFIG (--config)", format!("cannot read {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| bad(&format!("{} (config file)", path.display()), e.to_string()))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -184,7 +232,8 @@ mod tests {
         assert_eq!(config.environment, Environment::Sandbox);
 
         let flags = FlagConfig { config_file: Some(path), ..FlagConfig::default() };
-        let config = Config::from_sources(&flags, &env(&[("ATTEST_SMTP_URL", "smtp://mail:25")])).unwrap();
+        let key = app::documents::crypto::MasterKey::generate().to_base64();
+        let config = Config::from_sources(&flags, &env(&[("ATTEST_SMTP_URL", "smtp://mail:25"), ("ATTEST_MASTER_KEY", &key)])).unwrap();
         assert_eq!(config.addr.port(), 9000);
         assert_eq!(config.environment, Environment::Production);
     }
@@ -203,6 +252,8 @@ mod tests {
                 "ATTEST_MFA_REQUIRED",
             ),
             (FlagConfig::default(), &[("ATTEST_SMTP_URL", "http://mail")], "ATTEST_SMTP_URL"),
+            (FlagConfig::default(), &[("ATTEST_MASTER_KEY", "c2hvcnQ=")], "ATTEST_MASTER_KEY"),
+            (FlagConfig::default(), &[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", "smtp://m:25")], "ATTEST_MASTER_KEY"),
         ];
         for (flags, vars, setting) in cases {
             let err = Config::from_sources(flags, &env(vars)).unwrap_err();

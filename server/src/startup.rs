@@ -4,6 +4,7 @@
 use crate::{api, config::Config, middleware, worker};
 use app::{
     auth::session_store::DbSessionStore,
+    documents::blobs::{DocumentFiles, LocalBlobStore},
     shell,
     state::{AppState, Settings},
     store::Db,
@@ -39,7 +40,11 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-pub fn app_state(config: &Config, db: Db) -> AppState {
+pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
+    let files = DocumentFiles {
+        store: Arc::new(LocalBlobStore::new(config.data_dir.join("documents"))),
+        master: config.master_key()?,
+    };
     let leptos_options = LeptosOptions::builder()
         .output_name("attest")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -47,11 +52,12 @@ pub fn app_state(config: &Config, db: Db) -> AppState {
         .site_addr(config.addr)
         .env(leptos::config::Env::PROD)
         .build();
-    AppState {
+    Ok(AppState {
         leptos_options,
         db,
         settings: Arc::new(Settings { environment: config.environment, mfa_required: config.mfa_required }),
-    }
+        files,
+    })
 }
 
 /// The whole HTTP surface: dashboard (SSR + server functions), assets, REST API, probes.
@@ -82,7 +88,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", api::router(state.clone(), api::ratelimit::RateLimiter::default()))
         .nest_service(
             "/pkg",
             tower::ServiceBuilder::new()
@@ -94,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(dashboard)
         .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(22 * 1024 * 1024))
         .layer(CompressionLayer::new().gzip(true))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -36,6 +36,42 @@ pub struct TokenIdentity {
     pub token_id: String,
     pub workspace_id: String,
     pub scopes: Vec<String>,
+    /// The workspace's API budget per minute, shared by all its tokens.
+    pub rate_limit_per_minute: i64,
+    pub last_used_at: Option<i64>,
+}
+
+impl TokenIdentity {
+    /// 403 unless the token carries `scope`.
+    pub fn require(&self, scope: &str) -> Result<(), AppError> {
+        if self.scopes.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::ApiToken { id: self.token_id.clone(), workspace_id: self.workspace_id.clone() }
+    }
+}
+
+/// Records that a token was used, at most once a minute per token (a write per API
+/// call would halve SQLite's throughput for a field shown to the minute).
+pub async fn touch_last_used(db: &Db, identity: &TokenIdentity) {
+    let now = now_ms();
+    if identity.last_used_at.is_some_and(|last| now - last < 60_000) {
+        return;
+    }
+    let result = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
+        .bind(now)
+        .bind(&identity.token_id)
+        .bind(now - 60_000)
+        .execute(db.pool())
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "recording token use failed");
+    }
 }
 
 pub fn hash_token(token: &str) -> String {
@@ -117,8 +153,8 @@ pub async fn authenticate(db: &Db, bearer: &str) -> Result<TokenIdentity, AppErr
         return Err(AppError::Unauthenticated);
     }
     let row = sqlx::query(
-        "SELECT id, workspace_id, scopes FROM api_tokens \
-         WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+        "SELECT t.id, t.workspace_id, t.scopes, t.last_used_at, w.rate_limit_per_minute FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
     )
     .bind(hash_token(bearer))
     .bind(now_ms())
@@ -130,5 +166,7 @@ pub async fn authenticate(db: &Db, bearer: &str) -> Result<TokenIdentity, AppErr
         token_id: row.try_get("id")?,
         workspace_id: row.try_get("workspace_id")?,
         scopes: scopes.split_whitespace().map(str::to_string).collect(),
+        rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
+        last_used_at: row.try_get("last_used_at")?,
     })
 }

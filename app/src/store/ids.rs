@@ -4,18 +4,29 @@
 //! by creation time (keyset pagination) and do not reveal counts.
 
 use rand::RngCore;
+use std::sync::Mutex;
+
+/// The last id's (milliseconds, random part): ids made in the same millisecond by this
+/// process increment the random part, so they still sort in creation order.
+static LAST: Mutex<(u128, u128)> = Mutex::new((0, 0));
 
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 /// A new id with the given prefix, e.g. `new_id("ws")` → `ws_01jd…`.
 pub fn new_id(prefix: &str) -> String {
-    let millis = chrono::Utc::now().timestamp_millis().max(0) as u128;
-    let mut random = [0u8; 10];
-    rand::thread_rng().fill_bytes(&mut random);
-    let mut value: u128 = millis << 80;
-    for (i, byte) in random.iter().enumerate() {
-        value |= (*byte as u128) << (8 * (9 - i));
+    let mut millis = chrono::Utc::now().timestamp_millis().max(0) as u128;
+    let mut bytes = [0u8; 10];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let mut random: u128 = bytes.iter().fold(0, |acc, b| (acc << 8) | *b as u128);
+    {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        if millis <= last.0 {
+            millis = last.0;
+            random = (last.1 + 1) & ((1u128 << 80) - 1);
+        }
+        *last = (millis, random);
     }
+    let value: u128 = (millis << 80) | random;
     let mut out = String::with_capacity(prefix.len() + 27);
     out.push_str(prefix);
     out.push('_');
@@ -46,5 +57,7 @@ mod tests {
         assert!(a.starts_with("ver_") && a.len() == 30, "{a}");
         assert_ne!(a, b);
         assert!(a < b, "{a} should sort before {b}");
+        let burst: Vec<String> = (0..1000).map(|_| new_id("hst")).collect();
+        assert!(burst.windows(2).all(|w| w[0] < w[1]), "ids made in one millisecond keep their order");
     }
 }

@@ -1,32 +1,42 @@
-//! The public REST API, `/api/v1`. Every route authenticates its bearer token first, so
-//! an unauthenticated caller learns nothing (401) and an unknown path is a JSON 404.
+//! The public REST API, `/api/v1` (SPEC §3). Every request is authenticated by its
+//! bearer token and counted against its workspace's rate limit before any handler
+//! runs ([`guard`]); POSTs with an `Idempotency-Key` replay their first response
+//! ([`idempotency`]). Routes and the OpenAPI document are built together, so a route
+//! cannot exist without its documentation.
 
-use app::{access::tokens, error::AppError, state::AppState};
-use axum::{
-    extract::State,
-    http::{header, HeaderMap},
-    Router,
-};
+mod body;
+mod documents;
+mod guard;
+mod idempotency;
+pub mod openapi;
+pub mod ratelimit;
+mod verifications;
 
-pub fn router() -> Router<AppState> {
-    Router::new().fallback(not_found)
+use app::{error::AppError, flows::Flow, state::AppState};
+use axum::{middleware, Router};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use guard::authenticate;
+
+/// The flow named in the path: unknown flows are 404, like any unknown path.
+pub fn parse_flow(path: &str) -> Result<Flow, AppError> {
+    path.parse().map_err(|_| AppError::NotFound)
 }
 
-/// The token behind `Authorization: Bearer …`, or 401.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<tokens::TokenIdentity, AppError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or(AppError::Unauthenticated)?;
-    tokens::authenticate(&state.db, bearer).await
+/// The routes with their OpenAPI description.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(verifications::routes())
+        .merge(documents::routes())
 }
 
-#[tracing::instrument(skip_all)]
-async fn not_found(State(state): State<AppState>, headers: HeaderMap) -> AppError {
-    match authenticate(&state, &headers).await {
-        Ok(_) => AppError::NotFound,
-        Err(e) => e,
-    }
+pub fn router(state: AppState, limiter: ratelimit::RateLimiter) -> Router<AppState> {
+    let (router, doc) = routes().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    router
+        .route("/openapi.json", axum::routing::get(move || openapi::serve(doc.clone())))
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))
+        .layer(middleware::from_fn_with_state((state, limiter), guard::authenticate_and_limit))
 }

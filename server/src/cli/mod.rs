@@ -77,7 +77,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                 engine = ?db.engine(),
                 "attest serving"
             );
-            let state = startup::app_state(&config, db);
+            let state = startup::app_state(&config, db)?;
             startup::serve(listener, state, startup::shutdown_signal()).await
         }
         Command::Worker => {

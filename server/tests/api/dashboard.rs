@@ -107,7 +107,7 @@ async fn sessions_are_shared_by_server_processes(engine: Engine) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let second = format!("http://{}", listener.local_addr().unwrap());
     let db = server::startup::open_database(&app.config).await.unwrap();
-    let state = server::startup::app_state(&app.config, db);
+    let state = server::startup::app_state(&app.config, db).unwrap();
     tokio::spawn(server::startup::serve(listener, state, std::future::pending()));
 
     let cookie = {

@@ -91,7 +91,7 @@ impl TestApp {
         let db = server::startup::open_database(&config).await.expect("database opens and migrates");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let state = server::startup::app_state(&config, db.clone());
+        let state = server::startup::app_state(&config, db.clone()).expect("state");
         tokio::spawn(server::startup::serve(listener, state, std::future::pending()));
 
         TestApp { address, client: client(), db, config, _data_dir: data_dir }

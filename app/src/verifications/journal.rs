@@ -1,0 +1,89 @@
+//! What every change writes beside itself, in the same transaction: the verification's
+//! history entry, the activity entry, the outbox event for webhooks, and any job.
+
+use crate::{
+    access::Actor,
+    activity::{self, Entry, RequestOrigin},
+    store::{ids::new_id, now_ms},
+};
+use serde_json::Value;
+use sqlx::{Any, Transaction};
+
+pub type Tx = Transaction<'static, Any>;
+
+/// One change to a verification or one of its documents.
+pub struct Change<'a> {
+    pub workspace_id: &'a str,
+    pub verification_id: &'a str,
+    pub document_id: Option<&'a str>,
+    /// The event name, also the webhook event type: `verification.created`, …
+    pub event: &'a str,
+    pub actor: &'a Actor,
+    /// Details for the history timeline.
+    pub data: Value,
+}
+
+/// Appends the history entry and the activity entry for `change`.
+pub async fn record(tx: &mut Tx, change: &Change<'_>) -> Result<(), sqlx::Error> {
+    let (actor_kind, actor_id) = change.actor.kind_and_id();
+    sqlx::query(
+        "INSERT INTO history (id, workspace_id, verification_id, document_id, event, actor_kind, actor_id, data, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id("hst"))
+    .bind(change.workspace_id)
+    .bind(change.verification_id)
+    .bind(change.document_id.map(str::to_string))
+    .bind(change.event)
+    .bind(actor_kind)
+    .bind(actor_id.map(str::to_string))
+    .bind(change.data.to_string())
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    let target = change.document_id.unwrap_or(change.verification_id);
+    activity::record(
+        &mut **tx,
+        Entry { workspace_id: Some(change.workspace_id), actor: change.actor, action: change.event, target: Some(target), detail: None },
+        &RequestOrigin::default(),
+    )
+    .await
+}
+
+/// Writes an event to the outbox: `{ "type", "created_at", "data": { "object": … } }`.
+/// `object` carries its own `version`, so receivers can drop stale events.
+pub async fn emit(tx: &mut Tx, workspace_id: &str, event_type: &str, object_id: &str, version: i64, object: &Value) -> Result<String, sqlx::Error> {
+    let id = new_id("evt");
+    let now = now_ms();
+    let payload = serde_json::json!({
+        "id": id,
+        "type": event_type,
+        "created_at": crate::verifications::rfc3339(now),
+        "data": { "object": object },
+    });
+    sqlx::query("INSERT INTO events (id, workspace_id, type, object_id, object_version, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(&id)
+        .bind(workspace_id)
+        .bind(event_type)
+        .bind(object_id)
+        .bind(version)
+        .bind(payload.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+/// Enqueues a durable job, run by a worker after the transaction commits.
+pub async fn enqueue(tx: &mut Tx, kind: &str, payload: &Value) -> Result<String, sqlx::Error> {
+    let id = new_id("job");
+    let now = now_ms();
+    sqlx::query("INSERT INTO jobs (id, kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $4)")
+        .bind(&id)
+        .bind(kind)
+        .bind(payload.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}

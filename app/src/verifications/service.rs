@@ -1,0 +1,413 @@
+//! The verification lifecycle (SPEC §4): create, read, list, update while `started`,
+//! submit into the pipeline, cancel, and the final decision on `needs_review`.
+//! Each change is one transaction with its history, activity, outbox event and job.
+
+use super::{
+    journal::{self, Change, Tx},
+    rfc3339, validate, Decision, DecisionOutcome, HistoryEntry, Page, RuleResult, SelfieMatch, Verification,
+    VerificationStatus,
+};
+use crate::{
+    access::Actor,
+    documents::{service as documents, DocumentStatus},
+    error::AppError,
+    flows::{self, Flow},
+    store::{ids::new_id, now_ms, Db},
+};
+use serde_json::{json, Value};
+use sqlx::{any::AnyRow, Row};
+
+pub const CANCELED: &str = "The verification is canceled.";
+pub const ALREADY_STARTED: &str = "The verification has already started.";
+pub const INVALID_FLOW: &str = "Invalid verification flow.";
+
+const COLUMNS: &str = "id, workspace_id, flow, status, reference, applicant, photo_id, proof_of_address, mailbox, metadata, rules, \
+    selfie_score, selfie_threshold, decision_outcome, decision_reason, decision_by, decision_at, version, created_at, updated_at";
+
+/// A verification row as stored (documents are loaded separately).
+#[derive(Debug, Clone)]
+pub struct Row_ {
+    pub id: String,
+    pub workspace_id: String,
+    pub flow: Flow,
+    pub status: VerificationStatus,
+    pub version: i64,
+    pub verification: Verification,
+}
+
+fn json_column(row: &AnyRow, name: &str) -> Result<Option<Value>, AppError> {
+    let text: Option<String> = row.try_get(name)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| AppError::internal("stored JSON", e))).transpose()
+}
+
+fn typed<T: serde::de::DeserializeOwned>(value: Option<Value>) -> Result<Option<T>, AppError> {
+    value.map(|v| serde_json::from_value(v).map_err(|e| AppError::internal("stored JSON shape", e))).transpose()
+}
+
+fn decode(row: &AnyRow) -> Result<Row_, AppError> {
+    let flow: String = row.try_get("flow")?;
+    let flow: Flow = flow.parse().map_err(|_| AppError::internal("stored flow", &flow))?;
+    let status: String = row.try_get("status")?;
+    let status: VerificationStatus = status.parse().map_err(|_| AppError::internal("stored status", &status))?;
+    let outcome: Option<String> = row.try_get("decision_outcome")?;
+    let decision = match outcome.as_deref() {
+        Some(o) => Some(Decision {
+            outcome: if o == "approved" { DecisionOutcome::Approved } else { DecisionOutcome::Rejected },
+            reason: row.try_get("decision_reason")?,
+            by: row.try_get::<Option<String>, _>("decision_by")?.unwrap_or_else(|| "system".into()),
+            at: rfc3339(row.try_get::<Option<i64>, _>("decision_at")?.unwrap_or_default()),
+        }),
+        None => None,
+    };
+    let score: Option<f64> = row.try_get("selfie_score")?;
+    let threshold: Option<f64> = row.try_get("selfie_threshold")?;
+    let id: String = row.try_get("id")?;
+    let version: i64 = row.try_get("version")?;
+    let verification = Verification {
+        id: id.clone(),
+        flow,
+        status,
+        reference: row.try_get("reference")?,
+        applicant: typed(json_column(row, "applicant")?)?.ok_or_else(|| AppError::internal("stored applicant", "missing"))?,
+        photo_id: typed(json_column(row, "photo_id")?)?,
+        proof_of_address: typed(json_column(row, "proof_of_address")?)?,
+        mailbox: typed(json_column(row, "mailbox")?)?,
+        metadata: json_column(row, "metadata")?.unwrap_or_else(|| json!({})),
+        version,
+        documents: Vec::new(),
+        rules: typed::<Vec<RuleResult>>(json_column(row, "rules")?)?.unwrap_or_default(),
+        selfie_match: score.zip(threshold).map(|(score, threshold)| SelfieMatch { score, threshold }),
+        decision,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    };
+    Ok(Row_ { id, workspace_id: row.try_get("workspace_id")?, flow, status, version, verification })
+}
+
+/// The verification `id` of the workspace: 404 when missing or another workspace's,
+/// 400 when it belongs to another flow than the path's.
+pub async fn find<'e, E>(executor: E, workspace_id: &str, flow: Flow, id: &str) -> Result<Row_, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM verifications WHERE id = $1 AND workspace_id = $2"))
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(executor)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let found = decode(&row)?;
+    if found.flow != flow {
+        return Err(AppError::BadRequest(INVALID_FLOW.into()));
+    }
+    Ok(found)
+}
+
+/// Refuses changes unless the verification is still `started`.
+pub fn ensure_started(status: VerificationStatus) -> Result<(), AppError> {
+    match status {
+        VerificationStatus::Started => Ok(()),
+        VerificationStatus::Canceled => Err(AppError::BadRequest(CANCELED.into())),
+        _ => Err(AppError::BadRequest(ALREADY_STARTED.into())),
+    }
+}
+
+/// The verification with its documents.
+pub async fn get(db: &Db, workspace_id: &str, flow: Flow, id: &str) -> Result<Verification, AppError> {
+    let found = find(db.pool(), workspace_id, flow, id).await?;
+    let mut verification = found.verification;
+    verification.documents = documents::list_for(db.pool(), &verification.id).await?;
+    Ok(verification)
+}
+
+async fn reload(tx: &mut Tx, workspace_id: &str, flow: Flow, id: &str) -> Result<Verification, AppError> {
+    let found = find(&mut **tx, workspace_id, flow, id).await?;
+    let mut verification = found.verification;
+    verification.documents = documents::list_for(&mut **tx, &verification.id).await?;
+    Ok(verification)
+}
+
+/// Bumps the version and records the change with its outbox event, inside `tx`.
+pub async fn touch_and_record(tx: &mut Tx, workspace_id: &str, flow: Flow, id: &str, change: Change<'_>) -> Result<Verification, AppError> {
+    sqlx::query("UPDATE verifications SET version = version + 1, updated_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    journal::record(tx, &change).await?;
+    let verification = reload(tx, workspace_id, flow, id).await?;
+    if change.document_id.is_none() {
+        let object = serde_json::to_value(&verification).map_err(|e| AppError::internal("event payload", e))?;
+        journal::emit(tx, workspace_id, change.event, id, verification.version, &object).await?;
+    }
+    Ok(verification)
+}
+
+pub async fn create(db: &Db, workspace_id: &str, flow: Flow, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
+    let config = flows::service::load(db, workspace_id, flow).await?;
+    let input = validate::create(body, flow, &config)?;
+    let id = new_id("ver");
+    let now = now_ms();
+    let to_json = |v: &dyn erased::Json| v.json();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO verifications (id, workspace_id, flow, status, reference, applicant, photo_id, proof_of_address, mailbox, metadata, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'started', $4, $5, $6, $7, $8, $9, 1, $10, $10)",
+    )
+    .bind(&id)
+    .bind(workspace_id)
+    .bind(flow.code())
+    .bind(input.reference.clone())
+    .bind(to_json(&input.applicant))
+    .bind(to_json(&input.photo_id))
+    .bind(input.proof_of_address.as_ref().map(|p| to_json(p)))
+    .bind(input.mailbox.as_ref().map(|m| to_json(m)))
+    .bind(input.metadata.to_string())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let change = Change { workspace_id, verification_id: &id, document_id: None, event: "verification.created", actor, data: json!({ "status": "started" }) };
+    journal::record(&mut tx, &change).await?;
+    let verification = reload(&mut tx, workspace_id, flow, &id).await?;
+    let object = serde_json::to_value(&verification).map_err(|e| AppError::internal("event payload", e))?;
+    journal::emit(&mut tx, workspace_id, "verification.created", &id, verification.version, &object).await?;
+    tx.commit().await?;
+    Ok(verification)
+}
+
+/// Serializes the wire types stored as JSON columns.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+        }
+    }
+}
+
+pub async fn update(db: &Db, workspace_id: &str, flow: Flow, id: &str, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
+    let mut tx = db.begin_write().await?;
+    let current = find(&mut *tx, workspace_id, flow, id).await?;
+    ensure_started(current.status)?;
+    let input = validate::update(body, &current.verification.applicant)?;
+    let mut changed = Vec::new();
+    if let Some(applicant) = &input.applicant {
+        sqlx::query("UPDATE verifications SET applicant = $1 WHERE id = $2")
+            .bind(serde_json::to_string(applicant).map_err(|e| AppError::internal("applicant", e))?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        changed.push("applicant");
+    }
+    if let Some(reference) = &input.reference {
+        sqlx::query("UPDATE verifications SET reference = $1 WHERE id = $2").bind(reference.clone()).bind(id).execute(&mut *tx).await?;
+        changed.push("reference");
+    }
+    if let Some(metadata) = &input.metadata {
+        sqlx::query("UPDATE verifications SET metadata = $1 WHERE id = $2").bind(metadata.to_string()).bind(id).execute(&mut *tx).await?;
+        changed.push("metadata");
+    }
+    if changed.is_empty() {
+        return Ok(get(db, workspace_id, flow, id).await?);
+    }
+    let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.updated", actor, data: json!({ "fields": changed }) };
+    let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
+    tx.commit().await?;
+    Ok(verification)
+}
+
+/// Moves the verification into the pipeline once every required document is there.
+pub async fn submit(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &Actor) -> Result<Verification, AppError> {
+    let config = flows::service::load(db, workspace_id, flow).await?;
+    let mut tx = db.begin_write().await?;
+    let current = find(&mut *tx, workspace_id, flow, id).await?;
+    ensure_started(current.status)?;
+    let present = documents::list_for(&mut *tx, id).await?;
+    let missing: Vec<&str> = config
+        .required_roles
+        .iter()
+        .filter(|role| !present.iter().any(|d| d.role == **role && d.status != DocumentStatus::Canceled))
+        .map(|role| role.code())
+        .collect();
+    if !missing.is_empty() {
+        return Err(AppError::BadRequest(format!("The verification is missing required documents: {}.", missing.join(", "))));
+    }
+    set_status(&mut tx, id, VerificationStatus::Submitted).await?;
+    journal::enqueue(&mut tx, "process_verification", &json!({ "verification_id": id })).await?;
+    let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.submitted", actor, data: json!({ "from": "started", "to": "submitted" }) };
+    let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
+    tx.commit().await?;
+    Ok(verification)
+}
+
+async fn set_status(tx: &mut Tx, id: &str, status: VerificationStatus) -> Result<(), AppError> {
+    sqlx::query("UPDATE verifications SET status = $1 WHERE id = $2").bind(status.code()).bind(id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+pub async fn cancel(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &Actor) -> Result<Verification, AppError> {
+    let mut tx = db.begin_write().await?;
+    let current = find(&mut *tx, workspace_id, flow, id).await?;
+    match current.status {
+        VerificationStatus::Started | VerificationStatus::Submitted => {}
+        VerificationStatus::Canceled => return Err(AppError::BadRequest(CANCELED.into())),
+        _ => return Err(AppError::BadRequest("The verification has already been decided.".into())),
+    }
+    set_status(&mut tx, id, VerificationStatus::Canceled).await?;
+    let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.canceled", actor, data: json!({ "from": current.status.code(), "to": "canceled" }) };
+    let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
+    tx.commit().await?;
+    Ok(verification)
+}
+
+/// Parses `{decision, reason}` of a decision body.
+pub fn parse_decision(body: &Value) -> Result<(DecisionOutcome, String), AppError> {
+    let mut errors = crate::error::FieldErrors::new();
+    let outcome = match body.get("decision").and_then(Value::as_str) {
+        Some("approved") => Some(DecisionOutcome::Approved),
+        Some("rejected") => Some(DecisionOutcome::Rejected),
+        Some(_) => {
+            errors.insert("decision".into(), vec!["The selected decision is invalid.".into()]);
+            None
+        }
+        None => {
+            errors.insert("decision".into(), vec!["The decision field is required.".into()]);
+            None
+        }
+    };
+    let reason = match body.get("reason").and_then(Value::as_str).map(str::trim) {
+        Some(r) if !r.is_empty() && r.chars().count() <= 1000 => Some(r.to_string()),
+        Some(r) if !r.is_empty() => {
+            errors.insert("reason".into(), vec!["The reason may not be greater than 1000 characters.".into()]);
+            None
+        }
+        _ => {
+            errors.insert("reason".into(), vec!["The reason field is required.".into()]);
+            None
+        }
+    };
+    match (outcome, reason) {
+        (Some(o), Some(r)) if errors.is_empty() => Ok((o, r)),
+        _ => Err(AppError::Validation(errors)),
+    }
+}
+
+/// `user:<id>`, `api_token:<id>`, `system`: who decided.
+pub fn actor_label(actor: &Actor) -> String {
+    match actor.kind_and_id() {
+        (kind, Some(id)) => format!("{kind}:{id}"),
+        (kind, None) => kind.to_string(),
+    }
+}
+
+/// A reviewer's final decision on a verification in `needs_review`.
+pub async fn decide(db: &Db, workspace_id: &str, flow: Flow, id: &str, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
+    let mut tx = db.begin_write().await?;
+    let current = find(&mut *tx, workspace_id, flow, id).await?;
+    match current.status {
+        VerificationStatus::NeedsReview => {}
+        VerificationStatus::Canceled => return Err(AppError::BadRequest(CANCELED.into())),
+        _ => return Err(AppError::BadRequest("The verification is not awaiting review.".into())),
+    }
+    let (outcome, reason) = parse_decision(body)?;
+    let status = if outcome == DecisionOutcome::Approved { VerificationStatus::Approved } else { VerificationStatus::Rejected };
+    sqlx::query("UPDATE verifications SET status = $1, decision_outcome = $2, decision_reason = $3, decision_by = $4, decision_at = $5 WHERE id = $6")
+        .bind(status.code())
+        .bind(outcome.code())
+        .bind(&reason)
+        .bind(actor_label(actor))
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let event = if outcome == DecisionOutcome::Approved { "verification.approved" } else { "verification.rejected" };
+    let change = Change { workspace_id, verification_id: id, document_id: None, event, actor, data: json!({ "from": "needs_review", "to": status.code(), "reason": reason }) };
+    let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
+    tx.commit().await?;
+    Ok(verification)
+}
+
+/// List filters of `GET /verifications`.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub status: Option<VerificationStatus>,
+    pub reference: Option<String>,
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    pub limit: i64,
+    pub cursor: Option<String>,
+}
+
+/// Newest first, keyset-paginated on the time-ordered id.
+pub async fn list(db: &Db, workspace_id: &str, flow: Flow, query: &ListQuery) -> Result<Page<Verification>, AppError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM verifications WHERE workspace_id = $1 AND flow = $2");
+    let mut n = 2;
+    let mut binds: Vec<Value> = Vec::new();
+    let mut push = |sql: &mut String, clause: &str, value: Value| {
+        n += 1;
+        sql.push_str(&clause.replace("$?", &format!("${n}")));
+        binds.push(value);
+    };
+    if let Some(status) = query.status {
+        push(&mut sql, " AND status = $?", json!(status.code()));
+    }
+    if let Some(reference) = &query.reference {
+        push(&mut sql, " AND reference = $?", json!(reference));
+    }
+    if let Some(from) = query.created_from {
+        push(&mut sql, " AND created_at >= $?", json!(from));
+    }
+    if let Some(to) = query.created_to {
+        push(&mut sql, " AND created_at < $?", json!(to));
+    }
+    if let Some(cursor) = &query.cursor {
+        push(&mut sql, " AND id < $?", json!(cursor));
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", query.limit + 1));
+    let mut q = sqlx::query(&sql).bind(workspace_id).bind(flow.code());
+    for value in binds {
+        q = match value {
+            Value::Number(n) => q.bind(n.as_i64().unwrap_or_default()),
+            Value::String(s) => q.bind(s),
+            _ => q,
+        };
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    let mut data = Vec::with_capacity(rows.len());
+    for row in rows.iter().take(query.limit as usize) {
+        data.push(decode(row)?.verification);
+    }
+    let next_cursor = (rows.len() as i64 > query.limit).then(|| data.last().map(|v| v.id.clone())).flatten();
+    let ids: Vec<String> = data.iter().map(|v| v.id.clone()).collect();
+    let mut docs = documents::list_for_many(db.pool(), &ids).await?;
+    for verification in &mut data {
+        verification.documents = docs.remove(&verification.id).unwrap_or_default();
+    }
+    Ok(Page { data, next_cursor })
+}
+
+/// The timeline of a verification, oldest first.
+pub async fn history(db: &Db, workspace_id: &str, flow: Flow, id: &str) -> Result<Page<HistoryEntry>, AppError> {
+    find(db.pool(), workspace_id, flow, id).await?;
+    let rows = sqlx::query("SELECT id, event, document_id, actor_kind, actor_id, data, created_at FROM history WHERE verification_id = $1 ORDER BY id")
+        .bind(id)
+        .fetch_all(db.pool())
+        .await?;
+    let data = rows
+        .iter()
+        .map(|row| {
+            Ok(HistoryEntry {
+                id: row.try_get("id")?,
+                event: row.try_get("event")?,
+                document_id: row.try_get("document_id")?,
+                actor_type: row.try_get("actor_kind")?,
+                actor_id: row.try_get("actor_id")?,
+                data: json_column(row, "data")?.unwrap_or_else(|| json!({})),
+                created_at: rfc3339(row.try_get("created_at")?),
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(Page { data, next_cursor: None })
+}

@@ -1,0 +1,111 @@
+//! Per-workspace rate limiting: one budget per workspace per minute, shared by all its
+//! tokens (SPEC §3), with the IETF `RateLimit-Policy`/`RateLimit` fields and the legacy
+//! `RateLimit-Limit/Remaining/Reset` on every response.
+//!
+//! A fixed one-minute window per workspace, in process memory. Written here rather than
+//! with `governor` because limits differ per workspace and change at run time, and the
+//! response fields need the window's remaining count and reset time, which governor's
+//! keyed limiter does not expose. With several server processes each keeps its own
+//! window, so the effective budget is the limit times the number of processes.
+
+use axum::http::{HeaderMap, HeaderValue};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    started: Instant,
+    used: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RateLimiter {
+    windows: Arc<Mutex<HashMap<String, Window>>>,
+}
+
+/// The outcome of counting one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Seconds until the window resets.
+    pub reset_secs: u64,
+    pub allowed: bool,
+}
+
+impl Quota {
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        let policy = format!("\"workspace\";q={};w={}", self.limit, WINDOW.as_secs());
+        let current = format!("\"workspace\";r={};t={}", self.remaining, self.reset_secs);
+        for (name, value) in [
+            ("ratelimit-policy", policy),
+            ("ratelimit", current),
+            ("ratelimit-limit", self.limit.to_string()),
+            ("ratelimit-remaining", self.remaining.to_string()),
+            ("ratelimit-reset", self.reset_secs.to_string()),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+}
+
+impl RateLimiter {
+    /// Counts one request of `workspace_id` against `limit` per minute.
+    pub fn check(&self, workspace_id: &str, limit: u64) -> Quota {
+        self.check_at(workspace_id, limit, Instant::now())
+    }
+
+    fn check_at(&self, workspace_id: &str, limit: u64, now: Instant) -> Quota {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let window = windows.entry(workspace_id.to_string()).or_insert(Window { started: now, used: 0 });
+        if now.duration_since(window.started) >= WINDOW {
+            *window = Window { started: now, used: 0 };
+        }
+        let allowed = window.used < limit;
+        if allowed {
+            window.used += 1;
+        }
+        let elapsed = now.duration_since(window.started);
+        let reset_secs = (WINDOW.saturating_sub(elapsed).as_millis() as u64).div_ceil(1000).max(1);
+        Quota { limit, remaining: limit.saturating_sub(window.used), reset_secs, allowed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_per_workspace_and_resets_each_minute() {
+        let limiter = RateLimiter::default();
+        let start = Instant::now();
+        for i in 0..3 {
+            let quota = limiter.check_at("ws_a", 3, start);
+            assert!(quota.allowed);
+            assert_eq!(quota.remaining, 2 - i);
+        }
+        let refused = limiter.check_at("ws_a", 3, start + Duration::from_secs(20));
+        assert!(!refused.allowed);
+        assert_eq!(refused.reset_secs, 40);
+        assert!(limiter.check_at("ws_b", 3, start).allowed, "another workspace has its own budget");
+        assert!(limiter.check_at("ws_a", 3, start + Duration::from_secs(61)).allowed);
+    }
+
+    #[test]
+    fn headers_follow_the_ietf_draft_and_the_legacy_names() {
+        let mut headers = HeaderMap::new();
+        Quota { limit: 600, remaining: 599, reset_secs: 42, allowed: true }.write_headers(&mut headers);
+        assert_eq!(headers["ratelimit-policy"], "\"workspace\";q=600;w=60");
+        assert_eq!(headers["ratelimit"], "\"workspace\";r=599;t=42");
+        assert_eq!(headers["ratelimit-limit"], "600");
+        assert_eq!(headers["ratelimit-remaining"], "599");
+        assert_eq!(headers["ratelimit-reset"], "42");
+    }
+}

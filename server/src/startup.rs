@@ -89,6 +89,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .nest("/api/v1", api::router(state.clone(), api::ratelimit::RateLimiter::default()))
+        // Other API versions and paths: JSON 404s, never the dashboard's HTML.
+        .route("/api", axum::routing::any(|| async { app::error::AppError::NotFound }))
+        .route("/api/", axum::routing::any(|| async { app::error::AppError::NotFound }))
+        .route("/api/{*rest}", axum::routing::any(|| async { app::error::AppError::NotFound }))
         .nest_service(
             "/pkg",
             tower::ServiceBuilder::new()

@@ -25,17 +25,19 @@ async fn unauthenticated_calls_get_401_with_the_exact_body(engine: Engine) {
 }
 both_engines!(unauthenticated_calls_get_401_with_the_exact_body);
 
-async fn a_valid_token_reaches_a_json_404(engine: Engine) {
+async fn a_valid_token_reaches_the_api_and_unknown_paths_are_json_404s(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let created = token_for(&app, "acme").await;
     assert!(created.token.starts_with("att_test_"), "sandbox tokens say so: {}", created.token);
-    for path in ["/api/v1/usps1583/verifications", "/api/v1/nope", "/api/v1/identity/verifications/ver_x"] {
+    let list = app.client.get(app.url("/api/v1/usps1583/verifications")).bearer_auth(&created.token).send().await.unwrap();
+    assert_eq!(list.status(), 200);
+    for path in ["/api/v1/nope", "/api/v1/identity/verifications/ver_x", "/api/v2/usps1583/verifications", "/api/"] {
         let response = app.client.get(app.url(path)).bearer_auth(&created.token).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
         assert_eq!(response.json::<serde_json::Value>().await.unwrap(), serde_json::json!({ "message": "Not found." }));
     }
 }
-both_engines!(a_valid_token_reaches_a_json_404);
+both_engines!(a_valid_token_reaches_the_api_and_unknown_paths_are_json_404s);
 
 async fn revoked_and_expired_tokens_are_refused_at_once(engine: Engine) {
     let app = TestApp::spawn(engine).await;

@@ -136,3 +136,95 @@ fn client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// An API client for one workspace's token.
+pub struct Api<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
+}
+
+impl TestApp {
+    /// A workspace `slug` with an owner and a token with every scope.
+    pub async fn api(&self, slug: &str) -> Api<'_> {
+        self.seed_member(slug, &format!("owner@{slug}.test"), "a long enough password", app::access::Role::Owner).await;
+        let created = app::access::tokens::create(&self.db, self.config.environment, slug, "tests", None, &Actor::Operator).await.unwrap();
+        Api { app: self, token: created.token }
+    }
+}
+
+impl Api<'_> {
+    pub fn url(&self, path: &str) -> String {
+        self.app.url(&format!("/api/v1{path}"))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.app.client.get(self.url(path)).bearer_auth(&self.token).send().await.unwrap();
+        split(response).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let response = self.app.client.post(self.url(path)).bearer_auth(&self.token).json(&body).send().await.unwrap();
+        split(response).await
+    }
+
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let response = self.app.client.patch(self.url(path)).bearer_auth(&self.token).json(&body).send().await.unwrap();
+        split(response).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.app.client.delete(self.url(path)).bearer_auth(&self.token).send().await.unwrap();
+        split(response).await
+    }
+
+    pub async fn upload(&self, path: &str, fields: &[(&str, &str)], files: Vec<(&str, Vec<u8>)>) -> (u16, serde_json::Value) {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        for (name, bytes) in files {
+            form = form.part(name.to_string(), reqwest::multipart::Part::bytes(bytes).file_name("upload.bin"));
+        }
+        let response = self.app.client.post(self.url(path)).bearer_auth(&self.token).multipart(form).send().await.unwrap();
+        split(response).await
+    }
+
+    /// Creates a verification from `body` (201) and returns its id.
+    pub async fn create(&self, flow: &str, body: serde_json::Value) -> String {
+        let (status, created) = self.post(&format!("/{flow}/verifications"), body).await;
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().unwrap().to_string()
+    }
+}
+
+async fn split(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+/// A valid usps1583 create body.
+pub fn usps_body() -> serde_json::Value {
+    serde_json::json!({
+        "reference": "cust_42",
+        "applicant": {
+            "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "1990-12-10", "email": "ada@example.com",
+            "address": { "line1": "12 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US" }
+        },
+        "photo_id": { "type": "passport", "country": "GB", "number": "123456789" },
+        "proof_of_address": { "type": "lease", "country": "US" },
+        "mailbox": { "pmb": "101" },
+        "metadata": { "crm_id": 7 }
+    })
+}
+
+/// A tiny real JPEG header followed by filler: sniffed as JPEG.
+pub fn jpeg() -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01];
+    bytes.extend(std::iter::repeat_n(0x42, 2048));
+    bytes
+}
+
+pub fn pdf() -> Vec<u8> {
+    b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
+}

@@ -4,6 +4,8 @@
 mod helpers;
 
 mod api;
+mod api_documents;
+mod api_verifications;
 mod cli;
 mod dashboard;
 mod health;

@@ -17,7 +17,8 @@ pub fn Shell() -> impl IntoView {
         <header class="topbar">
             <a href="/" class="brand">"Attest"</a>
             <nav aria-label="Main">
-                <A href="/">"Workspaces"</A>
+                <A href="/" exact=true>"Workspaces"</A>
+                <A href="/api-reference">"API reference"</A>
             </nav>
             <div class="account">
                 <Transition fallback=|| ()>

@@ -11,6 +11,7 @@ pub mod documents;
 pub mod error;
 pub mod flows;
 pub mod layout;
+pub mod reference;
 pub mod verifications;
 pub mod workspaces;
 
@@ -67,7 +68,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=auth::page::LoginPage/>
                     <ParentRoute path=path!("") view=layout::Shell>
                         <Route path=path!("") view=workspaces::page::HomePage/>
-                        <Route path=path!("/w/:slug") view=workspaces::page::WorkspacePage/>
+                        <Route path=path!("/api-reference") view=reference::ApiReferencePage/>
+                        <ParentRoute path=path!("/w/:slug") view=workspaces::page::WorkspaceLayout>
+                            <Route path=path!("") view=workspaces::page::WorkspacePage/>
+                            <Route path=path!("/tokens") view=access::token_page::TokensPage/>
+                            <Route path=path!("/settings") view=flows::page::SettingsPage/>
+                        </ParentRoute>
                     </ParentRoute>
                 </Routes>
             </Router>

@@ -51,6 +51,8 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub files: DocumentFiles,
+    /// The API's operations, from the server's OpenAPI document.
+    pub api_reference: Arc<Vec<crate::reference::ApiOperation>>,
 }
 
 impl AppState {

@@ -57,6 +57,7 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
         db,
         settings: Arc::new(Settings { environment: config.environment, mfa_required: config.mfa_required }),
         files,
+        api_reference: Arc::new(api::openapi::operations()),
     })
 }
 

@@ -4,6 +4,9 @@
 //! cannot open; the checks that matter run on the server ([`Role::require`]).
 
 #[cfg(feature = "ssr")]
+pub mod member;
+pub mod token_page;
+#[cfg(feature = "ssr")]
 pub mod tokens;
 
 use crate::error::AppError;

@@ -170,3 +170,58 @@ pub async fn authenticate(db: &Db, bearer: &str) -> Result<TokenIdentity, AppErr
         last_used_at: row.try_get("last_used_at")?,
     })
 }
+
+/// Every token of a workspace, newest first, for the dashboard.
+pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::token_page::TokenSummary>, AppError> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.name, t.display_prefix, t.scopes, t.created_by_kind, u.email AS creator_email, t.created_at, t.expires_at, t.revoked_at, t.last_used_at \
+         FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by_id WHERE t.workspace_id = $1 ORDER BY t.id DESC",
+    )
+    .bind(workspace_id)
+    .fetch_all(db.pool())
+    .await?;
+    let now = now_ms();
+    rows.iter()
+        .map(|row| {
+            let expires_at: Option<i64> = row.try_get("expires_at")?;
+            let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+            let kind: String = row.try_get("created_by_kind")?;
+            let email: Option<String> = row.try_get("creator_email")?;
+            let scopes: String = row.try_get("scopes")?;
+            Ok(super::token_page::TokenSummary {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                prefix: row.try_get("display_prefix")?,
+                scopes: scopes.split_whitespace().map(str::to_string).collect(),
+                created_by: email.unwrap_or(kind),
+                created_at: crate::verifications::rfc3339(row.try_get("created_at")?),
+                expires_at: expires_at.map(crate::verifications::rfc3339),
+                last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(crate::verifications::rfc3339),
+                revoked_at: revoked_at.map(crate::verifications::rfc3339),
+                active: revoked_at.is_none() && expires_at.is_none_or(|e| e > now),
+            })
+        })
+        .collect()
+}
+
+/// Revokes a token of the workspace; it gets 401 at once on every server process.
+pub async fn revoke(db: &Db, workspace_id: &str, token_id: &str, actor: &Actor) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let updated = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND workspace_id = $3 AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(token_id)
+        .bind(workspace_id)
+        .execute(&mut *tx)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    activity::record(
+        &mut *tx,
+        Entry { workspace_id: Some(workspace_id), actor, action: "api_token.revoked", target: Some(token_id), detail: None },
+        &RequestOrigin::default(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -21,7 +21,7 @@ pub async fn load(db: &Db, workspace_id: &str, flow: Flow) -> Result<FlowConfig,
 }
 
 /// Replaces the workspace's configuration of `config.flow`.
-pub async fn save(db: &Db, workspace_id: &str, config: &FlowConfig) -> Result<(), AppError> {
+pub async fn save(db: &Db, workspace_id: &str, config: &FlowConfig, actor: &crate::access::Actor) -> Result<(), AppError> {
     let text = serde_json::to_string(config).map_err(|e| AppError::internal("flow configuration", e))?;
     let mut tx = db.begin_write().await?;
     let updated = sqlx::query("UPDATE flow_configs SET config = $1, updated_at = $2 WHERE workspace_id = $3 AND flow = $4")
@@ -40,6 +40,48 @@ pub async fn save(db: &Db, workspace_id: &str, config: &FlowConfig) -> Result<()
             .execute(&mut *tx)
             .await?;
     }
+    crate::activity::record(
+        &mut *tx,
+        crate::activity::Entry { workspace_id: Some(workspace_id), actor, action: "settings.flow_updated", target: Some(config.flow.code()), detail: None },
+        &crate::activity::RequestOrigin::default(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The workspace's blacklisted addresses, one per entry, as entered.
+pub async fn blacklist(db: &Db, workspace_id: &str) -> Result<Vec<String>, AppError> {
+    Ok(sqlx::query_scalar("SELECT address FROM address_blacklist WHERE workspace_id = $1 ORDER BY address")
+        .bind(workspace_id)
+        .fetch_all(db.pool())
+        .await?)
+}
+
+/// Replaces the blacklist with `addresses` (blank lines dropped, duplicates merged).
+pub async fn save_blacklist(db: &Db, workspace_id: &str, addresses: &[String], actor: &crate::access::Actor) -> Result<(), AppError> {
+    let mut unique: Vec<String> = addresses.iter().map(|a| a.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|a| !a.is_empty()).collect();
+    unique.sort();
+    unique.dedup();
+    if unique.len() > 5000 || unique.iter().any(|a| a.len() > 300) {
+        return Err(AppError::invalid("addresses", "The blacklist takes at most 5000 addresses of at most 300 characters."));
+    }
+    let mut tx = db.begin_write().await?;
+    sqlx::query("DELETE FROM address_blacklist WHERE workspace_id = $1").bind(workspace_id).execute(&mut *tx).await?;
+    for address in &unique {
+        sqlx::query("INSERT INTO address_blacklist (workspace_id, address, created_at) VALUES ($1, $2, $3)")
+            .bind(workspace_id)
+            .bind(address)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+    }
+    crate::activity::record(
+        &mut *tx,
+        crate::activity::Entry { workspace_id: Some(workspace_id), actor, action: "settings.blacklist_updated", target: None, detail: Some(serde_json::json!({ "count": unique.len() })) },
+        &crate::activity::RequestOrigin::default(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

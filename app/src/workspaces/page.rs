@@ -4,7 +4,7 @@ use super::{my_workspaces, workspace, WorkspaceSummary};
 use crate::{access::Permission, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::{components::{Outlet, A}, hooks::use_params_map};
 
 /// `/`: every workspace the signed-in user belongs to.
 #[component]
@@ -44,7 +44,37 @@ fn WorkspaceCard(workspace: WorkspaceSummary) -> impl IntoView {
     }
 }
 
-/// `/w/:slug`: one workspace; 403 when the user is not a member.
+/// `/w/:slug/…`: the workspace's sub-navigation (only what the role may open) and its
+/// pages; 403 when the user is not a member.
+#[component]
+pub fn WorkspaceLayout() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let current = Resource::new(slug, workspace);
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match current.await {
+                    Ok(w) => {
+                        let base = format!("/w/{}", w.slug);
+                        view! {
+                            <nav class="subnav" aria-label="Workspace">
+                                <span class="subnav-title">{w.name.clone()}</span>
+                                <A href=base.clone() exact=true>"Overview"</A>
+                                {w.role.has(Permission::ApiTokensManage).then(|| view! { <A href=format!("{base}/tokens")>"API tokens"</A> })}
+                                {w.role.has(Permission::SettingsManage).then(|| view! { <A href=format!("{base}/settings")>"Settings"</A> })}
+                            </nav>
+                        }.into_any()
+                    }
+                    Err(_) => ().into_any(),
+                }
+            })}
+        </Transition>
+        <Outlet/>
+    }
+}
+
+/// `/w/:slug`: one workspace's overview.
 #[component]
 pub fn WorkspacePage() -> impl IntoView {
     let params = use_params_map();

@@ -51,3 +51,29 @@ pub async fn serve(doc: Arc<Doc>) -> impl IntoResponse {
 pub fn document() -> Doc {
     super::routes().split_for_parts().1
 }
+
+/// The operations for the dashboard's reference page, in document order.
+pub fn operations() -> Vec<app::reference::ApiOperation> {
+    let doc = document();
+    let mut out = Vec::new();
+    for (path, item) in doc.paths.paths.iter() {
+        let methods = [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+            ("PUT", &item.put),
+        ];
+        for (method, operation) in methods {
+            let Some(operation) = operation else { continue };
+            out.push(app::reference::ApiOperation {
+                method: method.to_string(),
+                path: format!("/api/v1{path}"),
+                tag: operation.tags.as_ref().and_then(|t| t.first().cloned()).unwrap_or_default(),
+                summary: operation.summary.clone().or_else(|| operation.description.clone()).unwrap_or_default(),
+                statuses: operation.responses.responses.keys().cloned().collect(),
+            });
+        }
+    }
+    out
+}

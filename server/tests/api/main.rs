@@ -8,4 +8,5 @@ mod api_documents;
 mod api_verifications;
 mod cli;
 mod dashboard;
+mod dashboard_settings;
 mod health;

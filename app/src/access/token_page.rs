@@ -1,0 +1,153 @@
+//! The API tokens page (`api_tokens.manage`): create (the secret is shown once),
+//! list with expiry, last use and creator, revoke.
+
+use crate::{error::AppError, layout::ErrorNotice};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSummary {
+    pub id: String,
+    pub name: String,
+    /// The first characters of the token, to recognise it.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub active: bool,
+}
+
+#[server(prefix = "/rpc", endpoint = "list_tokens")]
+pub async fn list_tokens(slug: String) -> Result<Vec<TokenSummary>, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = super::member::require(&state, &slug, super::Permission::ApiTokensManage).await?;
+            super::tokens::list(&state.db, &member.workspace_id).await
+        }
+        .await,
+    )
+}
+
+/// Creates a token and returns its secret, the only time it is shown.
+#[server(prefix = "/rpc", endpoint = "create_token")]
+pub async fn create_token(slug: String, name: String, expires_in_days: String) -> Result<String, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = super::member::require(&state, &slug, super::Permission::ApiTokensManage).await?;
+            let days = expires_in_days
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| AppError::invalid("expires_in_days", "The expiry must be a whole number of days."))?;
+            let created = super::tokens::create(&state.db, state.settings.environment, &slug, &name, Some(days), &member.actor()).await?;
+            Ok(created.token)
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_token")]
+pub async fn revoke_token(slug: String, token_id: String) -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = super::member::require(&state, &slug, super::Permission::ApiTokensManage).await?;
+            super::tokens::revoke(&state.db, &member.workspace_id, &token_id, &member.actor()).await
+        }
+        .await,
+    )
+}
+
+fn day(time: &Option<String>) -> String {
+    time.as_deref().map(|t| t.replace('T', " ").chars().take(16).collect()).unwrap_or_else(|| "—".into())
+}
+
+/// `/w/:slug/tokens`
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(move || (slug(), create.version().get(), revoke.version().get()), |(slug, _, _)| list_tokens(slug));
+    let created = move || create.value().get().and_then(Result::ok);
+    let create_error = move || create.value().get().and_then(Result::err).map(|e| e.to_string());
+
+    view! {
+        <Title text="API tokens"/>
+        <h1>"API tokens"</h1>
+        <p class="muted">"Tokens authenticate your software's calls to the Attest API. A token is shown once, when it is created; Attest keeps only a hash of it."</p>
+        <section class="panel" aria-labelledby="new-token">
+            <h2 id="new-token">"Create a token"</h2>
+            <ActionForm action=create attr:class="inline-form">
+                <input type="hidden" name="slug" prop:value=slug/>
+                <label for="token-name">"Name"</label>
+                <input id="token-name" type="text" name="name" required maxlength="100" placeholder="e.g. CRM integration"/>
+                <label for="token-expiry">"Expires after"</label>
+                <select id="token-expiry" name="expires_in_days">
+                    <option value="30">"30 days"</option>
+                    <option value="90">"90 days"</option>
+                    <option value="180" selected>"180 days"</option>
+                    <option value="365">"1 year"</option>
+                </select>
+                <button type="submit" class="primary">"Create token"</button>
+            </ActionForm>
+            <p class="form-error" role="alert">{create_error}</p>
+            {move || created().map(|token| view! {
+                <div class="secret" role="status">
+                    <p><strong>"Copy this token now. It will not be shown again."</strong></p>
+                    <code data-testid="new-token">{token}</code>
+                </div>
+            })}
+        </section>
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading tokens…"</p> }>
+            {move || Suspend::new(async move {
+                match tokens.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No tokens yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="data" aria-label="API tokens">
+                            <thead><tr>
+                                <th scope="col">"Name"</th><th scope="col">"Token"</th><th scope="col">"Created by"</th>
+                                <th scope="col">"Created"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th>
+                                <th scope="col">"Status"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|t| {
+                                    let status = if t.revoked_at.is_some() { "revoked" } else if t.active { "active" } else { "expired" };
+                                    let id = t.id.clone();
+                                    view! {
+                                        <tr>
+                                            <td>{t.name.clone()}</td>
+                                            <td><code>{format!("{}…", t.prefix)}</code></td>
+                                            <td>{t.created_by.clone()}</td>
+                                            <td>{day(&Some(t.created_at.clone()))}</td>
+                                            <td>{day(&t.expires_at)}</td>
+                                            <td>{t.last_used_at.as_ref().map(|_| day(&t.last_used_at)).unwrap_or_else(|| "never".into())}</td>
+                                            <td><span class=format!("badge {status}")>{status}</span></td>
+                                            <td>
+                                                {t.active.then(|| view! {
+                                                    <ActionForm action=revoke attr:class="inline">
+                                                        <input type="hidden" name="slug" prop:value=slug/>
+                                                        <input type="hidden" name="token_id" value=id.clone()/>
+                                                        <button type="submit" class="danger" aria-label=format!("Revoke {}", t.name)>"Revoke"</button>
+                                                    </ActionForm>
+                                                })}
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,185 @@
+//! The settings page (`settings.manage`): each flow's accepted document types,
+//! required documents, selfie threshold and decision policy, and the address blacklist.
+
+use super::{DocumentRole, FlowConfig, OnFail, OnPass, NEVER_ACCEPTED};
+use crate::{error::AppError, layout::ErrorNotice};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub flows: Vec<FlowConfig>,
+    pub blacklist: Vec<String>,
+}
+
+#[server(prefix = "/rpc", endpoint = "get_settings")]
+pub async fn get_settings(slug: String) -> Result<Settings, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::SettingsManage).await?;
+            let mut flows = Vec::new();
+            for flow in super::Flow::ALL {
+                flows.push(super::service::load(&state.db, &member.workspace_id, flow).await?);
+            }
+            Ok(Settings { flows, blacklist: super::service::blacklist(&state.db, &member.workspace_id).await? })
+        }
+        .await,
+    )
+}
+
+/// Parses a comma- or line-separated list of type codes.
+pub fn parse_types(field: &str, text: &str) -> Result<Vec<String>, AppError> {
+    let mut types: Vec<String> = text.split([',', '\n']).map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+    types.dedup();
+    for t in &types {
+        if !(2..=50).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(AppError::invalid(field, format!("'{t}' is not a document type code (lower-case letters, digits and _).")));
+        }
+        if NEVER_ACCEPTED.contains(&t.as_str()) {
+            return Err(AppError::invalid(field, format!("{t} is never accepted for PS Form 1583.")));
+        }
+    }
+    Ok(types)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/rpc", endpoint = "save_flow_settings")]
+pub async fn save_flow_settings(
+    slug: String,
+    flow: String,
+    photo_id_types: String,
+    proof_of_address_types: String,
+    require_proof_of_address: Option<String>,
+    require_selfie: Option<String>,
+    selfie_threshold: String,
+    on_pass: String,
+    on_fail: String,
+) -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::SettingsManage).await?;
+            let flow: super::Flow = flow.parse().map_err(|_| AppError::NotFound)?;
+            let mut config = super::service::load(&state.db, &member.workspace_id, flow).await?;
+            config.photo_id_types = parse_types("photo_id_types", &photo_id_types)?;
+            if config.photo_id_types.is_empty() {
+                return Err(AppError::invalid("photo_id_types", "At least one photo ID type is required."));
+            }
+            config.proof_of_address_types = parse_types("proof_of_address_types", &proof_of_address_types)?;
+            let mut roles = vec![DocumentRole::PhotoId];
+            if require_proof_of_address.is_some() {
+                if config.proof_of_address_types.is_empty() {
+                    return Err(AppError::invalid("proof_of_address_types", "A required proof of address needs at least one accepted type."));
+                }
+                roles.push(DocumentRole::ProofOfAddress);
+            }
+            if require_selfie.is_some() {
+                roles.push(DocumentRole::Selfie);
+            }
+            config.required_roles = roles;
+            config.selfie_threshold = selfie_threshold
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|t| (0.0..=1.0).contains(t))
+                .ok_or_else(|| AppError::invalid("selfie_threshold", "The selfie threshold must be a number between 0 and 1."))?;
+            config.on_pass = if on_pass == "manual_review" { OnPass::ManualReview } else { OnPass::AutoApprove };
+            config.on_fail = if on_fail == "auto_reject" { OnFail::AutoReject } else { OnFail::ManualReview };
+            super::service::save(&state.db, &member.workspace_id, &config, &member.actor()).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "save_blacklist")]
+pub async fn save_blacklist(slug: String, addresses: String) -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::SettingsManage).await?;
+            let lines: Vec<String> = addresses.lines().map(str::to_string).collect();
+            super::service::save_blacklist(&state.db, &member.workspace_id, &lines, &member.actor()).await
+        }
+        .await,
+    )
+}
+
+/// `/w/:slug/settings`
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let save_flow = ServerAction::<SaveFlowSettings>::new();
+    let save_list = ServerAction::<SaveBlacklist>::new();
+    let settings = Resource::new(move || (slug(), save_flow.version().get(), save_list.version().get()), |(slug, _, _)| get_settings(slug));
+    let outcome = |value: Option<Result<(), AppError>>| match value {
+        Some(Ok(())) => Some(("saved", "Saved.".to_string())),
+        Some(Err(e)) => Some(("form-error", e.to_string())),
+        None => None,
+    };
+
+    view! {
+        <Title text="Settings"/>
+        <h1>"Settings"</h1>
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading settings…"</p> }>
+            {move || Suspend::new(async move {
+                match settings.await {
+                    Ok(s) => view! {
+                        {s.flows.into_iter().map(|config| {
+                            let flow = config.flow.code();
+                            let id = move |field: &str| format!("{flow}-{field}");
+                            view! {
+                                <section class="panel" aria-labelledby=id("heading")>
+                                    <h2 id=id("heading")>{format!("Flow: {flow}")}</h2>
+                                    <ActionForm action=save_flow attr:class="stack">
+                                        <input type="hidden" name="slug" prop:value=slug/>
+                                        <input type="hidden" name="flow" value=flow/>
+                                        <label for=id("photo")>"Accepted photo ID types (comma-separated)"</label>
+                                        <textarea id=id("photo") name="photo_id_types" rows="2">{config.photo_id_types.join(", ")}</textarea>
+                                        <label for=id("poa")>"Accepted proof-of-address types"</label>
+                                        <textarea id=id("poa") name="proof_of_address_types" rows="2">{config.proof_of_address_types.join(", ")}</textarea>
+                                        <fieldset>
+                                            <legend>"Required documents"</legend>
+                                            <label><input type="checkbox" checked disabled/>" Photo ID"</label>
+                                            <label><input type="checkbox" name="require_proof_of_address" checked=config.required_roles.contains(&DocumentRole::ProofOfAddress)/>" Proof of address"</label>
+                                            <label><input type="checkbox" name="require_selfie" checked=config.required_roles.contains(&DocumentRole::Selfie)/>" Selfie"</label>
+                                        </fieldset>
+                                        <label for=id("threshold")>"Selfie match threshold (0–1)"</label>
+                                        <input id=id("threshold") type="text" inputmode="decimal" name="selfie_threshold" value=config.selfie_threshold.to_string()/>
+                                        <label for=id("pass")>"When every rule passes"</label>
+                                        <select id=id("pass") name="on_pass">
+                                            <option value="auto_approve" selected=config.on_pass == OnPass::AutoApprove>"Approve automatically"</option>
+                                            <option value="manual_review" selected=config.on_pass == OnPass::ManualReview>"Send to review"</option>
+                                        </select>
+                                        <label for=id("fail")>"When a rule fails"</label>
+                                        <select id=id("fail") name="on_fail">
+                                            <option value="manual_review" selected=config.on_fail == OnFail::ManualReview>"Send to review"</option>
+                                            <option value="auto_reject" selected=config.on_fail == OnFail::AutoReject>"Reject automatically"</option>
+                                        </select>
+                                        <p class="muted">{format!("Country restrictions: {}", config.country_restrictions.iter().map(|r| format!("{} only from {}", r.document_type, r.allowed_countries.join("/"))).collect::<Vec<_>>().join("; "))}</p>
+                                        <button type="submit" class="primary">{format!("Save {flow}")}</button>
+                                    </ActionForm>
+                                </section>
+                            }
+                        }).collect_view()}
+                        <section class="panel" aria-labelledby="blacklist-heading">
+                            <h2 id="blacklist-heading">"Address blacklist"</h2>
+                            <p class="muted">"One address per line. Proofs of address at these addresses fail the address_blacklisted rule (e.g. another CMRA or a PO box)."</p>
+                            <ActionForm action=save_list attr:class="stack">
+                                <input type="hidden" name="slug" prop:value=slug/>
+                                <label for="blacklist">"Blacklisted addresses"</label>
+                                <textarea id="blacklist" name="addresses" rows="6">{s.blacklist.join("\n")}</textarea>
+                                <button type="submit" class="primary">"Save blacklist"</button>
+                            </ActionForm>
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+        {move || outcome(save_flow.value().get()).or_else(|| outcome(save_list.value().get())).map(|(class, text)| view! { <p class=class role="status">{text}</p> })}
+    }
+}

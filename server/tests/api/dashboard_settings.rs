@@ -1,0 +1,144 @@
+//! Dashboard pages of the API issue: tokens (api_tokens.manage) and flow settings with
+//! the address blacklist (settings.manage), checked on the server for every role.
+
+use crate::{both_engines, helpers::{usps_body, Engine, TestApp}};
+use app::access::Role;
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn call(app: &TestApp, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let response = client
+        .post(app.url(&format!("/rpc/{name}")))
+        .header("Accept", "application/json")
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(json!(text)))
+}
+
+async fn signed_in(app: &TestApp, email: &str, role: Role) -> reqwest::Client {
+    app.seed_member("acme", email, PASSWORD, role).await;
+    let client = app.new_client();
+    assert_eq!(app.login(&client, email, PASSWORD).await.status(), 200);
+    client
+}
+
+async fn developers_manage_tokens_that_work_until_revoked(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let dev = signed_in(&app, "dev@acme.test", Role::Developer).await;
+    let (status, token) = call(&app, &dev, "create_token", &[("slug", "acme"), ("name", "CRM"), ("expires_in_days", "30")]).await;
+    assert_eq!(status, 200, "{token}");
+    let token = token.as_str().unwrap().to_string();
+    assert!(token.starts_with("att_test_"));
+
+    let api_call = || app.client.get(app.url("/api/v1/usps1583/verifications")).bearer_auth(&token).send();
+    assert_eq!(api_call().await.unwrap().status(), 200);
+
+    // Last use is written off the request path: allow it a moment.
+    let mut list = json!(null);
+    for _ in 0..50 {
+        list = call(&app, &dev, "list_tokens", &[("slug", "acme")]).await.1;
+        if list[0]["last_used_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let listed = &list[0];
+    assert_eq!(listed["name"], "CRM");
+    assert_eq!(listed["created_by"], "dev@acme.test");
+    assert!(listed["last_used_at"].is_string(), "last use is recorded: {listed}");
+    assert!(!list.to_string().contains(&token), "the secret is never listed");
+    assert!(token.starts_with(listed["prefix"].as_str().unwrap()));
+
+    let (status, _) = call(&app, &dev, "revoke_token", &[("slug", "acme"), ("token_id", listed["id"].as_str().unwrap())]).await;
+    assert_eq!(status, 200);
+    assert_eq!(api_call().await.unwrap().status(), 401, "revoked tokens are refused at once");
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM activity WHERE action LIKE 'api_token.%' ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
+    assert_eq!(actions, vec!["api_token.created", "api_token.revoked"]);
+}
+both_engines!(developers_manage_tokens_that_work_until_revoked);
+
+async fn roles_without_the_permission_get_403(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let viewer = signed_in(&app, "viewer@acme.test", Role::Viewer).await;
+    let reviewer = signed_in(&app, "reviewer@acme.test", Role::Reviewer).await;
+    let developer = signed_in(&app, "dev@acme.test", Role::Developer).await;
+    let forbidden = json!({ "kind": "forbidden" });
+    for client in [&viewer, &reviewer] {
+        assert_eq!(call(&app, client, "list_tokens", &[("slug", "acme")]).await, (403, forbidden.clone()));
+        assert_eq!(call(&app, client, "create_token", &[("slug", "acme"), ("name", "x"), ("expires_in_days", "30")]).await, (403, forbidden.clone()));
+        assert_eq!(call(&app, client, "revoke_token", &[("slug", "acme"), ("token_id", "tok_x")]).await, (403, forbidden.clone()));
+    }
+    for client in [&viewer, &reviewer, &developer] {
+        assert_eq!(call(&app, client, "get_settings", &[("slug", "acme")]).await, (403, forbidden.clone()));
+        assert_eq!(call(&app, client, "save_blacklist", &[("slug", "acme"), ("addresses", "1 Main St")]).await, (403, forbidden.clone()));
+    }
+    let tokens: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(tokens, 0);
+    app.seed_member("other", "owner@other.test", PASSWORD, Role::Owner).await;
+    assert_eq!(call(&app, &developer, "list_tokens", &[("slug", "other")]).await, (403, forbidden), "another workspace is forbidden");
+    let signed_out = app.new_client();
+    assert_eq!(call(&app, &signed_out, "list_tokens", &[("slug", "acme")]).await.0, 401);
+}
+both_engines!(roles_without_the_permission_get_403);
+
+async fn admins_edit_flow_settings_that_the_api_serves(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let admin = signed_in(&app, "admin@acme.test", Role::Admin).await;
+    let api = app.api("acme").await;
+    let (status, settings) = call(&app, &admin, "get_settings", &[("slug", "acme")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(settings["flows"][0]["flow"], "usps1583");
+
+    let form = [
+        ("slug", "acme"), ("flow", "usps1583"),
+        ("photo_id_types", "passport, drivers_license"),
+        ("proof_of_address_types", "lease, utility_bill"),
+        ("require_proof_of_address", "on"), ("require_selfie", "on"),
+        ("selfie_threshold", "0.7"), ("on_pass", "manual_review"), ("on_fail", "auto_reject"),
+    ];
+    let (status, body) = call(&app, &admin, "save_flow_settings", &form).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, types) = api.get("/usps1583/document-types").await;
+    assert_eq!(types["photo_id_types"], json!(["passport", "drivers_license"]));
+    assert_eq!(types["proof_of_address_types"], json!(["lease", "utility_bill"]));
+    assert_eq!(types["selfie_threshold"], 0.7);
+    assert_eq!(types["on_fail"], "auto_reject");
+
+    let mut body = usps_body();
+    body["proof_of_address"] = json!({ "type": "utility_bill", "country": "US" });
+    assert_eq!(api.post("/usps1583/verifications", body).await.0, 201, "a widened list is accepted");
+    let mut refused = usps_body();
+    refused["photo_id"] = json!({ "type": "state_id", "country": "US" });
+    assert_eq!(api.post("/usps1583/verifications", refused).await.0, 422, "a narrowed list is enforced");
+
+    let mut bad = form.to_vec();
+    bad[2] = ("photo_id_types", "passport, social_security_card");
+    let (status, body) = call(&app, &admin, "save_flow_settings", &bad).await;
+    assert_eq!(status, 422);
+    assert!(body.to_string().contains("never accepted"), "{body}");
+
+    let (status, _) = call(&app, &admin, "save_blacklist", &[("slug", "acme"), ("addresses", "PO Box 12, Springfield IL\n\n  500   Market St  ")]).await;
+    assert_eq!(status, 200);
+    let (_, settings) = call(&app, &admin, "get_settings", &[("slug", "acme")]).await;
+    assert_eq!(settings["blacklist"], json!(["500 Market St", "PO Box 12, Springfield IL"]));
+}
+both_engines!(admins_edit_flow_settings_that_the_api_serves);
+
+#[tokio::test]
+async fn the_reference_page_lists_the_documented_operations() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let client = signed_in(&app, "dev@acme.test", Role::Developer).await;
+    let (status, ops) = call(&app, &client, "api_reference", &[]).await;
+    assert_eq!(status, 200);
+    let ops = ops.as_array().unwrap();
+    assert!(ops.iter().any(|o| o["method"] == "POST" && o["path"] == "/api/v1/{flow}/verifications/{id}/submit"));
+    assert_eq!(ops.len(), 15);
+    let page = client.get(app.url("/api-reference")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("/api/v1/openapi.json"));
+}

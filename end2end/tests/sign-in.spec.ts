@@ -1,12 +1,8 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { hydrated } from './helpers';
 
 const email = process.env.E2E_EMAIL ?? '';
 const password = process.env.E2E_PASSWORD ?? '';
-
-/** Waits until the WASM bundle has hydrated the server-rendered page. */
-async function hydrated(page: Page) {
-  await expect(page.locator('#root')).toHaveAttribute('data-hydrated', 'true');
-}
 
 test.beforeAll(() => {
   expect(email, 'E2E_EMAIL is set by scripts/test').not.toBe('');

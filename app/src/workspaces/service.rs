@@ -130,6 +130,24 @@ pub async fn membership(db: &Db, user_id: &str, slug: &str) -> Result<WorkspaceS
     row.map(summary).transpose()?.ok_or(AppError::Forbidden)
 }
 
+/// Sets the workspace's API budget (requests per minute, shared by all its tokens).
+pub async fn set_rate_limit(db: &Db, slug: &str, per_minute: i64, actor: &Actor) -> Result<(), AppError> {
+    if !(1..=10_000_000).contains(&per_minute) {
+        return Err(AppError::invalid("per_minute", "The rate limit must be between 1 and 10000000 requests a minute."));
+    }
+    let workspace = find_by_slug(db, slug).await?.ok_or_else(|| AppError::invalid("workspace", format!("No workspace has the slug '{slug}'.")))?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE workspaces SET rate_limit_per_minute = $1 WHERE id = $2").bind(per_minute).bind(&workspace.id).execute(&mut *tx).await?;
+    activity::record(
+        &mut *tx,
+        Entry { workspace_id: Some(&workspace.id), actor, action: "workspace.rate_limit_changed", target: Some(&workspace.id), detail: Some(serde_json::json!({ "per_minute": per_minute })) },
+        &RequestOrigin::default(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The role of `user_id` in workspace `slug`, for permission checks.
 pub async fn role_in(db: &Db, user_id: &str, slug: &str) -> Result<Role, AppError> {
     Ok(membership(db, user_id, slug).await?.role)

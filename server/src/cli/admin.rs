@@ -44,6 +44,14 @@ pub enum AdminCommand {
         #[arg(long, value_name = "D")]
         expires_in_days: Option<i64>,
     },
+    /// Set a workspace's API rate limit (requests a minute, shared by its tokens; default 600).
+    SetRateLimit {
+        /// Workspace slug.
+        #[arg(long)]
+        workspace: String,
+        #[arg(long, value_name = "N")]
+        per_minute: i64,
+    },
     /// Sandbox only: create the demo workspace and print a fresh sign-in for it.
     SeedDemo,
 }
@@ -94,6 +102,10 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "never".into());
             println!("token {} for {workspace} expires {expires}; it is shown once:", created.id);
             println!("{}", created.token);
+        }
+        AdminCommand::SetRateLimit { workspace, per_minute } => {
+            workspaces::set_rate_limit(&db, &workspace, per_minute, &actor).await.map_err(explain)?;
+            println!("{workspace} may make {per_minute} API requests a minute");
         }
         AdminCommand::SeedDemo => {
             if config.environment.is_production() {

@@ -40,6 +40,16 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("Too Many Requests.")]
     RateLimited { retry_after_secs: u64 },
+    /// Sign-in refused while the email is locked; `until` is RFC 3339 UTC.
+    #[error("This account is locked after too many failed sign-ins. Try again after {} UTC, or ask an administrator to unlock it.", short_time(until))]
+    Locked { until: String },
+    #[error("Too many sign-in attempts from your network. Try again in {} minutes.", retry_after_secs.div_ceil(60))]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// No live MFA challenge: it expired, was used up, or the sign-in was interrupted.
+    #[error("Your sign-in code has expired or this sign-in was interrupted. Log in again to receive a new code.")]
+    MfaExpired,
+    #[error("That code is not right. Check it and try again.")]
+    WrongCode,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// Transport-level failure of a server function call (network, decoding).
@@ -74,10 +84,18 @@ impl AppError {
             AppError::MethodNotAllowed => 405,
             AppError::Validation(_) => 422,
             AppError::BadRequest(_) => 400,
-            AppError::RateLimited { .. } => 429,
+            AppError::RateLimited { .. } | AppError::TooManyAttempts { .. } => 429,
+            AppError::Locked { .. } => 423,
+            AppError::MfaExpired => 410,
+            AppError::WrongCode => 401,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
+}
+
+/// `2026-11-25T14:05:00.000Z` → `2026-11-25 14:05`.
+fn short_time(rfc3339: &str) -> String {
+    rfc3339.replace('T', " ").chars().take(16).collect()
 }
 
 impl FromServerFnError for AppError {
@@ -141,7 +159,7 @@ mod response {
                 AppError::Unauthenticated | AppError::InvalidCredentials => {
                     headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 }
-                AppError::RateLimited { retry_after_secs } => {
+                AppError::RateLimited { retry_after_secs } | AppError::TooManyAttempts { retry_after_secs } => {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
                 }
                 _ => {}

@@ -25,7 +25,7 @@ pub fn Shell() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match user.await {
                             Ok(Some(u)) => view! {
-                                <span class="muted" data-testid="signed-in-as">{u.email}</span>
+                                <a href="/account" class="muted" data-testid="signed-in-as" title="Account security">{u.email}</a>
                                 <ActionForm action=logout attr:class="inline">
                                     <button type="submit" class="link">"Sign out"</button>
                                 </ActionForm>

@@ -15,9 +15,9 @@ pub mod reference;
 pub mod verifications;
 pub mod workspaces;
 
-#[cfg(feature = "ssr")]
 pub mod activity;
 #[cfg(feature = "ssr")]
+pub mod mail;
 pub mod members;
 #[cfg(feature = "ssr")]
 pub mod state;
@@ -66,13 +66,18 @@ pub fn App() -> impl IntoView {
             <Router>
                 <Routes fallback=layout::NotFound>
                     <Route path=path!("/login") view=auth::page::LoginPage/>
+                    <Route path=path!("/mfa") view=auth::mfa_page::MfaPage/>
+                    <Route path=path!("/invite/:token") view=members::page::InvitePage/>
                     <ParentRoute path=path!("") view=layout::Shell>
                         <Route path=path!("") view=workspaces::page::HomePage/>
                         <Route path=path!("/api-reference") view=reference::ApiReferencePage/>
+                        <Route path=path!("/account") view=auth::account::AccountPage/>
                         <ParentRoute path=path!("/w/:slug") view=workspaces::page::WorkspaceLayout>
                             <Route path=path!("") view=workspaces::page::WorkspacePage/>
                             <Route path=path!("/tokens") view=access::token_page::TokensPage/>
                             <Route path=path!("/settings") view=flows::page::SettingsPage/>
+                            <Route path=path!("/members") view=members::page::MembersPage/>
+                            <Route path=path!("/activity") view=activity::ActivityPage/>
                         </ParentRoute>
                     </ParentRoute>
                 </Routes>

@@ -43,6 +43,9 @@ impl fmt::Display for Environment {
 pub struct Settings {
     pub environment: Environment,
     pub mfa_required: bool,
+    pub lockout: crate::auth::lockout::LockoutPolicy,
+    /// Where links in emails point (invitations), e.g. `https://attest.example.com`.
+    pub public_url: String,
 }
 
 #[derive(Clone, FromRef)]
@@ -51,6 +54,7 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub files: DocumentFiles,
+    pub mailer: Arc<dyn crate::mail::Mailer>,
     /// The API's operations, from the server's OpenAPI document.
     pub api_reference: Arc<Vec<crate::reference::ApiOperation>>,
 }

@@ -36,6 +36,9 @@ pub struct FileConfig {
     pub mfa_required: Option<bool>,
     pub site_root: Option<PathBuf>,
     pub master_key: Option<String>,
+    pub public_url: Option<String>,
+    pub lockout_threshold: Option<i64>,
+    pub lockout_minutes: Option<i64>,
 }
 
 /// What the flags said (already merged with their `ATTEST_*` variables by clap).
@@ -60,6 +63,9 @@ pub struct Config {
     /// Base64 of 32 bytes; wraps every document's file key. Generated into the data
     /// directory in sandbox when not given; required in production.
     pub master_key: Option<SecretString>,
+    /// Base of links in emails (invitations).
+    pub public_url: String,
+    pub lockout: app::auth::lockout::LockoutPolicy,
 }
 
 impl Config {
@@ -134,7 +140,26 @@ impl Config {
             None => {}
         }
 
+        let public_url = var("ATTEST_PUBLIC_URL").or(file.public_url).unwrap_or_else(|| format!("http://{addr}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(bad("ATTEST_PUBLIC_URL", "must start with http:// or https://"));
+        }
+        let number = |name: &str, file_value: Option<i64>, default: i64, range: std::ops::RangeInclusive<i64>| -> Result<i64, ConfigError> {
+            let value = match var(name) {
+                Some(v) => v.parse::<i64>().map_err(|_| bad(name, format!("'{v}' is not a whole number")))?,
+                None => file_value.unwrap_or(default),
+            };
+            if range.contains(&value) { Ok(value) } else { Err(bad(name, format!("must be between {} and {}", range.start(), range.end()))) }
+        };
+        let lockout = app::auth::lockout::LockoutPolicy {
+            max_failures: number("ATTEST_LOCKOUT_THRESHOLD", file.lockout_threshold, 5, 1..=100)?,
+            lock_minutes: number("ATTEST_LOCKOUT_MINUTES", file.lockout_minutes, 15, 1..=24 * 60)?,
+            ..Default::default()
+        };
+
         Ok(Config {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            lockout,
             master_key: master_key.map(SecretString::from),
             addr,
             data_dir,
@@ -253,6 +278,9 @@ mod tests {
             ),
             (FlagConfig::default(), &[("ATTEST_SMTP_URL", "http://mail")], "ATTEST_SMTP_URL"),
             (FlagConfig::default(), &[("ATTEST_MASTER_KEY", "c2hvcnQ=")], "ATTEST_MASTER_KEY"),
+            (FlagConfig::default(), &[("ATTEST_LOCKOUT_THRESHOLD", "zero")], "ATTEST_LOCKOUT_THRESHOLD"),
+            (FlagConfig::default(), &[("ATTEST_LOCKOUT_MINUTES", "0")], "ATTEST_LOCKOUT_MINUTES"),
+            (FlagConfig::default(), &[("ATTEST_PUBLIC_URL", "attest.example.com")], "ATTEST_PUBLIC_URL"),
             (FlagConfig::default(), &[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", "smtp://m:25")], "ATTEST_MASTER_KEY"),
         ];
         for (flags, vars, setting) in cases {

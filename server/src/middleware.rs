@@ -13,6 +13,8 @@ use tower_sessions::Session;
 /// Paths that are served without a signed-in session.
 fn is_public(path: &str) -> bool {
     path == "/login"
+        || path == "/mfa"
+        || path.starts_with("/invite/")
         || path == "/healthz"
         || path == "/readyz"
         || path == "/favicon.svg"

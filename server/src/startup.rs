@@ -5,6 +5,7 @@ use crate::{api, config::Config, middleware, worker};
 use app::{
     auth::session_store::DbSessionStore,
     documents::blobs::{DocumentFiles, LocalBlobStore},
+    mail::{Mailer, OutboxMailer, SmtpMailer},
     shell,
     state::{AppState, Settings},
     store::Db,
@@ -55,9 +56,24 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
     Ok(AppState {
         leptos_options,
         db,
-        settings: Arc::new(Settings { environment: config.environment, mfa_required: config.mfa_required }),
+        settings: Arc::new(Settings {
+            environment: config.environment,
+            mfa_required: config.mfa_required,
+            lockout: config.lockout,
+            public_url: config.public_url.clone(),
+        }),
         files,
+        mailer: mailer(config)?,
         api_reference: Arc::new(api::openapi::operations()),
+    })
+}
+
+/// SMTP when configured; otherwise (sandbox only) the local outbox under the data dir.
+pub fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
+    use secrecy::ExposeSecret;
+    Ok(match &config.smtp_url {
+        Some(url) => Arc::new(SmtpMailer::new(url.expose_secret(), &config.mail_from).map_err(anyhow::Error::msg)?),
+        None => Arc::new(OutboxMailer::new(config.data_dir.join("outbox"), &config.mail_from).map_err(anyhow::Error::msg)?),
     })
 }
 

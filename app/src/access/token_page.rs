@@ -89,13 +89,8 @@ pub fn TokensPage() -> impl IntoView {
                 <input type="hidden" name="slug" prop:value=slug/>
                 <label for="token-name">"Name"</label>
                 <input id="token-name" type="text" name="name" required maxlength="100" placeholder="e.g. CRM integration"/>
-                <label for="token-expiry">"Expires after"</label>
-                <select id="token-expiry" name="expires_in_days">
-                    <option value="30">"30 days"</option>
-                    <option value="90">"90 days"</option>
-                    <option value="180" selected>"180 days"</option>
-                    <option value="365">"1 year"</option>
-                </select>
+                <label for="token-expiry">"Expires after (days)"</label>
+                <input id="token-expiry" type="number" name="expires_in_days" min="1" max="3650" value="180" required class="narrow"/>
                 <button type="submit" class="primary">"Create token"</button>
             </ActionForm>
             <p class="form-error" role="alert">{create_error}</p>

@@ -3,9 +3,17 @@
 //! MFA, lockout and the per-IP throttle build on [`service::verify_credentials`] and on
 //! the server-side session kept in the database.
 
+pub mod account;
+#[cfg(feature = "ssr")]
+pub mod lockout;
+#[cfg(feature = "ssr")]
+pub mod mfa;
+pub mod mfa_page;
 pub mod page;
 #[cfg(feature = "ssr")]
 pub mod password;
+#[cfg(feature = "ssr")]
+pub mod totp;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
@@ -20,19 +28,31 @@ use serde::{Deserialize, Serialize};
 pub struct SessionUser {
     pub id: String,
     pub email: String,
+    /// When the sign-in completed (ms): sessions end after an absolute lifetime.
+    #[serde(default)]
+    pub signed_in_at: i64,
 }
 
-/// Checks email and password, starts a fresh session and redirects to `next` (a local
-/// path) or the home page. Wrong email and wrong password get the same error.
+/// Checks email and password (lockout and per-address throttle first), then either
+/// starts the session or opens the MFA challenge and sends the browser to `/mfa`.
+/// Wrong email and wrong password get the same error.
 #[server(prefix = "/rpc", endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     crate::error::respond(
         async move {
             let state = crate::state::AppState::from_context()?;
             let origin = service::request_origin().await;
-            let user = service::verify_credentials(&state.db, &email, &password, &origin).await?;
-            service::start_session(user).await?;
-            leptos_axum::redirect(&service::local_redirect_target(next.as_deref()));
+            let next = service::local_redirect_target(next.as_deref());
+            match service::sign_in(&state, &email, &password, &origin).await? {
+                service::SignIn::Complete(user) => {
+                    service::start_session(user).await?;
+                    leptos_axum::redirect(&next);
+                }
+                service::SignIn::NeedsMfa(pending) => {
+                    service::start_mfa(service::PendingMfa { next, ..pending }).await?;
+                    leptos_axum::redirect("/mfa");
+                }
+            }
             Ok(())
         }
         .await,

@@ -11,6 +11,16 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let error = move || login.value().get().and_then(|result| result.err()).map(|e| e.to_string());
+    let notice = move || {
+        let q = query.read();
+        if q.get("invited").is_some() {
+            Some("Your password is set. Sign in to continue.")
+        } else if q.get("expired").is_some() {
+            Some("Your session has ended. Sign in again.")
+        } else {
+            None
+        }
+    };
 
     view! {
         <Title text="Sign in"/>
@@ -18,6 +28,7 @@ pub fn LoginPage() -> impl IntoView {
             <section class="auth-card" aria-labelledby="sign-in-heading">
                 <p class="brand">"Attest"</p>
                 <h1 id="sign-in-heading">"Sign in"</h1>
+                {move || notice().map(|n| view! { <p class="saved" role="status">{n}</p> })}
                 <ActionForm action=login attr:class="stack" attr:aria-describedby="sign-in-error">
                     <input type="hidden" name="next" prop:value=next/>
                     <label for="email">"Email"</label>

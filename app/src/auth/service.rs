@@ -16,13 +16,18 @@ pub async fn session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>().await.map_err(|e| AppError::internal("session layer", e))
 }
 
-/// The signed-in user of the current request, if any.
+/// The signed-in user of the current request, if any. Past the absolute lifetime the
+/// session is ended.
 pub async fn session_user() -> Result<Option<SessionUser>, AppError> {
-    session()
-        .await?
-        .get::<SessionUser>(USER_KEY)
-        .await
-        .map_err(|e| AppError::internal("reading session", e))
+    let session = session().await?;
+    let user = session.get::<SessionUser>(USER_KEY).await.map_err(|e| AppError::internal("reading session", e))?;
+    match user {
+        Some(u) if crate::store::now_ms() - u.signed_in_at > ABSOLUTE_SESSION_MS => {
+            session.flush().await.map_err(|e| AppError::internal("ending session", e))?;
+            Ok(None)
+        }
+        other => Ok(other),
+    }
 }
 
 /// The signed-in user, or 401.
@@ -42,18 +47,45 @@ pub async fn request_origin() -> RequestOrigin {
     RequestOrigin { ip, user_agent }
 }
 
+/// Signed-in sessions end this long after sign-in, however active (absolute timeout).
+pub const ABSOLUTE_SESSION_MS: i64 = 12 * 60 * 60 * 1000;
+/// Session key of a sign-in waiting for its second factor.
+pub const PENDING_MFA_KEY: &str = "pending_mfa";
+
+/// A correct password whose second factor is still due.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PendingMfa {
+    pub challenge_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub next: String,
+}
+
+pub enum SignIn {
+    Complete(SessionUser),
+    NeedsMfa(PendingMfa),
+}
+
 /// Checks the password of `email`. Unknown emails are verified against a dummy hash,
 /// so both failures take the same time and get the same [`AppError::InvalidCredentials`].
-/// Every attempt is written to the activity log.
+/// Locked emails and throttled addresses are refused before any check. Every attempt
+/// is written to the activity log.
 pub async fn verify_credentials(
-    db: &Db,
+    state: &crate::state::AppState,
     email: &str,
     password: &str,
     origin: &RequestOrigin,
 ) -> Result<SessionUser, AppError> {
+    let db = &state.db;
+    let policy = state.settings.lockout;
     let email = normalize_email(email);
-    if email.is_empty() || password.is_empty() || password.len() > 1024 {
+    if email.is_empty() || email.len() > 254 || password.is_empty() || password.len() > 1024 {
         return Err(AppError::InvalidCredentials);
+    }
+    super::lockout::ensure_ip_allowed(db, origin.ip.as_deref(), &policy).await?;
+    if let Err(locked) = super::lockout::ensure_unlocked(db, &email).await {
+        log_attempt(db, "login.refused_locked", None, &email, origin).await?;
+        return Err(locked);
     }
     let row = sqlx::query("SELECT id, password_hash FROM users WHERE email = $1")
         .bind(&email)
@@ -64,28 +96,72 @@ pub async fn verify_credentials(
         None => (None, None),
     };
     let ok = password::verify(password.to_string(), stored).await?;
+    match (user_id, ok) {
+        (Some(id), true) => {
+            super::lockout::record_success(db, &email).await?;
+            log_attempt(db, "login.password_ok", Some(&id), &email, origin).await?;
+            Ok(SessionUser { id, email, signed_in_at: crate::store::now_ms() })
+        }
+        (user_id, _) => {
+            super::lockout::record_ip_failure(db, origin.ip.as_deref(), &policy).await?;
+            log_attempt(db, "login.failed", user_id.as_deref(), &email, origin).await?;
+            if let Some(until) = super::lockout::record_failure(db, &email, &policy).await? {
+                log_attempt(db, "login.locked", user_id.as_deref(), &email, origin).await?;
+                return Err(AppError::Locked { until: crate::verifications::rfc3339(until) });
+            }
+            Err(AppError::InvalidCredentials)
+        }
+    }
+}
 
-    let (action, actor) = match (&user_id, ok) {
-        (Some(id), true) => ("login.succeeded", Actor::Account { id: id.clone() }),
-        _ => ("login.failed", Actor::System),
+async fn log_attempt(db: &Db, action: &str, user_id: Option<&str>, email: &str, origin: &RequestOrigin) -> Result<(), AppError> {
+    let actor = match user_id {
+        Some(id) => Actor::Account { id: id.to_string() },
+        None => Actor::System,
     };
     activity::record(
         db.pool(),
-        Entry {
-            workspace_id: None,
-            actor: &actor,
-            action,
-            target: user_id.as_deref(),
-            detail: Some(serde_json::json!({ "email": email })),
-        },
+        Entry { workspace_id: None, actor: &actor, action, target: user_id, detail: Some(serde_json::json!({ "email": email })) },
         origin,
     )
     .await?;
+    Ok(())
+}
 
-    match (user_id, ok) {
-        (Some(id), true) => Ok(SessionUser { id, email }),
-        _ => Err(AppError::InvalidCredentials),
+/// Password check, then the second factor when required: always in production, when
+/// configured in sandbox, and always for users with an authenticator app.
+pub async fn sign_in(state: &crate::state::AppState, email: &str, password: &str, origin: &RequestOrigin) -> Result<SignIn, AppError> {
+    let user = verify_credentials(state, email, password, origin).await?;
+    let has_totp = super::totp::is_enrolled(&state.db, &user.id).await?;
+    if !state.settings.mfa_required && !has_totp {
+        log_attempt(&state.db, "login.succeeded", Some(&user.id), &user.email, origin).await?;
+        return Ok(SignIn::Complete(user));
     }
+    let method = if has_totp { super::mfa::Method::Totp } else { super::mfa::Method::Email };
+    let challenge_id = super::mfa::open(&state.db, &state.files.master, state.mailer.as_ref(), &user.id, &user.email, method).await?;
+    log_attempt(&state.db, "mfa.challenge_opened", Some(&user.id), &user.email, origin).await?;
+    Ok(SignIn::NeedsMfa(PendingMfa { challenge_id, user_id: user.id, email: user.email, next: "/".into() }))
+}
+
+/// Remembers a sign-in waiting for its second factor (fresh session id).
+pub async fn start_mfa(pending: PendingMfa) -> Result<(), AppError> {
+    let session = session().await?;
+    session.cycle_id().await.map_err(|e| AppError::internal("cycling session id", e))?;
+    session.remove::<SessionUser>(USER_KEY).await.map_err(|e| AppError::internal("writing session", e))?;
+    session.insert(PENDING_MFA_KEY, pending).await.map_err(|e| AppError::internal("writing session", e))
+}
+
+/// The sign-in waiting for its second factor, or `MfaExpired`.
+pub async fn pending_mfa() -> Result<PendingMfa, AppError> {
+    session().await?.get::<PendingMfa>(PENDING_MFA_KEY).await.map_err(|e| AppError::internal("reading session", e))?.ok_or(AppError::MfaExpired)
+}
+
+/// Completes a sign-in after its second factor: a fresh session id again.
+pub async fn finish_mfa(pending: &PendingMfa, origin: &RequestOrigin, db: &Db) -> Result<(), AppError> {
+    let session = session().await?;
+    session.remove::<PendingMfa>(PENDING_MFA_KEY).await.map_err(|e| AppError::internal("writing session", e))?;
+    log_attempt(db, "login.succeeded", Some(&pending.user_id), &pending.email, origin).await?;
+    start_session(SessionUser { id: pending.user_id.clone(), email: pending.email.clone(), signed_in_at: crate::store::now_ms() }).await
 }
 
 /// Starts a signed-in session with a fresh id (no session fixation).

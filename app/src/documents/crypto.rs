@@ -47,6 +47,15 @@ impl MasterKey {
         base64::engine::general_purpose::STANDARD.encode(self.0)
     }
 
+    /// A purpose-bound key derived from the master key (HMAC-SHA256 of `label`), so
+    /// one secret in configuration serves several uses without reusing a key.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&self.0))
     }

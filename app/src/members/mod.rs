@@ -1,148 +1,105 @@
-//! People: global user accounts and their membership (with a role) in workspaces.
+//! Members of a workspace (`members.manage`): invite, change role, remove, unlock,
+//! reset MFA, correct an email; and the invitation page that sets a password.
 
-use crate::{
-    access::{Actor, Role},
-    activity::{self, Entry, RequestOrigin},
-    auth::password,
-    error::AppError,
-    store::{ids::new_id, now_ms, Db},
-    workspaces::service as workspaces,
-};
-use sqlx::Row;
+pub mod page;
+#[cfg(feature = "ssr")]
+mod service;
+#[cfg(feature = "ssr")]
+pub use service::*;
 
-/// Trims and lower-cases an email; lockouts and uniqueness use this form.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub user_id: String,
+    pub email: String,
+    pub role: String,
+    /// `email code` or `authenticator app`.
+    pub mfa: String,
+    pub locked_until: Option<String>,
+    pub joined: String,
 }
 
-fn validate_email(email: &str) -> Result<(), AppError> {
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !email.chars().any(char::is_whitespace);
-    if valid {
+#[cfg(feature = "ssr")]
+async fn admin(slug: &str) -> Result<(crate::state::AppState, crate::access::member::Member), AppError> {
+    let state = crate::state::AppState::from_context()?;
+    let member = crate::access::member::require(&state, slug, crate::access::Permission::MembersManage).await?;
+    Ok((state, member))
+}
+
+#[server(prefix = "/rpc", endpoint = "list_members")]
+pub async fn list_members(slug: String) -> Result<Vec<MemberView>, AppError> {
+    crate::error::respond(async move {
+        let (state, member) = admin(&slug).await?;
+        service::list(&state.db, &member.workspace_id).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "invite_member")]
+pub async fn invite_member(slug: String, email: String, role: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, member) = admin(&slug).await?;
+        let role = role.parse().map_err(|_| AppError::invalid("role", "The selected role is invalid."))?;
+        let workspace = crate::workspaces::service::find_by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
+        service::invite(&state.db, state.mailer.as_ref(), &state.settings.public_url, &member.workspace_id, &workspace.name, &email, role, &member.actor()).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "change_member_role")]
+pub async fn change_member_role(slug: String, user_id: String, role: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, member) = admin(&slug).await?;
+        let role = role.parse().map_err(|_| AppError::invalid("role", "The selected role is invalid."))?;
+        service::change_role(&state.db, &member.workspace_id, &user_id, role, &member.actor()).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_member")]
+pub async fn remove_member(slug: String, user_id: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, member) = admin(&slug).await?;
+        service::remove(&state.db, &member.workspace_id, &user_id, &member.actor()).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "unlock_member")]
+pub async fn unlock_member(slug: String, user_id: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, member) = admin(&slug).await?;
+        service::unlock(&state.db, &member.workspace_id, &user_id, &member.actor()).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "reset_member_mfa")]
+pub async fn reset_member_mfa(slug: String, user_id: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, member) = admin(&slug).await?;
+        let email = service::list(&state.db, &member.workspace_id).await?.into_iter().find(|m| m.user_id == user_id).ok_or(AppError::NotFound)?.email;
+        service::reset_mfa(&state.db, state.mailer.as_ref(), Some(&member.workspace_id), &email, &member.actor()).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "correct_member_email")]
+pub async fn correct_member_email(slug: String, user_id: String, email: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, member) = admin(&slug).await?;
+        service::correct_email(&state.db, &member.workspace_id, &user_id, &email, &member.actor()).await
+    }.await)
+}
+
+/// Sets the password of an invited user; then they sign in.
+#[server(prefix = "/rpc", endpoint = "accept_invitation")]
+pub async fn accept_invitation(token: String, password: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::AppState::from_context()?;
+        service::validate_password(&password)?;
+        if token.len() > 100 {
+            return Err(AppError::NotFound);
+        }
+        service::accept_invitation(&state.db, &token, &password).await?;
+        leptos_axum::redirect("/login?invited=1");
         Ok(())
-    } else {
-        Err(AppError::invalid("email", "The email must be a valid email address."))
-    }
-}
-
-/// Minimum length per NIST 800-63B; no composition rules.
-pub fn validate_password(password: &str) -> Result<(), AppError> {
-    if password.chars().count() < 12 {
-        return Err(AppError::invalid("password", "The password must be at least 12 characters."));
-    }
-    if password.len() > 1024 {
-        return Err(AppError::invalid("password", "The password may not be longer than 1024 bytes."));
-    }
-    Ok(())
-}
-
-/// Creates the user (or finds the existing one with that email, setting the password
-/// when given) and makes them a member of the workspace `slug` with `role`.
-/// Returns the user id.
-pub async fn add_member(
-    db: &Db,
-    email: &str,
-    password: Option<&str>,
-    workspace_slug: &str,
-    role: Role,
-    actor: &Actor,
-) -> Result<String, AppError> {
-    let email = normalize_email(email);
-    validate_email(&email)?;
-    if let Some(password) = password {
-        validate_password(password)?;
-    }
-    let workspace = workspaces::find_by_slug(db, workspace_slug).await?.ok_or_else(|| {
-        AppError::invalid("workspace", format!("No workspace has the slug '{workspace_slug}'."))
-    })?;
-    let password_hash = match password {
-        Some(p) => Some(password::hash(p.to_string()).await?),
-        None => None,
-    };
-
-    let now = now_ms();
-    let mut tx = db.pool().begin().await?;
-    let existing = sqlx::query("SELECT id FROM users WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let user_id = match existing {
-        Some(row) => {
-            let id: String = row.try_get("id")?;
-            if let Some(hash) = &password_hash {
-                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                    .bind(hash)
-                    .bind(now)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            id
-        }
-        None => {
-            let id = new_id("usr");
-            sqlx::query(
-                "INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-            )
-            .bind(&id)
-            .bind(&email)
-            .bind(password_hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            id
-        }
-    };
-    let updated = sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
-        .bind(role.code())
-        .bind(&workspace.id)
-        .bind(&user_id)
-        .execute(&mut *tx)
-        .await?;
-    if updated.rows_affected() == 0 {
-        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&workspace.id)
-            .bind(&user_id)
-            .bind(role.code())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    }
-    activity::record(
-        &mut *tx,
-        Entry {
-            workspace_id: Some(&workspace.id),
-            actor,
-            action: "member.added",
-            target: Some(&user_id),
-            detail: Some(serde_json::json!({ "email": email, "role": role.code() })),
-        },
-        &RequestOrigin::default(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(user_id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_normalized_and_checked() {
-        assert_eq!(normalize_email("  Ada@Example.COM "), "ada@example.com");
-        assert!(validate_email("ada@example.com").is_ok());
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com"] {
-            assert!(validate_email(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn short_passwords_are_refused() {
-        assert!(validate_password("short").is_err());
-        assert!(validate_password("correct horse battery").is_ok());
-    }
+    }.await)
 }

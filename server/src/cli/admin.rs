@@ -52,6 +52,17 @@ pub enum AdminCommand {
         #[arg(long, value_name = "N")]
         per_minute: i64,
     },
+    /// Lift a sign-in lockout.
+    Unlock {
+        #[arg(long)]
+        email: String,
+    },
+    /// Clear a user's authenticator app and recovery codes (they are emailed); the next
+    /// sign-in uses an email code.
+    ResetMfa {
+        #[arg(long)]
+        email: String,
+    },
     /// Sandbox only: create the demo workspace and print a fresh sign-in for it.
     SeedDemo,
 }
@@ -106,6 +117,18 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
         AdminCommand::SetRateLimit { workspace, per_minute } => {
             workspaces::set_rate_limit(&db, &workspace, per_minute, &actor).await.map_err(explain)?;
             println!("{workspace} may make {per_minute} API requests a minute");
+        }
+        AdminCommand::Unlock { email } => {
+            let was_locked = members::unlock_email(&db, &email, &actor).await.map_err(explain)?;
+            println!("{}: {}", members::normalize_email(&email), if was_locked { "unlocked" } else { "was not locked" });
+        }
+        AdminCommand::ResetMfa { email } => {
+            let mailer = startup::mailer(config)?;
+            members::reset_mfa(&db, mailer.as_ref(), None, &email, &actor).await.map_err(|e| match e {
+                app::error::AppError::NotFound => anyhow::anyhow!("no user has the email {email}"),
+                other => explain(other),
+            })?;
+            println!("MFA reset for {}; they were emailed", members::normalize_email(&email));
         }
         AdminCommand::SeedDemo => {
             if config.environment.is_production() {

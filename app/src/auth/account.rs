@@ -1,0 +1,231 @@
+//! The account security page (`/account`): authenticator app enrollment with a QR code,
+//! recovery codes, and ending the user's other sessions. Changing MFA settings asks for
+//! the password again.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityView {
+    pub email: String,
+    pub totp_enabled: bool,
+    pub recovery_codes_left: i64,
+    pub other_sessions: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub qr_svg: String,
+}
+
+#[cfg(feature = "ssr")]
+async fn reauthenticate(state: &crate::state::AppState, password: &str) -> Result<super::SessionUser, AppError> {
+    let user = super::service::require_user().await?;
+    let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(&user.id).fetch_one(state.db.pool()).await?;
+    if password.is_empty() || password.len() > 1024 || !super::password::verify(password.to_string(), stored).await? {
+        return Err(AppError::invalid("password", "The password is not correct."));
+    }
+    Ok(user)
+}
+
+#[cfg(feature = "ssr")]
+async fn log(state: &crate::state::AppState, user_id: &str, action: &str) -> Result<(), AppError> {
+    let origin = super::service::request_origin().await;
+    crate::activity::record(
+        state.db.pool(),
+        crate::activity::Entry { workspace_id: None, actor: &crate::access::Actor::Account { id: user_id.to_string() }, action, target: Some(user_id), detail: None },
+        &origin,
+    )
+    .await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "security_state")]
+pub async fn security_state() -> Result<SecurityView, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let user = super::service::require_user().await?;
+            let current = super::service::session().await?.id().map(|id| id.to_string()).unwrap_or_default();
+            let other_sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND id <> $2 AND expires_at > $3")
+                .bind(&user.id)
+                .bind(current)
+                .bind(crate::store::now_ms())
+                .fetch_one(state.db.pool())
+                .await?;
+            Ok(SecurityView {
+                totp_enabled: super::totp::is_enrolled(&state.db, &user.id).await?,
+                recovery_codes_left: super::totp::recovery_codes_left(&state.db, &user.id).await?,
+                email: user.email,
+                other_sessions,
+            })
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "begin_totp")]
+pub async fn begin_totp(password: String) -> Result<TotpSetup, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let user = reauthenticate(&state, &password).await?;
+            let enrollment = super::totp::begin(&state.db, &state.files.master, &user.id, &user.email).await?;
+            Ok(TotpSetup { secret: enrollment.secret_base32, qr_svg: enrollment.qr_svg })
+        }
+        .await,
+    )
+}
+
+/// Confirms the authenticator with a code; returns the 10 recovery codes, shown once.
+#[server(prefix = "/rpc", endpoint = "confirm_totp")]
+pub async fn confirm_totp(code: String) -> Result<Vec<String>, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let user = super::service::require_user().await?;
+            let codes = super::totp::confirm(&state.db, &state.files.master, &user.id, &user.email, &code).await?;
+            log(&state, &user.id, "mfa.totp_enrolled").await?;
+            Ok(codes)
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "disable_totp")]
+pub async fn disable_totp(password: String) -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let user = reauthenticate(&state, &password).await?;
+            let mut tx = state.db.begin_write().await?;
+            super::totp::clear(&mut tx, &user.id).await?;
+            tx.commit().await?;
+            log(&state, &user.id, "mfa.totp_removed").await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "new_recovery_codes")]
+pub async fn new_recovery_codes(password: String) -> Result<Vec<String>, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let user = reauthenticate(&state, &password).await?;
+            if !super::totp::is_enrolled(&state.db, &user.id).await? {
+                return Err(AppError::BadRequest("Set up an authenticator app first.".into()));
+            }
+            let codes = super::totp::regenerate_recovery_codes(&state.db, &user.id).await?;
+            log(&state, &user.id, "mfa.recovery_codes_regenerated").await?;
+            Ok(codes)
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<u64, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let user = super::service::require_user().await?;
+            let current = super::service::session().await?.id().map(|id| id.to_string()).unwrap_or_default();
+            let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2").bind(&user.id).bind(current).execute(state.db.pool()).await?;
+            log(&state, &user.id, "session.others_ended").await?;
+            Ok(ended.rows_affected())
+        }
+        .await,
+    )
+}
+
+/// `/account`
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let begin = ServerAction::<BeginTotp>::new();
+    let confirm = ServerAction::<ConfirmTotp>::new();
+    let disable = ServerAction::<DisableTotp>::new();
+    let regenerate = ServerAction::<NewRecoveryCodes>::new();
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    let view_state = Resource::new(
+        move || (confirm.version().get(), disable.version().get(), regenerate.version().get(), end_others.version().get()),
+        |_| security_state(),
+    );
+    let err = |e: Option<AppError>| e.map(|e| match e {
+        AppError::Validation(fields) => fields.into_values().flatten().collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    });
+    let codes = move || confirm.value().get().and_then(Result::ok).or_else(|| regenerate.value().get().and_then(Result::ok));
+
+    view! {
+        <Title text="Account security"/>
+        <h1>"Account security"</h1>
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match view_state.await {
+                    Ok(s) => view! {
+                        <section class="panel" aria-labelledby="totp-heading">
+                            <h2 id="totp-heading">"Authenticator app"</h2>
+                            {if s.totp_enabled {
+                                view! {
+                                    <p>"An authenticator app is set up. " {format!("{} recovery codes left.", s.recovery_codes_left)}</p>
+                                    <ActionForm action=regenerate attr:class="inline-form">
+                                        <label for="regen-password">"Password"</label>
+                                        <input id="regen-password" type="password" name="password" autocomplete="current-password" required/>
+                                        <button type="submit">"New recovery codes"</button>
+                                    </ActionForm>
+                                    <p class="form-error" role="alert">{move || err(regenerate.value().get().and_then(Result::err))}</p>
+                                    <ActionForm action=disable attr:class="inline-form">
+                                        <label for="disable-password">"Password"</label>
+                                        <input id="disable-password" type="password" name="password" autocomplete="current-password" required/>
+                                        <button type="submit" class="danger">"Remove authenticator"</button>
+                                    </ActionForm>
+                                    <p class="form-error" role="alert">{move || err(disable.value().get().and_then(Result::err))}</p>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <p>"Sign-in codes now come by email, a weak factor. An authenticator app (Google Authenticator, 1Password, Authy…) is safer."</p>
+                                    <ActionForm action=begin attr:class="inline-form">
+                                        <label for="totp-password">"Password"</label>
+                                        <input id="totp-password" type="password" name="password" autocomplete="current-password" required/>
+                                        <button type="submit" class="primary">"Set up authenticator app"</button>
+                                    </ActionForm>
+                                    <p class="form-error" role="alert">{move || err(begin.value().get().and_then(Result::err))}</p>
+                                    {move || begin.value().get().and_then(Result::ok).map(|setup| view! {
+                                        <div class="totp-setup">
+                                            <div class="qr" inner_html=setup.qr_svg.clone() role="img" aria-label="QR code for your authenticator app"></div>
+                                            <p>"Scan the code, or enter this key: " <code data-testid="totp-secret">{setup.secret.clone()}</code></p>
+                                            <ActionForm action=confirm attr:class="inline-form">
+                                                <label for="totp-code">"Code from the app"</label>
+                                                <input id="totp-code" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="6"/>
+                                                <button type="submit" class="primary">"Confirm"</button>
+                                            </ActionForm>
+                                            <p class="form-error" role="alert">{move || err(confirm.value().get().and_then(Result::err))}</p>
+                                        </div>
+                                    })}
+                                }.into_any()
+                            }}
+                            {move || codes().map(|codes| view! {
+                                <div class="secret" role="status">
+                                    <p><strong>"Your recovery codes. Store them safely: each works once, and they will not be shown again."</strong></p>
+                                    <ul class="codes" data-testid="recovery-codes">{codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}</ul>
+                                </div>
+                            })}
+                        </section>
+                        <section class="panel" aria-labelledby="sessions-heading">
+                            <h2 id="sessions-heading">"Sessions"</h2>
+                            <p>{format!("You are signed in as {}, with {} other active session(s).", s.email, s.other_sessions)}</p>
+                            <ActionForm action=end_others attr:class="inline">
+                                <button type="submit">"Sign out everywhere else"</button>
+                            </ActionForm>
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <crate::layout::ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,202 @@
+//! Authenticator apps (TOTP, RFC 6238, via totp-rs) and single-use recovery codes.
+//! Secrets are sealed with the master key; a code's 30 s step is remembered so the same
+//! code cannot be used twice.
+
+use crate::{
+    documents::crypto::{self, MasterKey},
+    error::AppError,
+    store::{now_ms, Db},
+};
+use base64::Engine as _;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use totp_rs::{Algorithm, Secret, TOTP};
+
+pub const RECOVERY_CODES: usize = 10;
+const STEP_SECS: u64 = 30;
+
+/// What the enrollment page shows: the secret for manual entry and its QR code.
+#[derive(Debug, Clone)]
+pub struct Enrollment {
+    pub secret_base32: String,
+    pub otpauth_url: String,
+    pub qr_svg: String,
+}
+
+fn totp(secret: Vec<u8>, email: &str) -> Result<TOTP, AppError> {
+    TOTP::new(Algorithm::SHA1, 6, 1, STEP_SECS, secret, Some("Attest".into()), email.to_string()).map_err(|e| AppError::internal("TOTP parameters", e))
+}
+
+fn seal(master: &MasterKey, secret: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(crypto::seal(master, secret))
+}
+
+fn unseal(master: &MasterKey, sealed: &str) -> Result<Vec<u8>, AppError> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|e| AppError::internal("stored TOTP secret", e))?;
+    crypto::open(master, &bytes).map_err(|e| AppError::internal("stored TOTP secret", e))
+}
+
+/// The 30 s step `code` belongs to (now, or one step either side), if any.
+fn matching_step(totp: &TOTP, code: &str, now_secs: u64) -> Option<i64> {
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let current = now_secs / STEP_SECS;
+    [current.saturating_sub(1), current, current + 1]
+        .into_iter()
+        .find(|step| subtle::ConstantTimeEq::ct_eq(totp.generate(step * STEP_SECS).as_bytes(), code.as_bytes()).into())
+        .map(|step| step as i64)
+}
+
+fn now_secs() -> u64 {
+    (now_ms() / 1000) as u64
+}
+
+/// Starts enrollment: a new secret, kept pending until a code from the app confirms it.
+pub async fn begin(db: &Db, master: &MasterKey, user_id: &str, email: &str) -> Result<Enrollment, AppError> {
+    let mut secret = vec![0u8; 20];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let totp = totp(secret.clone(), email)?;
+    sqlx::query("UPDATE users SET totp_pending_enc = $1 WHERE id = $2").bind(seal(master, &secret)).bind(user_id).execute(db.pool()).await?;
+    let otpauth_url = totp.get_url();
+    let qr_svg = qrcode::QrCode::new(otpauth_url.as_bytes())
+        .map_err(|e| AppError::internal("QR code", e))?
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(180, 180)
+        .build();
+    let secret_base32 = match Secret::Raw(secret).to_encoded() {
+        Secret::Encoded(s) => s,
+        Secret::Raw(_) => String::new(),
+    };
+    Ok(Enrollment { secret_base32, otpauth_url, qr_svg })
+}
+
+/// Confirms enrollment with a code from the app; returns fresh recovery codes (shown once).
+pub async fn confirm(db: &Db, master: &MasterKey, user_id: &str, email: &str, code: &str) -> Result<Vec<String>, AppError> {
+    let pending: Option<String> = sqlx::query_scalar("SELECT totp_pending_enc FROM users WHERE id = $1").bind(user_id).fetch_one(db.pool()).await?;
+    let Some(pending) = pending else {
+        return Err(AppError::BadRequest("Start the authenticator setup again.".into()));
+    };
+    let secret = unseal(master, &pending)?;
+    let step = matching_step(&totp(secret, email)?, code.trim(), now_secs()).ok_or(AppError::WrongCode)?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE users SET totp_secret_enc = totp_pending_enc, totp_pending_enc = NULL, totp_last_step = $1, totp_enabled_at = $2 WHERE id = $3")
+        .bind(step)
+        .bind(now_ms())
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let codes = replace_recovery_codes(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+fn hash_recovery(code: &str) -> String {
+    let normalized: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase();
+    hex::encode(Sha256::digest(normalized.as_bytes()))
+}
+
+async fn replace_recovery_codes(tx: &mut sqlx::Transaction<'static, sqlx::Any>, user_id: &str) -> Result<Vec<String>, AppError> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    let mut codes = Vec::with_capacity(RECOVERY_CODES);
+    for _ in 0..RECOVERY_CODES {
+        let mut bytes = [0u8; 10];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let raw: String = bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
+        let code = format!("{}-{}", &raw[..5], &raw[5..]);
+        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
+            .bind(user_id)
+            .bind(hash_recovery(&code))
+            .bind(now_ms())
+            .execute(&mut **tx)
+            .await?;
+        codes.push(code);
+    }
+    Ok(codes)
+}
+
+/// New recovery codes, the old ones void.
+pub async fn regenerate_recovery_codes(db: &Db, user_id: &str) -> Result<Vec<String>, AppError> {
+    let mut tx = db.begin_write().await?;
+    let codes = replace_recovery_codes(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// Whether the user has an authenticator app enrolled.
+pub async fn is_enrolled(db: &Db, user_id: &str) -> Result<bool, AppError> {
+    let secret: Option<String> = sqlx::query_scalar("SELECT totp_secret_enc FROM users WHERE id = $1").bind(user_id).fetch_optional(db.pool()).await?.flatten();
+    Ok(secret.is_some())
+}
+
+/// Unused recovery codes left.
+pub async fn recovery_codes_left(db: &Db, user_id: &str) -> Result<i64, AppError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL").bind(user_id).fetch_one(db.pool()).await?)
+}
+
+/// A sign-in code: a TOTP code not used before, or an unused recovery code.
+pub async fn verify_login_code(db: &Db, master: &MasterKey, user_id: &str, code: &str) -> Result<bool, AppError> {
+    let row = sqlx::query("SELECT email, totp_secret_enc, totp_last_step FROM users WHERE id = $1").bind(user_id).fetch_one(db.pool()).await?;
+    let sealed: Option<String> = row.try_get("totp_secret_enc")?;
+    let Some(sealed) = sealed else { return Ok(false) };
+    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        let email: String = row.try_get("email")?;
+        let Some(step) = matching_step(&totp(unseal(master, &sealed)?, &email)?, code, now_secs()) else { return Ok(false) };
+        // Only a step later than the last one used: a replayed code is refused.
+        let accepted = sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)")
+            .bind(step)
+            .bind(user_id)
+            .execute(db.pool())
+            .await?;
+        return Ok(accepted.rows_affected() == 1);
+    }
+    let used = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
+        .bind(now_ms())
+        .bind(user_id)
+        .bind(hash_recovery(code))
+        .execute(db.pool())
+        .await?;
+    Ok(used.rows_affected() == 1)
+}
+
+/// Removes the authenticator and the recovery codes (the user's own choice, or an admin's
+/// MFA reset): the next sign-in falls back to email codes.
+pub async fn clear(tx: &mut sqlx::Transaction<'static, sqlx::Any>, user_id: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET totp_secret_enc = NULL, totp_pending_enc = NULL, totp_last_step = NULL, totp_enabled_at = NULL WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The current code for a sealed secret (tests and tools that act as the app).
+pub fn current_code_for(secret_base32: &str, email: &str) -> Result<String, AppError> {
+    let secret = Secret::Encoded(secret_base32.to_string()).to_bytes().map_err(|e| AppError::internal("TOTP secret", format!("{e:?}")))?;
+    Ok(totp(secret, email)?.generate(now_secs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_their_step_and_neighbours_only() {
+        let t = totp(b"12345678901234567890".to_vec(), "ada@example.com").unwrap();
+        let now = 1_700_000_000;
+        let code = t.generate(now);
+        assert_eq!(matching_step(&t, &code, now), Some((now / 30) as i64));
+        assert_eq!(matching_step(&t, &code, now + 30), Some((now / 30) as i64), "one step of clock skew");
+        assert_eq!(matching_step(&t, &code, now + 90), None);
+        assert_eq!(matching_step(&t, "12345", now), None);
+        assert_eq!(matching_step(&t, "abcdef", now), None);
+    }
+
+    #[test]
+    fn recovery_codes_hash_the_same_however_typed() {
+        assert_eq!(hash_recovery("abcde-fghjk"), hash_recovery(" ABCDE FGHJK "));
+        assert_ne!(hash_recovery("abcde-fghjk"), hash_recovery("abcde-fghjm"));
+    }
+}

@@ -1,0 +1,166 @@
+//! The members page and the invitation page.
+
+use super::*;
+use crate::{access::Role, layout::ErrorNotice};
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+fn message(e: AppError) -> String {
+    match e {
+        AppError::Validation(fields) => fields.into_values().flatten().collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// `/w/:slug/members`
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let invite = ServerAction::<InviteMember>::new();
+    let change = ServerAction::<ChangeMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let unlock = ServerAction::<UnlockMember>::new();
+    let reset = ServerAction::<ResetMemberMfa>::new();
+    let correct = ServerAction::<CorrectMemberEmail>::new();
+    let members = Resource::new(
+        move || (slug(), invite.version().get(), change.version().get(), remove.version().get(), unlock.version().get(), reset.version().get(), correct.version().get()),
+        |(slug, ..)| list_members(slug),
+    );
+    let last_error = move || {
+        [change.value().get(), remove.value().get(), unlock.value().get(), reset.value().get(), correct.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(Result::err)
+            .map(message)
+    };
+
+    view! {
+        <Title text="Members"/>
+        <h1>"Members"</h1>
+        <section class="panel" aria-labelledby="invite-heading">
+            <h2 id="invite-heading">"Invite someone"</h2>
+            <ActionForm action=invite attr:class="inline-form">
+                <input type="hidden" name="slug" prop:value=slug/>
+                <label for="invite-email">"Email"</label>
+                <input id="invite-email" type="email" name="email" required/>
+                <label for="invite-role">"Role"</label>
+                <select id="invite-role" name="role">
+                    {Role::ALL.into_iter().map(|r| view! { <option value=r.code() selected=r == Role::Reviewer>{r.code()}</option> }).collect_view()}
+                </select>
+                <button type="submit" class="primary">"Send invitation"</button>
+            </ActionForm>
+            {move || match invite.value().get() {
+                Some(Ok(())) => Some(view! { <p class="saved" role="status">"Invitation sent."</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{message(e)}</p> }.into_any()),
+                None => None,
+            }}
+        </section>
+        <p class="form-error" role="alert">{last_error}</p>
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading members…"</p> }>
+            {move || Suspend::new(async move {
+                match members.await {
+                    Ok(list) => view! {
+                        <table class="data" aria-label="Members">
+                            <thead><tr>
+                                <th scope="col">"Member"</th><th scope="col">"Role"</th><th scope="col">"Second factor"</th>
+                                <th scope="col">"Status"</th><th scope="col">"Actions"</th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|m| view! {
+                                    <MemberRow member=m slug=slug() change=change remove=remove unlock=unlock reset=reset correct=correct/>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Hidden(slug: String, user_id: String) -> impl IntoView {
+    view! {
+        <input type="hidden" name="slug" value=slug/>
+        <input type="hidden" name="user_id" value=user_id/>
+    }
+}
+
+#[component]
+fn MemberRow(
+    member: MemberView,
+    slug: String,
+    change: ServerAction<ChangeMemberRole>,
+    remove: ServerAction<RemoveMember>,
+    unlock: ServerAction<UnlockMember>,
+    reset: ServerAction<ResetMemberMfa>,
+    correct: ServerAction<CorrectMemberEmail>,
+) -> impl IntoView {
+    let m = member;
+    // Copyable handles: each form's children take their own copies.
+    let email = StoredValue::new(m.email.clone());
+    let s = StoredValue::new(slug);
+    let u = StoredValue::new(m.user_id.clone());
+    view! {
+        <tr>
+            <td>
+                <div>{m.email.clone()}</div>
+                <ActionForm action=correct attr:class="inline-form compact">
+                    <Hidden slug=s.get_value() user_id=u.get_value()/>
+                    <label class="visually-hidden" for=format!("email-{}", u.get_value())>{format!("New email for {}", email.get_value())}</label>
+                    <input id=format!("email-{}", u.get_value()) type="email" name="email" placeholder="Correct email" required/>
+                    <button type="submit">"Save email"</button>
+                </ActionForm>
+            </td>
+            <td>
+                <ActionForm action=change attr:class="inline-form compact">
+                    <Hidden slug=s.get_value() user_id=u.get_value()/>
+                    <label class="visually-hidden" for=format!("role-{}", u.get_value())>{format!("Role of {}", email.get_value())}</label>
+                    <select id=format!("role-{}", u.get_value()) name="role">
+                        {Role::ALL.into_iter().map(|r| view! { <option value=r.code() selected=r.code() == m.role>{r.code()}</option> }).collect_view()}
+                    </select>
+                    <button type="submit">"Change role"</button>
+                </ActionForm>
+            </td>
+            <td>{m.mfa.clone()}</td>
+            <td>{match &m.locked_until {
+                Some(until) => view! { <span class="badge revoked">{format!("locked until {}", until.replace('T', " ").chars().take(16).collect::<String>())}</span> }.into_any(),
+                None => view! { <span class="badge active">"active"</span> }.into_any(),
+            }}</td>
+            <td class="actions">
+                {m.locked_until.is_some().then(|| view! {
+                    <ActionForm action=unlock attr:class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" aria-label=format!("Unlock {}", email.get_value())>"Unlock"</button></ActionForm>
+                })}
+                <ActionForm action=reset attr:class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" aria-label=format!("Reset MFA of {}", email.get_value())>"Reset MFA"</button></ActionForm>
+                <ActionForm action=remove attr:class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" class="danger" aria-label=format!("Remove {}", email.get_value())>"Remove"</button></ActionForm>
+            </td>
+        </tr>
+    }
+}
+
+/// `/invite/:token`
+#[component]
+pub fn InvitePage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let accept = ServerAction::<AcceptInvitation>::new();
+    view! {
+        <Title text="Accept invitation"/>
+        <main class="auth-page">
+            <section class="auth-card" aria-labelledby="invite-heading">
+                <p class="brand">"Attest"</p>
+                <h1 id="invite-heading">"Set your password"</h1>
+                <p class="muted">"At least 12 characters. A passphrase of several words is easiest to remember."</p>
+                <ActionForm action=accept attr:class="stack">
+                    <input type="hidden" name="token" prop:value=token/>
+                    <label for="new-password">"Password"</label>
+                    <input id="new-password" type="password" name="password" autocomplete="new-password" required minlength="12"/>
+                    <p class="form-error" role="alert">{move || accept.value().get().and_then(Result::err).map(message)}</p>
+                    <button type="submit" class="primary">"Join"</button>
+                </ActionForm>
+            </section>
+        </main>
+    }
+}

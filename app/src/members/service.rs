@@ -150,7 +150,7 @@ mod tests {
 /// A member as the members page lists them.
 pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::MemberView>, AppError> {
     let rows = sqlx::query(
-        "SELECT u.id, u.email, u.totp_secret_enc IS NOT NULL AS totp, m.role, m.created_at, l.locked_until \
+        "SELECT u.id, u.email, u.totp_enabled_at, m.role, m.created_at, l.locked_until \
          FROM memberships m JOIN users u ON u.id = m.user_id LEFT JOIN login_lockouts l ON l.email = u.email \
          WHERE m.workspace_id = $1 ORDER BY u.email",
     )
@@ -165,7 +165,7 @@ pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::MemberView>,
                 user_id: r.try_get("id")?,
                 email: r.try_get("email")?,
                 role: r.try_get("role")?,
-                mfa: if r.try_get::<bool, _>("totp")? { "authenticator app".into() } else { "email code".into() },
+                mfa: if r.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some() { "authenticator app".into() } else { "email code".into() },
                 locked_until: locked.filter(|l| *l > now).map(crate::verifications::rfc3339),
                 joined: crate::verifications::rfc3339(r.try_get("created_at")?),
             })

@@ -228,3 +228,35 @@ pub fn jpeg() -> Vec<u8> {
 pub fn pdf() -> Vec<u8> {
     b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
 }
+
+impl TestApp {
+    /// The messages written to the local outbox (no SMTP configured), oldest first.
+    pub fn outbox(&self) -> Vec<String> {
+        let dir = self.config.data_dir.join("outbox");
+        let mut files: Vec<_> = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        files.sort();
+        files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
+    }
+
+    /// The sign-in code of the newest mail to `email`.
+    pub fn latest_code(&self, email: &str) -> String {
+        let mail = self.outbox().into_iter().rev().find(|m| m.contains(&format!("To: {email}"))).expect("a mail to the user");
+        let subject = mail.lines().find(|l| l.starts_with("Subject:")).unwrap();
+        subject.rsplit(' ').next().unwrap().trim().to_string()
+    }
+
+    /// Calls a server function with a form body, as the hydrated page does.
+    pub async fn rpc(&self, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let response = client
+            .post(self.url(&format!("/rpc/{name}")))
+            .header("Accept", "application/json")
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+}

@@ -9,4 +9,6 @@ mod api_verifications;
 mod cli;
 mod dashboard;
 mod dashboard_settings;
+mod security;
+mod security_mfa;
 mod health;

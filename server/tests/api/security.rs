@@ -1,0 +1,174 @@
+//! Lockout, the per-address throttle, admin unlock, and the role × server-function
+//! matrix: every workspace server function refuses (403) each role that lacks its
+//! permission, and lets the others through.
+
+use crate::{both_engines, helpers::{Engine, TestApp}};
+use app::access::{Permission, Role};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn five_failures_lock_the_email_until_the_period_ends(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.seed_member("acme", "ada@acme.test", PASSWORD, Role::Reviewer).await;
+    for attempt in 1..=4 {
+        let (status, body) = app.rpc(&app.client, "login", &[("email", "ada@acme.test"), ("password", "wrong password")]).await;
+        assert_eq!((status, body), (401, json!({ "kind": "invalid_credentials" })), "attempt {attempt}");
+    }
+    let (status, body) = app.rpc(&app.client, "login", &[("email", "ada@acme.test"), ("password", "wrong password")]).await;
+    assert_eq!(status, 423, "the fifth failure locks");
+    assert_eq!(body["kind"], "locked");
+    let (status, _) = app.rpc(&app.client, "login", &[("email", "ADA@acme.test"), ("password", PASSWORD)]).await;
+    assert_eq!(status, 423, "even the right password is refused while locked (normalized email)");
+
+    // Unknown emails lock the same way: the lock does not reveal which emails exist.
+    for _ in 0..5 {
+        app.rpc(&app.client, "login", &[("email", "ghost@acme.test"), ("password", "whatever it is")]).await;
+    }
+    assert_eq!(app.rpc(&app.client, "login", &[("email", "ghost@acme.test"), ("password", "x")]).await.0, 423);
+
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM activity WHERE action LIKE 'login.%' ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
+    assert_eq!(actions.iter().filter(|a| *a == "login.locked").count(), 2);
+    assert!(actions.contains(&"login.refused_locked".to_string()));
+
+    // The period ends (moved into the past here): the right password works again.
+    sqlx::query("UPDATE login_lockouts SET locked_until = $1").bind(app::store::now_ms() - 1).execute(app.db.pool()).await.unwrap();
+    assert_eq!(app.rpc(&app.client, "login", &[("email", "ada@acme.test"), ("password", PASSWORD)]).await.0, 200);
+}
+both_engines!(five_failures_lock_the_email_until_the_period_ends);
+
+async fn the_threshold_and_period_are_configurable(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &[("ATTEST_LOCKOUT_THRESHOLD", "2"), ("ATTEST_LOCKOUT_MINUTES", "1")]).await;
+    app.seed_member("acme", "ada@acme.test", PASSWORD, Role::Reviewer).await;
+    app.rpc(&app.client, "login", &[("email", "ada@acme.test"), ("password", "wrong password")]).await;
+    let (status, body) = app.rpc(&app.client, "login", &[("email", "ada@acme.test"), ("password", "wrong password")]).await;
+    assert_eq!(status, 423);
+    let until: i64 = sqlx::query_scalar("SELECT locked_until FROM login_lockouts").fetch_one(app.db.pool()).await.unwrap();
+    let minutes = (until - app::store::now_ms()) as f64 / 60_000.0;
+    assert!((0.9..=1.0).contains(&minutes), "locked for the configured minute: {minutes}");
+    assert!(body["detail"]["until"].is_string());
+}
+both_engines!(the_threshold_and_period_are_configurable);
+
+async fn admins_and_operators_unlock(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let admin = app.new_client();
+    app.seed_member("acme", "admin@acme.test", PASSWORD, Role::Admin).await;
+    let ada = app.seed_member("acme", "ada@acme.test", PASSWORD, Role::Reviewer).await;
+    assert_eq!(app.login(&admin, "admin@acme.test", PASSWORD).await.status(), 200);
+    for _ in 0..5 {
+        app.rpc(&app.client, "login", &[("email", "ada@acme.test"), ("password", "wrong password")]).await;
+    }
+    let (_, members) = app.rpc(&admin, "list_members", &[("slug", "acme")]).await;
+    let row = members.as_array().unwrap().iter().find(|m| m["email"] == "ada@acme.test").unwrap().clone();
+    assert!(row["locked_until"].is_string(), "the members page shows the lock: {row}");
+    assert_eq!(app.rpc(&admin, "unlock_member", &[("slug", "acme"), ("user_id", &ada)]).await.0, 200);
+    assert_eq!(app.rpc(&app.client, "login", &[("email", "ada@acme.test"), ("password", PASSWORD)]).await.0, 200);
+
+    for _ in 0..5 {
+        app.rpc(&app.new_client(), "login", &[("email", "ada@acme.test"), ("password", "wrong password")]).await;
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_attest"))
+        .args(["admin", "unlock", "--email", "Ada@acme.test"])
+        .env("ATTEST_DATA_DIR", &app.config.data_dir)
+        .env("DATABASE_URL", app.config.database_url())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ada@acme.test: unlocked"), "{output:?}");
+    assert_eq!(app.rpc(&app.new_client(), "login", &[("email", "ada@acme.test"), ("password", PASSWORD)]).await.0, 200);
+    let unlocks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM activity WHERE action = 'member.unlocked'").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(unlocks, 2);
+}
+both_engines!(admins_and_operators_unlock);
+
+async fn one_address_failing_across_many_emails_is_throttled(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    for i in 0..50 {
+        let email = format!("user{i}@acme.test");
+        app.rpc(&app.client, "login", &[("email", &email), ("password", "guess")]).await;
+    }
+    let (status, body) = app.rpc(&app.client, "login", &[("email", "fresh@acme.test"), ("password", "guess")]).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["kind"], "too_many_attempts");
+}
+both_engines!(one_address_failing_across_many_emails_is_throttled);
+
+/// Every workspace server function and the permission it needs.
+fn workspace_functions() -> Vec<(&'static str, Vec<(&'static str, &'static str)>, Permission)> {
+    vec![
+        ("list_tokens", vec![], Permission::ApiTokensManage),
+        ("create_token", vec![("name", "matrix"), ("expires_in_days", "30")], Permission::ApiTokensManage),
+        ("revoke_token", vec![("token_id", "tok_missing")], Permission::ApiTokensManage),
+        ("get_settings", vec![], Permission::SettingsManage),
+        ("save_blacklist", vec![("addresses", "1 Main St")], Permission::SettingsManage),
+        ("save_flow_settings", vec![("flow", "identity"), ("photo_id_types", "passport"), ("proof_of_address_types", ""), ("require_selfie", "on"), ("selfie_threshold", "0.6"), ("on_pass", "auto_approve"), ("on_fail", "manual_review")], Permission::SettingsManage),
+        ("list_members", vec![], Permission::MembersManage),
+        ("invite_member", vec![("email", "new@acme.test"), ("role", "viewer")], Permission::MembersManage),
+        ("change_member_role", vec![("user_id", "usr_missing"), ("role", "viewer")], Permission::MembersManage),
+        ("remove_member", vec![("user_id", "usr_missing")], Permission::MembersManage),
+        ("unlock_member", vec![("user_id", "usr_missing")], Permission::MembersManage),
+        ("reset_member_mfa", vec![("user_id", "usr_missing")], Permission::MembersManage),
+        ("correct_member_email", vec![("user_id", "usr_missing"), ("email", "x@acme.test")], Permission::MembersManage),
+        ("list_activity", vec![], Permission::ActivityView),
+        ("workspace", vec![], Permission::VerificationsView),
+    ]
+}
+
+async fn every_server_function_checks_its_permission(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    for role in Role::ALL {
+        let email = format!("{}@acme.test", role.code());
+        app.seed_member("acme", &email, PASSWORD, role).await;
+        let client = app.new_client();
+        assert_eq!(app.login(&client, &email, PASSWORD).await.status(), 200);
+        for (name, args, permission) in workspace_functions() {
+            let mut form = vec![("slug", "acme")];
+            form.extend(args.iter().copied());
+            let (status, body) = app.rpc(&client, name, &form).await;
+            if role.has(permission) {
+                assert_ne!(status, 403, "{role} may call {name}: {body}");
+            } else {
+                assert_eq!((status, body), (403, json!({ "kind": "forbidden" })), "{role} must not call {name}");
+            }
+        }
+    }
+    // Nothing a refused call would have written exists.
+    let invited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invitations").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(invited, 2, "only owner and admin invited");
+}
+both_engines!(every_server_function_checks_its_permission);
+
+async fn admins_cannot_touch_owners_and_the_last_owner_stays(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.seed_member("acme", "owner@acme.test", PASSWORD, Role::Owner).await;
+    app.seed_member("acme", "admin@acme.test", PASSWORD, Role::Admin).await;
+    let admin = app.new_client();
+    app.login(&admin, "admin@acme.test", PASSWORD).await;
+    assert_eq!(app.rpc(&admin, "change_member_role", &[("slug", "acme"), ("user_id", &owner), ("role", "viewer")]).await.0, 403);
+    assert_eq!(app.rpc(&admin, "remove_member", &[("slug", "acme"), ("user_id", &owner)]).await.0, 403);
+    let owner_client = app.new_client();
+    app.login(&owner_client, "owner@acme.test", PASSWORD).await;
+    let (status, body) = app.rpc(&owner_client, "remove_member", &[("slug", "acme"), ("user_id", &owner)]).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["detail"], "A workspace needs at least one owner.");
+}
+both_engines!(admins_cannot_touch_owners_and_the_last_owner_stays);
+
+async fn invitations_set_the_password_and_grant_the_role(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.seed_member("acme", "admin@acme.test", PASSWORD, Role::Admin).await;
+    let admin = app.new_client();
+    app.login(&admin, "admin@acme.test", PASSWORD).await;
+    assert_eq!(app.rpc(&admin, "invite_member", &[("slug", "acme"), ("email", "New@Acme.test"), ("role", "developer")]).await.0, 200);
+    let mail = app.outbox().into_iter().find(|m| m.contains("To: new@acme.test")).expect("invitation mailed");
+    let link = mail.lines().find(|l| l.contains("/invite/")).unwrap().trim().to_string();
+    let token = link.rsplit('/').next().unwrap();
+    let invited = app.new_client();
+    assert_eq!(app.rpc(&invited, "accept_invitation", &[("token", token), ("password", "short")]).await.0, 422);
+    assert_eq!(app.rpc(&invited, "accept_invitation", &[("token", token), ("password", "a brand new passphrase")]).await.0, 200);
+    assert_eq!(app.rpc(&invited, "accept_invitation", &[("token", token), ("password", "a brand new passphrase")]).await.0, 400, "single use");
+    assert_eq!(app.login(&invited, "new@acme.test", "a brand new passphrase").await.status(), 200);
+    let (_, ws) = app.rpc(&invited, "workspace", &[("slug", "acme")]).await;
+    assert_eq!(ws["role"], "developer");
+}
+both_engines!(invitations_set_the_password_and_grant_the_role);

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { hydrated } from './helpers';
+import { hydrated, signIn } from './helpers';
 
 const email = process.env.E2E_EMAIL ?? '';
 const password = process.env.E2E_PASSWORD ?? '';
@@ -27,15 +27,9 @@ test('wrong credentials get one generic message', async ({ page }) => {
   await expect(page.getByRole('alert')).toHaveText('Invalid email or password.');
 });
 
-test('a member signs in, sees the workspace home after hydration, and signs out', async ({ page }) => {
-  await page.goto('/login');
-  await hydrated(page);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-
+test('a member signs in with the emailed code, sees the workspace home after hydration, and signs out', async ({ page }) => {
+  await signIn(page, email, password);
   await expect(page).toHaveURL(/\/$/);
-  await expect(page.getByRole('heading', { name: 'Your workspaces' })).toBeVisible();
   const workspaces = page.getByRole('list', { name: 'Workspaces' });
   await expect(workspaces.getByRole('link', { name: /E2E Mailboxes/ })).toBeVisible();
   await expect(page.getByTestId('signed-in-as')).toHaveText(email);

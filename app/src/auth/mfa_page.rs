@@ -17,6 +17,7 @@ pub struct MfaView {
     pub attempts_left: i64,
 }
 
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))]
 fn mask(email: &str) -> String {
     match email.split_once('@') {
         Some((local, domain)) => format!("{}…@{domain}", local.chars().next().unwrap_or('*')),

@@ -1,7 +1,7 @@
 //! The check at the top of every workspace server function: who is signed in, are
 //! they a member of this workspace, and does their role carry the permission.
 
-use super::{Actor, Permission, Role};
+use super::{Actor, Permission, RoleRef};
 use crate::{auth::SessionUser, error::AppError, state::AppState};
 use sqlx::Row;
 
@@ -10,12 +10,12 @@ use sqlx::Row;
 pub struct Member {
     pub user: SessionUser,
     pub workspace_id: String,
-    pub role: Role,
+    pub role: RoleRef,
 }
 
 impl Member {
     pub fn actor(&self) -> Actor {
-        Actor::User { id: self.user.id.clone(), workspace_id: self.workspace_id.clone(), role: self.role }
+        Actor::User { id: self.user.id.clone(), workspace_id: self.workspace_id.clone(), role: self.role.clone() }
     }
 }
 
@@ -23,14 +23,17 @@ impl Member {
 /// `permission`. Every workspace server function starts here.
 pub async fn require(state: &AppState, slug: &str, permission: Permission) -> Result<Member, AppError> {
     let user = crate::auth::service::require_user().await?;
-    let row = sqlx::query("SELECT m.workspace_id, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 AND w.slug = $2")
+    let row = sqlx::query(
+        "SELECT m.workspace_id, m.role, cr.name AS custom_name, cr.permissions AS custom_permissions \
+         FROM memberships m JOIN workspaces w ON w.id = m.workspace_id LEFT JOIN custom_roles cr ON cr.id = m.role \
+         WHERE m.user_id = $1 AND w.slug = $2",
+    )
         .bind(&user.id)
         .bind(slug)
         .fetch_optional(state.db.pool())
         .await?
         .ok_or(AppError::Forbidden)?;
-    let role: String = row.try_get("role")?;
-    let role: Role = role.parse().map_err(|e: String| AppError::internal("membership role", e))?;
+    let role = super::roles::from_row(&row)?;
     role.require(permission)?;
     Ok(Member { user, workspace_id: row.try_get("workspace_id")?, role })
 }

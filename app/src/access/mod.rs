@@ -5,6 +5,8 @@
 
 #[cfg(feature = "ssr")]
 pub mod member;
+#[cfg(feature = "ssr")]
+pub mod roles;
 pub mod token_page;
 #[cfg(feature = "ssr")]
 pub mod tokens;
@@ -132,11 +134,69 @@ impl FromStr for Role {
     }
 }
 
+/// A workspace's own role: a named set of permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomRole {
+    /// `role_…`, stored in the membership.
+    pub id: String,
+    pub name: String,
+    pub permissions: Vec<Permission>,
+}
+
+/// The role a member holds: built-in or custom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleRef {
+    Builtin(Role),
+    Custom(CustomRole),
+}
+
+impl RoleRef {
+    pub fn has(&self, permission: Permission) -> bool {
+        match self {
+            RoleRef::Builtin(role) => role.has(permission),
+            RoleRef::Custom(custom) => custom.permissions.contains(&permission),
+        }
+    }
+
+    /// 403 unless the role carries `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), AppError> {
+        if self.has(permission) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// What the membership stores: the built-in code or the custom role's id.
+    pub fn code(&self) -> String {
+        match self {
+            RoleRef::Builtin(role) => role.code().to_string(),
+            RoleRef::Custom(custom) => custom.id.clone(),
+        }
+    }
+
+    /// What people read.
+    pub fn label(&self) -> String {
+        match self {
+            RoleRef::Builtin(role) => role.code().to_string(),
+            RoleRef::Custom(custom) => custom.name.clone(),
+        }
+    }
+
+    pub fn builtin(&self) -> Option<Role> {
+        match self {
+            RoleRef::Builtin(role) => Some(*role),
+            RoleRef::Custom(_) => None,
+        }
+    }
+}
+
 /// Who is acting: flows from every adapter into services, history and activity rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     /// A member acting inside a workspace.
-    User { id: String, workspace_id: String, role: Role },
+    User { id: String, workspace_id: String, role: RoleRef },
     /// A user acting on their own account, outside any workspace (sign-in, MFA).
     Account { id: String },
     ApiToken { id: String, workspace_id: String },

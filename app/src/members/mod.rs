@@ -41,7 +41,7 @@ pub async fn list_members(slug: String) -> Result<Vec<MemberView>, AppError> {
 pub async fn invite_member(slug: String, email: String, role: String) -> Result<(), AppError> {
     crate::error::respond(async move {
         let (state, member) = admin(&slug).await?;
-        let role = role.parse().map_err(|_| AppError::invalid("role", "The selected role is invalid."))?;
+        let role = crate::access::roles::resolve(&state.db, &member.workspace_id, &role).await?;
         let workspace = crate::workspaces::service::find_by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
         service::invite(&state.db, state.mailer.as_ref(), &state.settings.public_url, &member.workspace_id, &workspace.name, &email, role, &member.actor()).await
     }.await)
@@ -51,7 +51,7 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
 pub async fn change_member_role(slug: String, user_id: String, role: String) -> Result<(), AppError> {
     crate::error::respond(async move {
         let (state, member) = admin(&slug).await?;
-        let role = role.parse().map_err(|_| AppError::invalid("role", "The selected role is invalid."))?;
+        let role = crate::access::roles::resolve(&state.db, &member.workspace_id, &role).await?;
         service::change_role(&state.db, &member.workspace_id, &user_id, role, &member.actor()).await
     }.await)
 }
@@ -86,6 +86,53 @@ pub async fn correct_member_email(slug: String, user_id: String, email: String) 
     crate::error::respond(async move {
         let (state, member) = admin(&slug).await?;
         service::correct_email(&state.db, &member.workspace_id, &user_id, &email, &member.actor()).await
+    }.await)
+}
+
+/// A role a member can be given: `(value, label)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleChoice {
+    pub value: String,
+    pub label: String,
+    pub custom: bool,
+    pub permissions: Vec<String>,
+}
+
+/// Built-in roles, then the workspace's custom roles.
+#[server(prefix = "/rpc", endpoint = "list_roles")]
+pub async fn list_roles(slug: String) -> Result<Vec<RoleChoice>, AppError> {
+    crate::error::respond(async move {
+        let (state, member) = admin(&slug).await?;
+        let mut choices: Vec<RoleChoice> = crate::access::Role::ALL
+            .into_iter()
+            .map(|r| RoleChoice {
+                value: r.code().into(),
+                label: r.code().into(),
+                custom: false,
+                permissions: crate::access::Permission::ALL.into_iter().filter(|p| r.has(*p)).map(|p| p.code().to_string()).collect(),
+            })
+            .collect();
+        for custom in crate::access::roles::list(&state.db, &member.workspace_id).await? {
+            choices.push(RoleChoice { value: custom.id, label: custom.name, custom: true, permissions: custom.permissions.iter().map(|p| p.code().to_string()).collect() });
+        }
+        Ok(choices)
+    }.await)
+}
+
+/// Creates a custom role from the checked permissions (`permissions[i]` form fields).
+#[server(prefix = "/rpc", endpoint = "create_role")]
+pub async fn create_role(slug: String, name: String, permissions: Option<Vec<String>>) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, member) = admin(&slug).await?;
+        crate::access::roles::create(&state.db, &member.workspace_id, &name, &permissions.unwrap_or_default(), &member.actor()).await.map(|_| ())
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_role")]
+pub async fn delete_role(slug: String, role_id: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, member) = admin(&slug).await?;
+        crate::access::roles::delete(&state.db, &member.workspace_id, &role_id, &member.actor()).await
     }.await)
 }
 

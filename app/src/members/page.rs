@@ -1,7 +1,7 @@
 //! The members page and the invitation page.
 
 use super::*;
-use crate::{access::Role, layout::ErrorNotice};
+use crate::layout::ErrorNotice;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
@@ -23,8 +23,11 @@ pub fn MembersPage() -> impl IntoView {
     let unlock = ServerAction::<UnlockMember>::new();
     let reset = ServerAction::<ResetMemberMfa>::new();
     let correct = ServerAction::<CorrectMemberEmail>::new();
+    let create_role = ServerAction::<CreateRole>::new();
+    let delete_role = ServerAction::<DeleteRole>::new();
+    let roles = Resource::new(move || (slug(), create_role.version().get(), delete_role.version().get()), |(slug, ..)| list_roles(slug));
     let members = Resource::new(
-        move || (slug(), invite.version().get(), change.version().get(), remove.version().get(), unlock.version().get(), reset.version().get(), correct.version().get()),
+        move || (slug(), invite.version().get(), change.version().get(), remove.version().get(), unlock.version().get(), reset.version().get(), correct.version().get(), roles.get().map(|r| r.map(|r| r.len()).unwrap_or(0))),
         |(slug, ..)| list_members(slug),
     );
     let last_error = move || {
@@ -46,7 +49,11 @@ pub fn MembersPage() -> impl IntoView {
                 <input id="invite-email" type="email" name="email" required/>
                 <label for="invite-role">"Role"</label>
                 <select id="invite-role" name="role">
-                    {Role::ALL.into_iter().map(|r| view! { <option value=r.code() selected=r == Role::Reviewer>{r.code()}</option> }).collect_view()}
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            roles.await.unwrap_or_default().into_iter().map(|r| view! { <option value=r.value.clone() selected=r.value == "reviewer">{r.label}</option> }).collect_view()
+                        })}
+                    </Transition>
                 </select>
                 <button type="submit" class="primary">"Send invitation"</button>
             </ActionForm>
@@ -57,8 +64,47 @@ pub fn MembersPage() -> impl IntoView {
             }}
         </section>
         <p class="form-error" role="alert">{last_error}</p>
+        <section class="panel" aria-labelledby="roles-heading">
+            <h2 id="roles-heading">"Custom roles"</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let custom: Vec<RoleChoice> = roles.await.unwrap_or_default().into_iter().filter(|r| r.custom).collect();
+                    view! {
+                        <ul class="role-list" aria-label="Custom roles">
+                            {custom.into_iter().map(|r| view! {
+                                <li>
+                                    <strong>{r.label.clone()}</strong> " " <span class="muted">{r.permissions.join(", ")}</span>
+                                    <ActionForm action=delete_role attr:class="inline">
+                                        <input type="hidden" name="slug" prop:value=slug/>
+                                        <input type="hidden" name="role_id" value=r.value.clone()/>
+                                        <button type="submit" class="danger" aria-label=format!("Delete role {}", r.label)>"Delete"</button>
+                                    </ActionForm>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }
+                })}
+            </Transition>
+            <ActionForm action=create_role attr:class="stack">
+                <input type="hidden" name="slug" prop:value=slug/>
+                <label for="role-name">"Role name"</label>
+                <input id="role-name" type="text" name="name" required maxlength="50" placeholder="e.g. Auditor"/>
+                <fieldset class="permissions">
+                    <legend>"Permissions"</legend>
+                    {crate::access::Permission::ALL.into_iter().enumerate().map(|(i, p)| view! {
+                        <label><input type="checkbox" name=format!("permissions[{i}]") value=p.code()/>" " {p.code()}</label>
+                    }).collect_view()}
+                </fieldset>
+                <button type="submit" class="primary">"Create role"</button>
+            </ActionForm>
+            {move || match (create_role.value().get(), delete_role.value().get()) {
+                (Some(Err(e)), _) | (_, Some(Err(e))) => Some(view! { <p class="form-error" role="alert">{message(e)}</p> }),
+                _ => None,
+            }}
+        </section>
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading members…"</p> }>
             {move || Suspend::new(async move {
+                let choices = roles.await.unwrap_or_default();
                 match members.await {
                     Ok(list) => view! {
                         <table class="data" aria-label="Members">
@@ -68,7 +114,7 @@ pub fn MembersPage() -> impl IntoView {
                             </tr></thead>
                             <tbody>
                                 {list.into_iter().map(|m| view! {
-                                    <MemberRow member=m slug=slug() change=change remove=remove unlock=unlock reset=reset correct=correct/>
+                                    <MemberRow member=m slug=slug() roles=choices.clone() change=change remove=remove unlock=unlock reset=reset correct=correct/>
                                 }).collect_view()}
                             </tbody>
                         </table>
@@ -92,6 +138,7 @@ fn Hidden(slug: String, user_id: String) -> impl IntoView {
 fn MemberRow(
     member: MemberView,
     slug: String,
+    roles: Vec<RoleChoice>,
     change: ServerAction<ChangeMemberRole>,
     remove: ServerAction<RemoveMember>,
     unlock: ServerAction<UnlockMember>,
@@ -119,7 +166,7 @@ fn MemberRow(
                     <Hidden slug=s.get_value() user_id=u.get_value()/>
                     <label class="visually-hidden" for=format!("role-{}", u.get_value())>{format!("Role of {}", email.get_value())}</label>
                     <select id=format!("role-{}", u.get_value()) name="role">
-                        {Role::ALL.into_iter().map(|r| view! { <option value=r.code() selected=r.code() == m.role>{r.code()}</option> }).collect_view()}
+                        {roles.into_iter().map(|r| view! { <option value=r.value.clone() selected=r.value == m.role>{r.label}</option> }).collect_view()}
                     </select>
                     <button type="submit">"Change role"</button>
                 </ActionForm>

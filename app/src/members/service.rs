@@ -1,7 +1,7 @@
 //! Users and memberships: creation, roles, removal, email corrections, MFA resets.
 
 use crate::{
-    access::{Actor, Role},
+    access::{Actor, Role, RoleRef},
     activity::{self, Entry, RequestOrigin},
     auth::password,
     error::AppError,
@@ -48,6 +48,18 @@ pub async fn add_member(
     password: Option<&str>,
     workspace_slug: &str,
     role: Role,
+    actor: &Actor,
+) -> Result<String, AppError> {
+    add_member_with_role_code(db, email, password, workspace_slug, role.code(), actor).await
+}
+
+/// [`add_member`] with a stored role value: a built-in code or a custom role's id.
+pub async fn add_member_with_role_code(
+    db: &Db,
+    email: &str,
+    password: Option<&str>,
+    workspace_slug: &str,
+    role_code: &str,
     actor: &Actor,
 ) -> Result<String, AppError> {
     let email = normalize_email(email);
@@ -97,7 +109,7 @@ pub async fn add_member(
         }
     };
     let updated = sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
-        .bind(role.code())
+        .bind(role_code)
         .bind(&workspace.id)
         .bind(&user_id)
         .execute(&mut *tx)
@@ -106,7 +118,7 @@ pub async fn add_member(
         sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&workspace.id)
             .bind(&user_id)
-            .bind(role.code())
+            .bind(role_code)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -118,7 +130,7 @@ pub async fn add_member(
             actor,
             action: "member.added",
             target: Some(&user_id),
-            detail: Some(serde_json::json!({ "email": email, "role": role.code() })),
+            detail: Some(serde_json::json!({ "email": email, "role": role_code })),
         },
         &RequestOrigin::default(),
     )
@@ -173,7 +185,7 @@ pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::MemberView>,
         .collect()
 }
 
-async fn member_email(db: &Db, workspace_id: &str, user_id: &str) -> Result<(String, Role), AppError> {
+async fn member_email(db: &Db, workspace_id: &str, user_id: &str) -> Result<(String, RoleRef), AppError> {
     let row = sqlx::query("SELECT u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.user_id = $2")
         .bind(workspace_id)
         .bind(user_id)
@@ -181,7 +193,7 @@ async fn member_email(db: &Db, workspace_id: &str, user_id: &str) -> Result<(Str
         .await?
         .ok_or(AppError::NotFound)?;
     let role: String = row.try_get("role")?;
-    Ok((row.try_get("email")?, role.parse().map_err(|e: String| AppError::internal("role", e))?))
+    Ok((row.try_get("email")?, crate::access::roles::resolve(db, workspace_id, &role).await?))
 }
 
 async fn log(db: &Db, workspace_id: &str, actor: &Actor, action: &str, target: &str, detail: serde_json::Value) -> Result<(), AppError> {
@@ -189,17 +201,14 @@ async fn log(db: &Db, workspace_id: &str, actor: &Actor, action: &str, target: &
     Ok(())
 }
 
-fn acting_role(actor: &Actor) -> Option<Role> {
-    match actor {
-        Actor::User { role, .. } => Some(*role),
-        _ => None,
-    }
-}
-
-/// Only owners touch owners: an admin may not grant, change or remove the owner role.
-fn ensure_may_manage(actor: &Actor, target_role: Role, new_role: Option<Role>) -> Result<(), AppError> {
-    if acting_role(actor) == Some(Role::Admin) && (target_role == Role::Owner || new_role == Some(Role::Owner)) {
-        return Err(AppError::Forbidden);
+/// Only owners touch owners: an admin (or a custom role with members.manage) may not
+/// grant, change or remove the owner role. Operators may.
+fn ensure_may_manage(actor: &Actor, target_role: &RoleRef, new_role: Option<&RoleRef>) -> Result<(), AppError> {
+    let is_owner = |r: &RoleRef| r.builtin() == Some(Role::Owner);
+    if let Actor::User { role, .. } = actor {
+        if !is_owner(role) && (is_owner(target_role) || new_role.is_some_and(is_owner)) {
+            return Err(AppError::Forbidden);
+        }
     }
     Ok(())
 }
@@ -208,20 +217,21 @@ async fn owners(db: &Db, workspace_id: &str) -> Result<i64, AppError> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'").bind(workspace_id).fetch_one(db.pool()).await?)
 }
 
-pub async fn change_role(db: &Db, workspace_id: &str, user_id: &str, role: Role, actor: &Actor) -> Result<(), AppError> {
+pub async fn change_role(db: &Db, workspace_id: &str, user_id: &str, role: RoleRef, actor: &Actor) -> Result<(), AppError> {
     let (email, current) = member_email(db, workspace_id, user_id).await?;
-    ensure_may_manage(actor, current, Some(role))?;
-    if current == Role::Owner && role != Role::Owner && owners(db, workspace_id).await? <= 1 {
+    ensure_may_manage(actor, &current, Some(&role))?;
+    let owner = Some(Role::Owner);
+    if current.builtin() == owner && role.builtin() != owner && owners(db, workspace_id).await? <= 1 {
         return Err(AppError::BadRequest("A workspace needs at least one owner.".into()));
     }
     sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3").bind(role.code()).bind(workspace_id).bind(user_id).execute(db.pool()).await?;
-    log(db, workspace_id, actor, "member.role_changed", user_id, serde_json::json!({ "email": email, "from": current.code(), "to": role.code() })).await
+    log(db, workspace_id, actor, "member.role_changed", user_id, serde_json::json!({ "email": email, "from": current.label(), "to": role.label() })).await
 }
 
 pub async fn remove(db: &Db, workspace_id: &str, user_id: &str, actor: &Actor) -> Result<(), AppError> {
     let (email, current) = member_email(db, workspace_id, user_id).await?;
-    ensure_may_manage(actor, current, None)?;
-    if current == Role::Owner && owners(db, workspace_id).await? <= 1 {
+    ensure_may_manage(actor, &current, None)?;
+    if current.builtin() == Some(Role::Owner) && owners(db, workspace_id).await? <= 1 {
         return Err(AppError::BadRequest("A workspace needs at least one owner.".into()));
     }
     sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2").bind(workspace_id).bind(user_id).execute(db.pool()).await?;
@@ -266,7 +276,7 @@ pub async fn unlock_email(db: &Db, email: &str, actor: &Actor) -> Result<bool, A
 
 pub async fn correct_email(db: &Db, workspace_id: &str, user_id: &str, new_email: &str, actor: &Actor) -> Result<(), AppError> {
     let (old, current) = member_email(db, workspace_id, user_id).await?;
-    ensure_may_manage(actor, current, None)?;
+    ensure_may_manage(actor, &current, None)?;
     let new_email = normalize_email(new_email);
     validate_email(&new_email)?;
     let updated = sqlx::query("UPDATE users SET email = $1, updated_at = $2 WHERE id = $3").bind(&new_email).bind(now_ms()).bind(user_id).execute(db.pool()).await;
@@ -280,10 +290,10 @@ pub async fn correct_email(db: &Db, workspace_id: &str, user_id: &str, new_email
 const INVITE_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// Invites `email` with `role`; the emailed link lets them set their password.
-pub async fn invite(db: &Db, mailer: &dyn crate::mail::Mailer, public_url: &str, workspace_id: &str, workspace_name: &str, email: &str, role: Role, actor: &Actor) -> Result<(), AppError> {
+pub async fn invite(db: &Db, mailer: &dyn crate::mail::Mailer, public_url: &str, workspace_id: &str, workspace_name: &str, email: &str, role: RoleRef, actor: &Actor) -> Result<(), AppError> {
     let email = normalize_email(email);
     validate_email(&email)?;
-    ensure_may_manage(actor, Role::Viewer, Some(role))?;
+    ensure_may_manage(actor, &RoleRef::Builtin(Role::Viewer), Some(&role))?;
     let token = crate::store::ids::random_secret(32);
     let id = new_id("inv");
     let now = now_ms();
@@ -299,12 +309,12 @@ pub async fn invite(db: &Db, mailer: &dyn crate::mail::Mailer, public_url: &str,
         .bind(now)
         .execute(db.pool())
         .await?;
-    log(db, workspace_id, actor, "member.invited", &id, serde_json::json!({ "email": email, "role": role.code() })).await?;
+    log(db, workspace_id, actor, "member.invited", &id, serde_json::json!({ "email": email, "role": role.label() })).await?;
     mailer
         .send(crate::mail::Email {
             to: email,
             subject: format!("You are invited to {workspace_name} on Attest"),
-            body: format!("You have been invited to join {workspace_name} on Attest as {role}.\n\nSet your password here (the link works for 7 days):\n{public_url}/invite/{token}\n"),
+            body: format!("You have been invited to join {workspace_name} on Attest as {}.", role.label()) + &format!("\n\nSet your password here (the link works for 7 days):\n{public_url}/invite/{token}\n"),
         })
         .await
 }
@@ -323,7 +333,7 @@ pub async fn accept_invitation(db: &Db, token: &str, password: &str) -> Result<S
     let id: String = row.try_get("id")?;
     let has_password: Option<Option<String>> = sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1").bind(&email).fetch_optional(db.pool()).await?;
     let set_password = !matches!(has_password, Some(Some(_)));
-    add_member(db, &email, set_password.then_some(password), &slug, role.parse().map_err(|e: String| AppError::internal("role", e))?, &Actor::System).await?;
+    add_member_with_role_code(db, &email, set_password.then_some(password), &slug, &role, &Actor::System).await?;
     sqlx::query("UPDATE invitations SET accepted_at = $1 WHERE id = $2").bind(now_ms()).bind(&id).execute(db.pool()).await?;
     Ok(email)
 }

@@ -4,7 +4,7 @@ pub mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
 
-use crate::{access::Role, error::AppError};
+use crate::{access::RoleRef, error::AppError};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct WorkspaceSummary {
     pub slug: String,
     pub name: String,
-    pub role: Role,
+    pub role: RoleRef,
 }
 
 /// The workspaces the signed-in user belongs to.

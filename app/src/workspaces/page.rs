@@ -38,7 +38,7 @@ fn WorkspaceCard(workspace: WorkspaceSummary) -> impl IntoView {
         <li class="card">
             <a href=href class="card-link">
                 <span class="card-title">{workspace.name}</span>
-                <span class="badge">{workspace.role.code()}</span>
+                <span class="badge">{workspace.role.label()}</span>
             </a>
         </li>
     }
@@ -91,7 +91,7 @@ pub fn WorkspacePage() -> impl IntoView {
                         view! {
                             <Title text=w.name.clone()/>
                             <h1>{w.name.clone()}</h1>
-                            <p>"Your role: " <span class="badge">{w.role.code()}</span></p>
+                            <p>"Your role: " <span class="badge">{w.role.label()}</span></p>
                             <h2>"What your role can do here"</h2>
                             <ul class="permission-list">
                                 {allowed.into_iter().map(|p| view! { <li><code>{p.code()}</code></li> }).collect_view()}

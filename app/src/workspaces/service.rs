@@ -2,7 +2,7 @@
 
 use super::WorkspaceSummary;
 use crate::{
-    access::{Actor, Role},
+    access::Actor,
     activity::{self, Entry, RequestOrigin},
     error::AppError,
     store::{ids::new_id, is_unique_violation, now_ms, Db},
@@ -95,19 +95,14 @@ pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Workspace>, AppE
 }
 
 fn summary(row: sqlx::any::AnyRow) -> Result<WorkspaceSummary, AppError> {
-    let role: String = row.try_get("role")?;
-    Ok(WorkspaceSummary {
-        slug: row.try_get("slug")?,
-        name: row.try_get("name")?,
-        role: role.parse().map_err(|e: String| AppError::internal("membership role", e))?,
-    })
+    Ok(WorkspaceSummary { slug: row.try_get("slug")?, name: row.try_get("name")?, role: crate::access::roles::from_row(&row)? })
 }
 
+const MEMBERSHIP_COLUMNS: &str = "SELECT w.slug, w.name, m.role, cr.name AS custom_name, cr.permissions AS custom_permissions \
+     FROM memberships m JOIN workspaces w ON w.id = m.workspace_id LEFT JOIN custom_roles cr ON cr.id = m.role";
+
 pub async fn list_for_user(db: &Db, user_id: &str) -> Result<Vec<WorkspaceSummary>, AppError> {
-    sqlx::query(
-        "SELECT w.slug, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
-         WHERE m.user_id = $1 ORDER BY w.name",
-    )
+    sqlx::query(&format!("{MEMBERSHIP_COLUMNS} WHERE m.user_id = $1 ORDER BY w.name"))
     .bind(user_id)
     .fetch_all(db.pool())
     .await?
@@ -119,10 +114,7 @@ pub async fn list_for_user(db: &Db, user_id: &str) -> Result<Vec<WorkspaceSummar
 /// The user's membership in workspace `slug`: 403 when the workspace is not theirs
 /// (whether or not it exists, so slugs cannot be probed).
 pub async fn membership(db: &Db, user_id: &str, slug: &str) -> Result<WorkspaceSummary, AppError> {
-    let row = sqlx::query(
-        "SELECT w.slug, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
-         WHERE m.user_id = $1 AND w.slug = $2",
-    )
+    let row = sqlx::query(&format!("{MEMBERSHIP_COLUMNS} WHERE m.user_id = $1 AND w.slug = $2"))
     .bind(user_id)
     .bind(slug)
     .fetch_optional(db.pool())
@@ -148,10 +140,6 @@ pub async fn set_rate_limit(db: &Db, slug: &str, per_minute: i64, actor: &Actor)
     Ok(())
 }
 
-/// The role of `user_id` in workspace `slug`, for permission checks.
-pub async fn role_in(db: &Db, user_id: &str, slug: &str) -> Result<Role, AppError> {
-    Ok(membership(db, user_id, slug).await?.role)
-}
 
 #[cfg(test)]
 mod tests {

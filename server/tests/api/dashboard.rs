@@ -68,7 +68,7 @@ async fn a_member_signs_in_sees_their_workspaces_and_signs_out(engine: Engine) {
     };
     let mine = call("workspace", vec![("slug", "acme")]).await.unwrap();
     assert_eq!(mine.status(), 200);
-    assert_eq!(mine.json::<serde_json::Value>().await.unwrap()["role"], "reviewer");
+    assert_eq!(mine.json::<serde_json::Value>().await.unwrap()["role"]["builtin"], "reviewer");
     let theirs = call("workspace", vec![("slug", "other")]).await.unwrap();
     assert_eq!(theirs.status(), 403, "another workspace is forbidden in the dashboard");
     let user = call("current_user", vec![]).await.unwrap().text().await.unwrap();

@@ -110,6 +110,9 @@ fn workspace_functions() -> Vec<(&'static str, Vec<(&'static str, &'static str)>
         ("reset_member_mfa", vec![("user_id", "usr_missing")], Permission::MembersManage),
         ("correct_member_email", vec![("user_id", "usr_missing"), ("email", "x@acme.test")], Permission::MembersManage),
         ("list_activity", vec![], Permission::ActivityView),
+        ("list_roles", vec![], Permission::MembersManage),
+        ("create_role", vec![("name", "matrix"), ("permissions[0]", "verifications.view")], Permission::MembersManage),
+        ("delete_role", vec![("role_id", "role_missing")], Permission::MembersManage),
         ("workspace", vec![], Permission::VerificationsView),
     ]
 }
@@ -135,6 +138,8 @@ async fn every_server_function_checks_its_permission(engine: Engine) {
     // Nothing a refused call would have written exists.
     let invited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invitations").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(invited, 2, "only owner and admin invited");
+    let roles: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM custom_roles").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(roles, 1, "only the owner's create_role got through (the admin's hit the unique name)");
 }
 both_engines!(every_server_function_checks_its_permission);
 
@@ -169,6 +174,43 @@ async fn invitations_set_the_password_and_grant_the_role(engine: Engine) {
     assert_eq!(app.rpc(&invited, "accept_invitation", &[("token", token), ("password", "a brand new passphrase")]).await.0, 400, "single use");
     assert_eq!(app.login(&invited, "new@acme.test", "a brand new passphrase").await.status(), 200);
     let (_, ws) = app.rpc(&invited, "workspace", &[("slug", "acme")]).await;
-    assert_eq!(ws["role"], "developer");
+    assert_eq!(ws["role"]["builtin"], "developer");
 }
 both_engines!(invitations_set_the_password_and_grant_the_role);
+
+async fn custom_roles_grant_exactly_their_permissions(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.seed_member("acme", "owner@acme.test", PASSWORD, Role::Owner).await;
+    let auditor = app.seed_member("acme", "audit@acme.test", PASSWORD, Role::Viewer).await;
+    let owner = app.new_client();
+    app.login(&owner, "owner@acme.test", PASSWORD).await;
+
+    let (status, body) = app.rpc(&owner, "create_role", &[("slug", "acme"), ("name", "Auditor")]).await;
+    assert_eq!(status, 422, "a role needs permissions: {body}");
+    let form = [("slug", "acme"), ("name", "Auditor"), ("permissions[1]", "verifications.view"), ("permissions[9]", "activity.view")];
+    assert_eq!(app.rpc(&owner, "create_role", &form).await.0, 200);
+    assert_eq!(app.rpc(&owner, "create_role", &form).await.0, 422, "names are unique per workspace");
+    let (_, roles) = app.rpc(&owner, "list_roles", &[("slug", "acme")]).await;
+    let custom = roles.as_array().unwrap().iter().find(|r| r["custom"] == true).unwrap().clone();
+    assert_eq!(custom["label"], "Auditor");
+    assert_eq!(custom["permissions"], json!(["verifications.view", "activity.view"]));
+    let role_id = custom["value"].as_str().unwrap().to_string();
+
+    assert_eq!(app.rpc(&owner, "change_member_role", &[("slug", "acme"), ("user_id", &auditor), ("role", &role_id)]).await.0, 200);
+    let client = app.new_client();
+    app.login(&client, "audit@acme.test", PASSWORD).await;
+    let (_, ws) = app.rpc(&client, "workspace", &[("slug", "acme")]).await;
+    assert_eq!(ws["role"]["custom"]["name"], "Auditor");
+    assert_eq!(app.rpc(&client, "list_activity", &[("slug", "acme")]).await.0, 200);
+    for (name, permission) in [("list_members", Permission::MembersManage), ("list_tokens", Permission::ApiTokensManage), ("get_settings", Permission::SettingsManage)] {
+        assert_eq!(app.rpc(&client, name, &[("slug", "acme")]).await.0, 403, "{} is not in the role", permission.code());
+    }
+    let (status, body) = app.rpc(&owner, "delete_role", &[("slug", "acme"), ("role_id", &role_id)]).await;
+    assert_eq!((status, body["detail"].clone()), (400, json!("The role is assigned to 1 member(s). Give them another role first.")));
+    app.rpc(&owner, "change_member_role", &[("slug", "acme"), ("user_id", &auditor), ("role", "viewer")]).await;
+    assert_eq!(app.rpc(&owner, "delete_role", &[("slug", "acme"), ("role_id", &role_id)]).await.0, 200);
+    app.seed_member("other", "owner@other.test", PASSWORD, Role::Owner).await;
+    let (status, _) = app.rpc(&owner, "change_member_role", &[("slug", "acme"), ("user_id", &auditor), ("role", "role_from_elsewhere")]).await;
+    assert_eq!(status, 422, "only this workspace's roles can be given");
+}
+both_engines!(custom_roles_grant_exactly_their_permissions);

@@ -10,9 +10,12 @@ pub mod auth;
 pub mod documents;
 pub mod error;
 pub mod flows;
+#[cfg(feature = "ssr")]
+pub mod jobs;
 pub mod layout;
 pub mod reference;
 pub mod verifications;
+pub mod webhooks;
 pub mod workspaces;
 
 pub mod activity;
@@ -78,6 +81,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/settings") view=flows::page::SettingsPage/>
                             <Route path=path!("/members") view=members::page::MembersPage/>
                             <Route path=path!("/activity") view=activity::ActivityPage/>
+                            <Route path=path!("/webhooks") view=webhooks::page::WebhooksPage/>
                         </ParentRoute>
                     </ParentRoute>
                 </Routes>

@@ -46,6 +46,9 @@ pub struct Settings {
     pub lockout: crate::auth::lockout::LockoutPolicy,
     /// Where links in emails point (invitations), e.g. `https://attest.example.com`.
     pub public_url: String,
+    /// Whether `attest serve` runs the job workers itself (off when dedicated
+    /// `attest worker` processes do).
+    pub in_process_workers: bool,
 }
 
 #[derive(Clone, FromRef)]
@@ -55,6 +58,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub files: DocumentFiles,
     pub mailer: Arc<dyn crate::mail::Mailer>,
+    pub deliverer: Arc<crate::webhooks::deliver::Deliverer>,
     /// The API's operations, from the server's OpenAPI document.
     pub api_reference: Arc<Vec<crate::reference::ApiOperation>>,
 }

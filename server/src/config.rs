@@ -39,6 +39,9 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     pub lockout_threshold: Option<i64>,
     pub lockout_minutes: Option<i64>,
+    pub webhook_timeout_secs: Option<u64>,
+    pub webhook_retry_schedule: Option<String>,
+    pub workers: Option<bool>,
 }
 
 /// What the flags said (already merged with their `ATTEST_*` variables by clap).
@@ -66,6 +69,11 @@ pub struct Config {
     /// Base of links in emails (invitations).
     pub public_url: String,
     pub lockout: app::auth::lockout::LockoutPolicy,
+    pub webhook_timeout: std::time::Duration,
+    /// Delay before each webhook attempt (the first is normally 0).
+    pub webhook_retry_schedule: Vec<std::time::Duration>,
+    /// `attest serve` runs job workers too (default).
+    pub in_process_workers: bool,
 }
 
 impl Config {
@@ -157,7 +165,30 @@ impl Config {
             ..Default::default()
         };
 
+        let webhook_timeout = match var("ATTEST_WEBHOOK_TIMEOUT_SECS") {
+            Some(v) => v.parse::<u64>().ok().filter(|s| (1..=120).contains(s)).ok_or_else(|| bad("ATTEST_WEBHOOK_TIMEOUT_SECS", "must be 1–120 seconds"))?,
+            None => file.webhook_timeout_secs.unwrap_or(15),
+        };
+        let schedule_text = var("ATTEST_WEBHOOK_RETRY_SCHEDULE").or(file.webhook_retry_schedule);
+        let webhook_retry_schedule = match schedule_text {
+            Some(text) => text
+                .split(',')
+                .map(|s| s.trim().parse::<f64>().ok().filter(|v| *v >= 0.0 && *v <= 86_400.0).map(std::time::Duration::from_secs_f64))
+                .collect::<Option<Vec<_>>>()
+                .filter(|v| !v.is_empty() && v.len() <= 20)
+                .ok_or_else(|| bad("ATTEST_WEBHOOK_RETRY_SCHEDULE", "must be 1–20 comma-separated delays in seconds, e.g. 0,5,300"))?,
+            None => app::webhooks::deliver::DEFAULT_SCHEDULE_SECS.iter().map(|s| std::time::Duration::from_secs(*s)).collect(),
+        };
+
+        let in_process_workers = match var("ATTEST_WORKERS") {
+            Some(v) => parse_bool(&v).ok_or_else(|| bad("ATTEST_WORKERS", format!("'{v}' is not true or false")))?,
+            None => file.workers.unwrap_or(true),
+        };
+
         Ok(Config {
+            in_process_workers,
+            webhook_timeout: std::time::Duration::from_secs(webhook_timeout),
+            webhook_retry_schedule,
             public_url: public_url.trim_end_matches('/').to_string(),
             lockout,
             master_key: master_key.map(SecretString::from),

@@ -17,6 +17,7 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/invite/")
         || path == "/healthz"
         || path == "/readyz"
+        || path == "/metrics"
         || path == "/favicon.svg"
         || ["/pkg/", "/rpc/", "/api/"].iter().any(|prefix| path.starts_with(prefix))
 }

@@ -61,9 +61,14 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
             mfa_required: config.mfa_required,
             lockout: config.lockout,
             public_url: config.public_url.clone(),
+            in_process_workers: config.in_process_workers,
         }),
         files,
         mailer: mailer(config)?,
+        deliverer: Arc::new(
+            app::webhooks::deliver::Deliverer::new(config.environment, config.webhook_timeout, config.webhook_retry_schedule.clone())
+                .map_err(anyhow::Error::msg)?,
+        ),
         api_reference: Arc::new(api::openapi::operations()),
     })
 }
@@ -105,6 +110,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .nest("/api/v1", api::router(state.clone(), api::ratelimit::RateLimiter::default()))
         // Other API versions and paths: JSON 404s, never the dashboard's HTML.
         .route("/api", axum::routing::any(|| async { app::error::AppError::NotFound }))
@@ -146,16 +152,38 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// Prometheus text: queue depth, oldest job age, jobs that failed for good.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match app::jobs::stats(&state.db).await {
+        Ok(stats) => (
+            StatusCode::OK,
+            [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            format!(
+                "# HELP attest_jobs_queued Jobs waiting or running.\n# TYPE attest_jobs_queued gauge\nattest_jobs_queued {}\n\
+                 # HELP attest_jobs_oldest_age_seconds Age of the oldest queued job.\n# TYPE attest_jobs_oldest_age_seconds gauge\nattest_jobs_oldest_age_seconds {:.3}\n\
+                 # HELP attest_jobs_failed Jobs that spent every attempt.\n# TYPE attest_jobs_failed gauge\nattest_jobs_failed {}\n",
+                stats.depth, stats.oldest_age_secs, stats.failed
+            ),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], String::new())
+        }
+    }
+}
+
 /// Serves `state` on `listener` until `shutdown` resolves, with the in-process workers.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let workers = tokio::spawn(worker::run(state.db.clone()));
+    let workers = state.settings.in_process_workers.then(|| tokio::spawn(worker::run(state.clone())));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    workers.abort();
+    if let Some(workers) = workers {
+        workers.abort();
+    }
     result.map_err(Into::into)
 }
 

@@ -256,6 +256,7 @@ pub async fn upload(
         .await?;
         let document = record_document_change(&mut tx, workspace_id, flow, verification_id, &id, "document.uploaded", actor, json!({ "type": document_type, "role": role.code() }), true).await?;
         tx.commit().await?;
+        db.wake_workers();
         Ok(document)
     }
     .await;
@@ -329,6 +330,7 @@ pub async fn cancel(db: &Db, workspace_id: &str, flow: Flow, verification_id: &s
         .await?;
     let document = record_document_change(&mut tx, workspace_id, flow, verification_id, document_id, "document.canceled", actor, json!({ "type": document.document_type }), false).await?;
     tx.commit().await?;
+    db.wake_workers();
     Ok(document)
 }
 
@@ -358,5 +360,6 @@ pub async fn decide(db: &Db, workspace_id: &str, flow: Flow, verification_id: &s
     let event = if outcome == DecisionOutcome::Approved { "document.approved" } else { "document.rejected" };
     let document = record_document_change(&mut tx, workspace_id, flow, verification_id, document_id, event, actor, json!({ "reason": reason }), true).await?;
     tx.commit().await?;
+    db.wake_workers();
     Ok(document)
 }

@@ -28,6 +28,9 @@ pub enum Engine {
 pub struct Db {
     pool: AnyPool,
     engine: Engine,
+    /// Wakes this process's workers when a transaction has enqueued jobs; workers of
+    /// other processes find them by polling.
+    jobs_ready: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Db {
@@ -71,7 +74,7 @@ impl Db {
                     .await?
             }
         };
-        Ok(Db { pool, engine })
+        Ok(Db { pool, engine, jobs_ready: Default::default() })
     }
 
     /// Applies the pending migrations of this engine. A failure must stop the process.
@@ -90,6 +93,16 @@ impl Db {
             Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Engine::Postgres => self.pool.begin().await,
         }
+    }
+
+    /// Call after committing a transaction that enqueued jobs.
+    pub fn wake_workers(&self) {
+        self.jobs_ready.notify_one();
+    }
+
+    /// Resolves when [`Db::wake_workers`] is called.
+    pub async fn jobs_ready(&self) {
+        self.jobs_ready.notified().await
     }
 
     pub fn pool(&self) -> &AnyPool {

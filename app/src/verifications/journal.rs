@@ -71,19 +71,11 @@ pub async fn emit(tx: &mut Tx, workspace_id: &str, event_type: &str, object_id: 
         .bind(now)
         .execute(&mut **tx)
         .await?;
+    crate::webhooks::service::fan_out(tx, workspace_id, &id, event_type, &payload.to_string()).await?;
     Ok(id)
 }
 
 /// Enqueues a durable job, run by a worker after the transaction commits.
 pub async fn enqueue(tx: &mut Tx, kind: &str, payload: &Value) -> Result<String, sqlx::Error> {
-    let id = new_id("job");
-    let now = now_ms();
-    sqlx::query("INSERT INTO jobs (id, kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $4)")
-        .bind(&id)
-        .bind(kind)
-        .bind(payload.to_string())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(id)
+    crate::jobs::enqueue(tx, kind, payload, now_ms(), 5).await
 }

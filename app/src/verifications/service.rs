@@ -172,6 +172,7 @@ pub async fn create(db: &Db, workspace_id: &str, flow: Flow, body: &Value, actor
     let object = serde_json::to_value(&verification).map_err(|e| AppError::internal("event payload", e))?;
     journal::emit(&mut tx, workspace_id, "verification.created", &id, verification.version, &object).await?;
     tx.commit().await?;
+    db.wake_workers();
     Ok(verification)
 }
 
@@ -215,6 +216,7 @@ pub async fn update(db: &Db, workspace_id: &str, flow: Flow, id: &str, body: &Va
     let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.updated", actor, data: json!({ "fields": changed }) };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
     tx.commit().await?;
+    db.wake_workers();
     Ok(verification)
 }
 
@@ -239,6 +241,7 @@ pub async fn submit(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
     let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.submitted", actor, data: json!({ "from": "started", "to": "submitted" }) };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
     tx.commit().await?;
+    db.wake_workers();
     Ok(verification)
 }
 
@@ -259,6 +262,7 @@ pub async fn cancel(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
     let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.canceled", actor, data: json!({ "from": current.status.code(), "to": "canceled" }) };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
     tx.commit().await?;
+    db.wake_workers();
     Ok(verification)
 }
 
@@ -326,6 +330,7 @@ pub async fn decide(db: &Db, workspace_id: &str, flow: Flow, id: &str, body: &Va
     let change = Change { workspace_id, verification_id: id, document_id: None, event, actor, data: json!({ "from": "needs_review", "to": status.code(), "reason": reason }) };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
     tx.commit().await?;
+    db.wake_workers();
     Ok(verification)
 }
 

@@ -62,6 +62,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
                                 <span class="subnav-title">{w.name.clone()}</span>
                                 <A href=base.clone() exact=true>"Overview"</A>
                                 {w.role.has(Permission::ApiTokensManage).then(|| view! { <A href=format!("{base}/tokens")>"API tokens"</A> })}
+                                {w.role.has(Permission::WebhooksView).then(|| view! { <A href=format!("{base}/webhooks")>"Webhooks"</A> })}
                                 {w.role.has(Permission::MembersManage).then(|| view! { <A href=format!("{base}/members")>"Members"</A> })}
                                 {w.role.has(Permission::ActivityView).then(|| view! { <A href=format!("{base}/activity")>"Activity"</A> })}
                                 {w.role.has(Permission::SettingsManage).then(|| view! { <A href=format!("{base}/settings")>"Settings"</A> })}

@@ -11,6 +11,7 @@ mod idempotency;
 pub mod openapi;
 pub mod ratelimit;
 mod verifications;
+mod webhooks;
 
 use app::{error::AppError, flows::Flow, state::AppState};
 use axum::{middleware, Router};
@@ -28,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .merge(verifications::routes())
         .merge(documents::routes())
+        .merge(webhooks::routes())
 }
 
 pub fn router(state: AppState, limiter: ratelimit::RateLimiter) -> Router<AppState> {

@@ -25,7 +25,8 @@ use utoipa::{
     tags(
         (name = "verifications", description = "Create, read, update, submit, cancel and decide verifications"),
         (name = "documents", description = "Upload, read, cancel and decide a verification's documents"),
-        (name = "configuration", description = "The flow's accepted document types")
+        (name = "configuration", description = "The flow's accepted document types"),
+        (name = "webhooks", description = "Webhook endpoints, their delivery log, resend")
     )
 )]
 struct ApiDoc;

@@ -83,8 +83,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Worker => {
             let db = startup::open_database(&config).await?;
             tracing::info!(engine = ?db.engine(), "attest worker started");
+            let state = startup::app_state(&config, db)?;
             tokio::select! {
-                _ = crate::worker::run(db) => {},
+                _ = crate::worker::run(state) => {},
                 _ = startup::shutdown_signal() => {},
             }
             Ok(())

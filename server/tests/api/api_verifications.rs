@@ -384,6 +384,13 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/{flow}/verifications/{id}/documents/{doc_id}/decision"),
         ("post", "/{flow}/verifications/{id}/decision"),
         ("get", "/{flow}/document-types"),
+        ("get", "/webhook-endpoints"),
+        ("post", "/webhook-endpoints"),
+        ("get", "/webhook-endpoints/{id}"),
+        ("patch", "/webhook-endpoints/{id}"),
+        ("delete", "/webhook-endpoints/{id}"),
+        ("get", "/webhook-endpoints/{id}/deliveries"),
+        ("post", "/webhook-deliveries/{id}/resend"),
     ];
     for (method, path) in expected {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is missing from the OpenAPI document");

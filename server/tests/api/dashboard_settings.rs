@@ -138,7 +138,8 @@ async fn the_reference_page_lists_the_documented_operations() {
     assert_eq!(status, 200);
     let ops = ops.as_array().unwrap();
     assert!(ops.iter().any(|o| o["method"] == "POST" && o["path"] == "/api/v1/{flow}/verifications/{id}/submit"));
-    assert_eq!(ops.len(), 15);
+    assert!(ops.iter().any(|o| o["method"] == "POST" && o["path"] == "/api/v1/webhook-deliveries/{id}/resend"));
+    assert_eq!(ops.len(), 24);
     let page = client.get(app.url("/api-reference")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("/api/v1/openapi.json"));
 }

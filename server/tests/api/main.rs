@@ -11,4 +11,5 @@ mod dashboard;
 mod dashboard_settings;
 mod security;
 mod security_mfa;
+mod webhooks;
 mod health;

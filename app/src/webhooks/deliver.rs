@@ -1,0 +1,372 @@
+//! Sending one delivery: Standard Webhooks signature (the `standardwebhooks` crate), a
+//! POST with a timeout and no redirects, an SSRF guard on every resolved address in
+//! production, the attempt logged with its failure class, and the retry schedule.
+
+use super::service::{open_secret, DELIVER_JOB};
+use crate::{
+    error::AppError,
+    jobs::{self, Job},
+    state::{AppState, Environment},
+    store::{ids::new_id, now_ms},
+};
+use rand::Rng;
+use serde_json::json;
+use sqlx::Row;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// Job attempts are bounded by the retry schedule, not by the queue.
+pub fn max_attempts() -> i64 {
+    100
+}
+
+/// The delivery settings and the HTTP client, built once per process.
+#[derive(Debug, Clone)]
+pub struct Deliverer {
+    client: reqwest::Client,
+    /// Delay before each attempt after the first (SPEC §6: 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
+    pub schedule: Vec<Duration>,
+    pub environment: Environment,
+    /// An endpoint failing this long is disabled and its owners told.
+    pub disable_after: Duration,
+}
+
+pub const DEFAULT_SCHEDULE_SECS: [u64; 8] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
+
+impl Deliverer {
+    pub fn new(environment: Environment, timeout: Duration, schedule: Vec<Duration>) -> Result<Deliverer, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver { production: environment.is_production() }))
+            .user_agent("Attest-Webhooks/1")
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Deliverer { client, schedule, environment, disable_after: Duration::from_secs(5 * 24 * 3600) })
+    }
+
+    /// Delay before the attempt after `attempts_made`, with ±10 % jitter; `None` when spent.
+    fn next_delay(&self, attempts_made: i64) -> Option<Duration> {
+        let base = *self.schedule.get(attempts_made as usize)?;
+        let jitter = base.as_millis() as f64 * rand::thread_rng().gen_range(-0.1..=0.1);
+        Some(Duration::from_millis((base.as_millis() as f64 + jitter).max(0.0) as u64))
+    }
+}
+
+/// Whether an address may receive webhooks in production.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xC0) == 64)
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// Resolves names and, in production, refuses the host when any of its addresses is
+/// private, loopback, link-local or a metadata address (checked at connect time, so a
+/// DNS answer that changes after validation cannot slip through).
+#[derive(Debug)]
+struct GuardedResolver {
+    production: bool,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let production = self.production;
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            if production && addrs.iter().any(|a| !is_public(a.ip())) {
+                return Err(Box::new(Blocked) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Blocked;
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("blocked: the host resolves to a private, loopback, link-local or metadata address")
+    }
+}
+impl std::error::Error for Blocked {}
+
+/// The failure class of a transport error (SPEC §6), with a readable detail.
+fn classify(err: &reqwest::Error) -> (&'static str, String) {
+    let mut chain = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = source {
+        chain.push_str(&e.to_string());
+        chain.push_str(": ");
+        source = e.source();
+    }
+    let lower = format!("{chain} {err:?}").to_lowercase();
+    let class = if lower.contains("blocked:") {
+        "blocked"
+    } else if err.is_timeout() || lower.contains("timed out") {
+        "timeout"
+    } else if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service not known") || lower.contains("no address") {
+        "dns"
+    } else if lower.contains("connection refused") {
+        "connection_refused"
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("rustls") || lower.contains("handshake") || lower.contains("corrupt message") {
+        "tls"
+    } else {
+        "other"
+    };
+    (class, chain.trim_end_matches(": ").chars().take(500).collect())
+}
+
+struct Outcome {
+    status: Option<u16>,
+    body: Option<String>,
+    retry_after: Option<Duration>,
+    failure: Option<(&'static str, String)>,
+    duration_ms: i64,
+}
+
+/// Runs one `deliver_webhook` job.
+pub async fn run(state: &AppState, deliverer: &Deliverer, job: &Job, worker: &str) -> Result<(), AppError> {
+    let db = &state.db;
+    let delivery_id = job.payload["delivery_id"].as_str().unwrap_or_default().to_string();
+    let trigger = job.payload["trigger"].as_str().unwrap_or("automatic").to_string();
+    let row = sqlx::query(
+        "SELECT d.workspace_id, d.endpoint_id, d.payload, d.attempts, e.url, e.active, e.secret_enc, e.previous_secret_enc, e.previous_secret_until, e.failing_since \
+         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
+    )
+    .bind(&delivery_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        jobs::complete(db.pool(), &job.id, worker).await?;
+        return Ok(());
+    };
+    let workspace_id: String = row.try_get("workspace_id")?;
+    let endpoint_id: String = row.try_get("endpoint_id")?;
+    let payload: String = row.try_get("payload")?;
+    let url: String = row.try_get("url")?;
+    let active = row.try_get::<i64, _>("active")? != 0;
+    let attempts_before: i64 = row.try_get("attempts")?;
+    if !active {
+        sqlx::query("UPDATE webhook_deliveries SET status = 'canceled', next_attempt_at = NULL, updated_at = $1 WHERE id = $2").bind(now_ms()).bind(&delivery_id).execute(db.pool()).await?;
+        jobs::complete(db.pool(), &job.id, worker).await?;
+        return Ok(());
+    }
+
+    // Sign with the current secret and, during a rotation window, the previous one too.
+    let timestamp = now_ms() / 1000;
+    let mut secrets = vec![open_secret(&state.files.master, &row.try_get::<String, _>("secret_enc")?)?];
+    let previous: Option<String> = row.try_get("previous_secret_enc")?;
+    let previous_until: Option<i64> = row.try_get("previous_secret_until")?;
+    if let (Some(previous), Some(until)) = (previous, previous_until) {
+        if until > now_ms() {
+            secrets.push(open_secret(&state.files.master, &previous)?);
+        }
+    }
+    let mut signatures = Vec::new();
+    for secret in &secrets {
+        let webhook = standardwebhooks::Webhook::new(secret).map_err(|e| AppError::internal("webhook secret", e))?;
+        signatures.push(webhook.sign(&delivery_id, timestamp, payload.as_bytes()).map_err(|e| AppError::internal("signing a webhook", e))?);
+    }
+    let signature = signatures.join(" ");
+    let headers = json!({
+        "content-type": "application/json",
+        "user-agent": "Attest-Webhooks/1",
+        "webhook-id": delivery_id,
+        "webhook-timestamp": timestamp.to_string(),
+        "webhook-signature": signature,
+    });
+
+    let outcome = send(deliverer, &url, &delivery_id, timestamp, &signature, &payload).await;
+    let succeeded = outcome.failure.is_none();
+    let attempts = attempts_before + 1;
+    let now = now_ms();
+
+    let gone = outcome.status == Some(410);
+    let retry = if succeeded || gone || trigger != "automatic" {
+        None
+    } else {
+        deliverer.next_delay(attempts).map(|d| {
+            let d = outcome.retry_after.map_or(d, |r| r.max(d));
+            d.as_millis() as i64
+        })
+    };
+    let status = if succeeded { "succeeded" } else if retry.is_some() { "pending" } else { "failed" };
+
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO webhook_attempts (id, delivery_id, workspace_id, trigger, url, request_headers, request_body, response_status, response_body, duration_ms, failure_class, failure_detail, attempted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(new_id("att"))
+    .bind(&delivery_id)
+    .bind(&workspace_id)
+    .bind(&trigger)
+    .bind(&url)
+    .bind(headers.to_string())
+    .bind(&payload)
+    .bind(outcome.status.map(i64::from))
+    .bind(outcome.body.clone())
+    .bind(outcome.duration_ms)
+    .bind(outcome.failure.as_ref().map(|f| f.0))
+    .bind(outcome.failure.as_ref().map(|f| f.1.clone()))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE webhook_deliveries SET attempts = $1, status = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5")
+        .bind(attempts)
+        .bind(status)
+        .bind(retry.map(|r| now + r))
+        .bind(now)
+        .bind(&delivery_id)
+        .execute(&mut *tx)
+        .await?;
+    let mut disabled_reason = None;
+    if succeeded {
+        sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL").bind(&endpoint_id).execute(&mut *tx).await?;
+    } else if gone {
+        disabled_reason = Some("The endpoint answered 410 Gone.".to_string());
+    } else {
+        let failing_since: Option<i64> = row.try_get("failing_since")?;
+        match failing_since {
+            None => {
+                sqlx::query("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2").bind(now).bind(&endpoint_id).execute(&mut *tx).await?;
+            }
+            Some(since) if now - since > deliverer.disable_after.as_millis() as i64 => {
+                disabled_reason = Some(format!("Deliveries failed for {} days.", deliverer.disable_after.as_secs() / 86_400));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(reason) = &disabled_reason {
+        sqlx::query("UPDATE webhook_endpoints SET active = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4").bind(0i64).bind(reason).bind(now).bind(&endpoint_id).execute(&mut *tx).await?;
+        crate::activity::record(
+            &mut *tx,
+            crate::activity::Entry { workspace_id: Some(&workspace_id), actor: &crate::access::Actor::System, action: "webhook.endpoint_disabled", target: Some(&endpoint_id), detail: Some(json!({ "reason": reason })) },
+            &crate::activity::RequestOrigin::default(),
+        )
+        .await?;
+    }
+    match retry {
+        Some(delay) => {
+            jobs::fail(&mut *tx, job, worker, outcome.failure.as_ref().map(|f| f.1.as_str()).unwrap_or("failed"), delay).await?;
+        }
+        None => jobs::complete(&mut *tx, &job.id, worker).await?,
+    }
+    tx.commit().await?;
+    if let Some(reason) = disabled_reason {
+        notify_owners(state, &workspace_id, &url, &reason).await;
+    }
+    Ok(())
+}
+
+async fn send(deliverer: &Deliverer, url: &str, id: &str, timestamp: i64, signature: &str, payload: &str) -> Outcome {
+    let started = Instant::now();
+    let elapsed = |s: Instant| s.elapsed().as_millis() as i64;
+    // IP literals skip DNS, so the guard checks them here.
+    if deliverer.environment.is_production() {
+        let literal = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string())).and_then(|h| h.parse::<IpAddr>().ok());
+        if literal.is_some_and(|ip| !is_public(ip)) || !url.starts_with("https://") {
+            return Outcome { status: None, body: None, retry_after: None, failure: Some(("blocked", Blocked.to_string())), duration_ms: 0 };
+        }
+    }
+    let response = deliverer
+        .client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(payload.to_string())
+        .send()
+        .await;
+    match response {
+        Ok(response) => {
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|_| status.as_u16() == 429 || status.as_u16() == 503)
+                .map(Duration::from_secs);
+            let body = response.text().await.unwrap_or_default();
+            let body: String = body.chars().take(4096).collect();
+            let failure = (!status.is_success()).then(|| {
+                let detail = if status.is_redirection() { format!("HTTP {status}: redirects are not followed") } else { format!("HTTP {status}") };
+                ("http_status", detail)
+            });
+            Outcome { status: Some(status.as_u16()), body: Some(body), retry_after, failure, duration_ms: elapsed(started) }
+        }
+        Err(e) => Outcome { status: None, body: None, retry_after: None, failure: Some(classify(&e)), duration_ms: elapsed(started) },
+    }
+}
+
+/// Tells the workspace's owners and admins that an endpoint was turned off.
+async fn notify_owners(state: &AppState, workspace_id: &str, url: &str, reason: &str) {
+    let owners: Vec<String> = sqlx::query_scalar("SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.role IN ('owner', 'admin')")
+        .bind(workspace_id)
+        .fetch_all(state.db.pool())
+        .await
+        .unwrap_or_default();
+    for to in owners {
+        let mail = crate::mail::Email {
+            to,
+            subject: "An Attest webhook endpoint was disabled".into(),
+            body: format!("Attest stopped sending webhooks to {url}.\n\nReason: {reason}\n\nFix the endpoint, then turn it back on in the dashboard (Webhooks).\n"),
+        };
+        if let Err(e) = state.mailer.send(mail).await {
+            tracing::warn!(error = %e, "could not tell owners about a disabled endpoint");
+        }
+    }
+}
+
+/// The job kinds this module handles.
+pub const KINDS: [&str; 1] = [DELIVER_JOB];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_metadata_addresses_are_not_public() {
+        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1"] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn retries_follow_the_schedule_with_jitter() {
+        let d = Deliverer::new(Environment::Sandbox, Duration::from_secs(1), DEFAULT_SCHEDULE_SECS.iter().map(|s| Duration::from_secs(*s)).collect()).unwrap();
+        assert_eq!(d.next_delay(0), Some(Duration::ZERO));
+        let five = d.next_delay(1).unwrap().as_millis();
+        assert!((4500..=5500).contains(&five), "{five}");
+        assert!(d.next_delay(8).is_none(), "eight attempts, then failed");
+    }
+}

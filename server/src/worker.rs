@@ -27,8 +27,18 @@ async fn run_jobs(state: AppState) {
     loop {
         match jobs::lease(&state.db, &worker, &app::webhooks::deliver::KINDS, BATCH, LEASE_MS).await {
             Ok(batch) if !batch.is_empty() => {
+                let (deliveries, others): (Vec<_>, Vec<_>) = batch.into_iter().partition(|j| j.kind == app::webhooks::service::DELIVER_JOB);
                 let mut running = JoinSet::new();
-                for job in batch {
+                if !deliveries.is_empty() {
+                    let (state, worker) = (state.clone(), worker.clone());
+                    running.spawn(async move {
+                        if let Err(e) = app::webhooks::deliver::run_batch(&state, &state.deliverer, deliveries, &worker).await {
+                            // Unrecorded outcomes: the leases run out and the jobs run again.
+                            tracing::error!(error = %e, "recording webhook deliveries failed");
+                        }
+                    });
+                }
+                for job in others {
                     let (state, worker) = (state.clone(), worker.clone());
                     running.spawn(async move { handle(&state, &job, &worker).await });
                 }
@@ -47,10 +57,7 @@ async fn run_jobs(state: AppState) {
 
 #[tracing::instrument(skip_all, fields(job = %job.id, kind = %job.kind))]
 async fn handle(state: &AppState, job: &jobs::Job, worker: &str) {
-    let result = match job.kind.as_str() {
-        app::webhooks::service::DELIVER_JOB => app::webhooks::deliver::run(state, &state.deliverer, job, worker).await,
-        other => Err(app::error::AppError::internal("job", format!("no handler for {other}"))),
-    };
+    let result: Result<(), app::error::AppError> = Err(app::error::AppError::internal("job", format!("no handler for {}", job.kind)));
     if let Err(e) = result {
         tracing::warn!(error = %e, attempt = job.attempts, "job failed; it will be retried");
         if let Err(e) = jobs::fail(state.db.pool(), job, worker, &e.to_string(), jobs::backoff_ms(job.attempts)).await {

@@ -140,6 +140,7 @@ fn classify(err: &reqwest::Error) -> (&'static str, String) {
     (class, chain.trim_end_matches(": ").chars().take(500).collect())
 }
 
+#[derive(Debug)]
 struct Outcome {
     status: Option<u16>,
     body: Option<String>,
@@ -148,8 +149,25 @@ struct Outcome {
     duration_ms: i64,
 }
 
-/// Runs one `deliver_webhook` job.
-pub async fn run(state: &AppState, deliverer: &Deliverer, job: &Job, worker: &str) -> Result<(), AppError> {
+/// A delivery ready to send: signed, with what recording its outcome needs.
+struct Prepared {
+    job: Job,
+    delivery_id: String,
+    trigger: String,
+    workspace_id: String,
+    endpoint_id: String,
+    url: String,
+    payload: String,
+    headers: serde_json::Value,
+    timestamp: i64,
+    signature: String,
+    attempts_before: i64,
+    failing_since: Option<i64>,
+}
+
+/// Loads and signs one delivery; `None` when there is nothing to send (the endpoint is
+/// gone or inactive: the delivery is closed and the job completed).
+async fn prepare(state: &AppState, job: Job, worker: &str) -> Result<Option<Prepared>, AppError> {
     let db = &state.db;
     let delivery_id = job.payload["delivery_id"].as_str().unwrap_or_default().to_string();
     let trigger = job.payload["trigger"].as_str().unwrap_or("automatic").to_string();
@@ -162,20 +180,15 @@ pub async fn run(state: &AppState, deliverer: &Deliverer, job: &Job, worker: &st
     .await?;
     let Some(row) = row else {
         jobs::complete(db.pool(), &job.id, worker).await?;
-        return Ok(());
+        return Ok(None);
     };
-    let workspace_id: String = row.try_get("workspace_id")?;
-    let endpoint_id: String = row.try_get("endpoint_id")?;
-    let payload: String = row.try_get("payload")?;
-    let url: String = row.try_get("url")?;
-    let active = row.try_get::<i64, _>("active")? != 0;
-    let attempts_before: i64 = row.try_get("attempts")?;
-    if !active {
+    if row.try_get::<i64, _>("active")? == 0 {
+        // Inactive endpoints receive nothing.
         sqlx::query("UPDATE webhook_deliveries SET status = 'canceled', next_attempt_at = NULL, updated_at = $1 WHERE id = $2").bind(now_ms()).bind(&delivery_id).execute(db.pool()).await?;
         jobs::complete(db.pool(), &job.id, worker).await?;
-        return Ok(());
+        return Ok(None);
     }
-
+    let payload: String = row.try_get("payload")?;
     // Sign with the current secret and, during a rotation window, the previous one too.
     let timestamp = now_ms() / 1000;
     let mut secrets = vec![open_secret(&state.files.master, &row.try_get::<String, _>("secret_enc")?)?];
@@ -199,61 +212,114 @@ pub async fn run(state: &AppState, deliverer: &Deliverer, job: &Job, worker: &st
         "webhook-timestamp": timestamp.to_string(),
         "webhook-signature": signature,
     });
+    Ok(Some(Prepared {
+        job,
+        delivery_id,
+        trigger,
+        workspace_id: row.try_get("workspace_id")?,
+        endpoint_id: row.try_get("endpoint_id")?,
+        url: row.try_get("url")?,
+        payload,
+        headers,
+        timestamp,
+        signature,
+        attempts_before: row.try_get("attempts")?,
+        failing_since: row.try_get("failing_since")?,
+    }))
+}
 
-    let outcome = send(deliverer, &url, &delivery_id, timestamp, &signature, &payload).await;
+/// Runs a batch of `deliver_webhook` jobs: every request in parallel, then every outcome
+/// recorded in one transaction (attempt log, delivery, endpoint health, job).
+pub async fn run_batch(state: &AppState, deliverer: &Deliverer, batch: Vec<Job>, worker: &str) -> Result<(), AppError> {
+    let mut prepared = Vec::with_capacity(batch.len());
+    for job in batch {
+        let job_id = job.id.clone();
+        match prepare(state, job.clone(), worker).await {
+            Ok(Some(p)) => prepared.push(p),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, job = %job_id, "preparing a webhook failed; retrying later");
+                jobs::fail(state.db.pool(), &job, worker, &e.to_string(), jobs::backoff_ms(job.attempts)).await?;
+            }
+        }
+    }
+    let mut sending = tokio::task::JoinSet::new();
+    for (index, p) in prepared.iter().enumerate() {
+        let (deliverer, url, id, signature, payload, ts) = (deliverer.clone(), p.url.clone(), p.delivery_id.clone(), p.signature.clone(), p.payload.clone(), p.timestamp);
+        sending.spawn(async move { (index, send(&deliverer, &url, &id, ts, &signature, &payload).await) });
+    }
+    let mut outcomes: Vec<Option<Outcome>> = (0..prepared.len()).map(|_| None).collect();
+    while let Some(done) = sending.join_next().await {
+        if let Ok((index, outcome)) = done {
+            outcomes[index] = Some(outcome);
+        }
+    }
+
+    let mut disabled = Vec::new();
+    let mut tx = state.db.begin_write().await?;
+    for (p, outcome) in prepared.iter().zip(outcomes) {
+        let outcome = outcome.unwrap_or(Outcome { status: None, body: None, retry_after: None, failure: Some(("other", "the sending task failed".into())), duration_ms: 0 });
+        if let Some(reason) = record(&mut tx, deliverer, p, &outcome, worker).await? {
+            disabled.push((p.workspace_id.clone(), p.url.clone(), reason));
+        }
+    }
+    tx.commit().await?;
+    for (workspace_id, url, reason) in disabled {
+        notify_owners(state, &workspace_id, &url, &reason).await;
+    }
+    Ok(())
+}
+
+/// Records one outcome; returns the reason when the endpoint was just disabled.
+async fn record(tx: &mut sqlx::Transaction<'static, sqlx::Any>, deliverer: &Deliverer, p: &Prepared, outcome: &Outcome, worker: &str) -> Result<Option<String>, AppError> {
     let succeeded = outcome.failure.is_none();
-    let attempts = attempts_before + 1;
+    let attempts = p.attempts_before + 1;
     let now = now_ms();
-
     let gone = outcome.status == Some(410);
-    let retry = if succeeded || gone || trigger != "automatic" {
+    let retry = if succeeded || gone || p.trigger != "automatic" {
         None
     } else {
-        deliverer.next_delay(attempts).map(|d| {
-            let d = outcome.retry_after.map_or(d, |r| r.max(d));
-            d.as_millis() as i64
-        })
+        deliverer.next_delay(attempts).map(|d| outcome.retry_after.map_or(d, |r| r.max(d)).as_millis() as i64)
     };
     let status = if succeeded { "succeeded" } else if retry.is_some() { "pending" } else { "failed" };
-
-    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO webhook_attempts (id, delivery_id, workspace_id, trigger, url, request_headers, request_body, response_status, response_body, duration_ms, failure_class, failure_detail, attempted_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(new_id("att"))
-    .bind(&delivery_id)
-    .bind(&workspace_id)
-    .bind(&trigger)
-    .bind(&url)
-    .bind(headers.to_string())
-    .bind(&payload)
+    .bind(&p.delivery_id)
+    .bind(&p.workspace_id)
+    .bind(&p.trigger)
+    .bind(&p.url)
+    .bind(p.headers.to_string())
+    .bind(&p.payload)
     .bind(outcome.status.map(i64::from))
     .bind(outcome.body.clone())
     .bind(outcome.duration_ms)
     .bind(outcome.failure.as_ref().map(|f| f.0))
     .bind(outcome.failure.as_ref().map(|f| f.1.clone()))
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     sqlx::query("UPDATE webhook_deliveries SET attempts = $1, status = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5")
         .bind(attempts)
         .bind(status)
         .bind(retry.map(|r| now + r))
         .bind(now)
-        .bind(&delivery_id)
-        .execute(&mut *tx)
+        .bind(&p.delivery_id)
+        .execute(&mut **tx)
         .await?;
     let mut disabled_reason = None;
     if succeeded {
-        sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL").bind(&endpoint_id).execute(&mut *tx).await?;
+        if p.failing_since.is_some() {
+            sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1").bind(&p.endpoint_id).execute(&mut **tx).await?;
+        }
     } else if gone {
         disabled_reason = Some("The endpoint answered 410 Gone.".to_string());
     } else {
-        let failing_since: Option<i64> = row.try_get("failing_since")?;
-        match failing_since {
+        match p.failing_since {
             None => {
-                sqlx::query("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2").bind(now).bind(&endpoint_id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL").bind(now).bind(&p.endpoint_id).execute(&mut **tx).await?;
             }
             Some(since) if now - since > deliverer.disable_after.as_millis() as i64 => {
                 disabled_reason = Some(format!("Deliveries failed for {} days.", deliverer.disable_after.as_secs() / 86_400));
@@ -262,25 +328,31 @@ pub async fn run(state: &AppState, deliverer: &Deliverer, job: &Job, worker: &st
         }
     }
     if let Some(reason) = &disabled_reason {
-        sqlx::query("UPDATE webhook_endpoints SET active = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4").bind(0i64).bind(reason).bind(now).bind(&endpoint_id).execute(&mut *tx).await?;
-        crate::activity::record(
-            &mut *tx,
-            crate::activity::Entry { workspace_id: Some(&workspace_id), actor: &crate::access::Actor::System, action: "webhook.endpoint_disabled", target: Some(&endpoint_id), detail: Some(json!({ "reason": reason })) },
-            &crate::activity::RequestOrigin::default(),
-        )
-        .await?;
+        let changed = sqlx::query("UPDATE webhook_endpoints SET active = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4 AND active = 1")
+            .bind(0i64)
+            .bind(reason)
+            .bind(now)
+            .bind(&p.endpoint_id)
+            .execute(&mut **tx)
+            .await?;
+        if changed.rows_affected() == 0 {
+            disabled_reason = None;
+        } else {
+            crate::activity::record(
+                &mut **tx,
+                crate::activity::Entry { workspace_id: Some(&p.workspace_id), actor: &crate::access::Actor::System, action: "webhook.endpoint_disabled", target: Some(&p.endpoint_id), detail: Some(json!({ "reason": reason })) },
+                &crate::activity::RequestOrigin::default(),
+            )
+            .await?;
+        }
     }
     match retry {
         Some(delay) => {
-            jobs::fail(&mut *tx, job, worker, outcome.failure.as_ref().map(|f| f.1.as_str()).unwrap_or("failed"), delay).await?;
+            jobs::fail(&mut **tx, &p.job, worker, outcome.failure.as_ref().map(|f| f.1.as_str()).unwrap_or("failed"), delay).await?;
         }
-        None => jobs::complete(&mut *tx, &job.id, worker).await?,
+        None => jobs::complete(&mut **tx, &p.job.id, worker).await?,
     }
-    tx.commit().await?;
-    if let Some(reason) = disabled_reason {
-        notify_owners(state, &workspace_id, &url, &reason).await;
-    }
-    Ok(())
+    Ok(disabled_reason)
 }
 
 async fn send(deliverer: &Deliverer, url: &str, id: &str, timestamp: i64, signature: &str, payload: &str) -> Outcome {
@@ -368,5 +440,17 @@ mod tests {
         let five = d.next_delay(1).unwrap().as_millis();
         assert!((4500..=5500).contains(&five), "{five}");
         assert!(d.next_delay(8).is_none(), "eight attempts, then failed");
+    }
+
+    #[tokio::test]
+    async fn production_refuses_private_destinations_at_connect_time() {
+        let production = Deliverer::new(Environment::Production, Duration::from_secs(2), vec![Duration::ZERO]).unwrap();
+        for url in ["https://127.0.0.1:1/hook", "https://[::1]:1/hook", "https://169.254.169.254/latest", "https://localhost:1/hook", "http://example.com/hook"] {
+            let outcome = send(&production, url, "msg_1", 0, "v1,x", "{}").await;
+            assert_eq!(outcome.failure.as_ref().map(|f| f.0), Some("blocked"), "{url}: {:?}", outcome.failure);
+        }
+        let sandbox = Deliverer::new(Environment::Sandbox, Duration::from_secs(2), vec![Duration::ZERO]).unwrap();
+        let outcome = send(&sandbox, "http://127.0.0.1:1/hook", "msg_1", 0, "v1,x", "{}").await;
+        assert_eq!(outcome.failure.as_ref().map(|f| f.0), Some("connection_refused"), "sandbox allows loopback");
     }
 }

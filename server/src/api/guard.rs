@@ -36,7 +36,7 @@ pub async fn authenticate_and_limit(State((state, limiter)): State<(AppState, Ra
         quota.write_headers(response.headers_mut());
         return response;
     }
-    {
+    if identity.last_used_at.is_none_or(|last| app::store::now_ms() - last >= 60_000) {
         let db = state.db.clone();
         let identity = identity.clone();
         tokio::spawn(async move { tokens::touch_last_used(&db, &identity).await });

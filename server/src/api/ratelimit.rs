@@ -64,7 +64,10 @@ impl RateLimiter {
 
     fn check_at(&self, workspace_id: &str, limit: u64, now: Instant) -> Quota {
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let window = windows.entry(workspace_id.to_string()).or_insert(Window { started: now, used: 0 });
+        if !windows.contains_key(workspace_id) {
+            windows.insert(workspace_id.to_string(), Window { started: now, used: 0 });
+        }
+        let window = windows.get_mut(workspace_id).expect("inserted above");
         if now.duration_since(window.started) >= WINDOW {
             *window = Window { started: now, used: 0 };
         }

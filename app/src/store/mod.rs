@@ -51,7 +51,7 @@ impl Db {
         let pool = match engine {
             Engine::Sqlite => {
                 AnyPoolOptions::new()
-                    .max_connections(16)
+                    .max_connections(8)
                     .acquire_timeout(Duration::from_secs(10))
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {

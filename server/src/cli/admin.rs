@@ -144,6 +144,9 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
             println!("Sign in at http://{}/login", config.addr);
             println!("  email:    {email}");
             println!("  password: {password}");
+            if config.mfa_required && config.smtp_url.is_none() {
+                println!("Sign-in codes are emailed; with no SMTP server configured they are written to {}/", config.data_dir.join("outbox").display());
+            }
         }
     }
     db.close().await;

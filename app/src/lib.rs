@@ -77,6 +77,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/account") view=auth::account::AccountPage/>
                         <ParentRoute path=path!("/w/:slug") view=workspaces::page::WorkspaceLayout>
                             <Route path=path!("") view=workspaces::page::WorkspacePage/>
+                            <Route path=path!("/verifications") view=verifications::page::QueuePage/>
+                            <Route path=path!("/verifications/:id") view=verifications::page::DetailPage/>
                             <Route path=path!("/tokens") view=access::token_page::TokensPage/>
                             <Route path=path!("/settings") view=flows::page::SettingsPage/>
                             <Route path=path!("/members") view=members::page::MembersPage/>

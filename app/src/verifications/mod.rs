@@ -4,6 +4,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod journal;
+pub mod page;
 pub mod requests;
 #[cfg(feature = "ssr")]
 pub mod service;

@@ -61,6 +61,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
                             <nav class="subnav" aria-label="Workspace">
                                 <span class="subnav-title">{w.name.clone()}</span>
                                 <A href=base.clone() exact=true>"Overview"</A>
+                                <A href=format!("{base}/verifications")>"Verifications"</A>
                                 {w.role.has(Permission::ApiTokensManage).then(|| view! { <A href=format!("{base}/tokens")>"API tokens"</A> })}
                                 {w.role.has(Permission::WebhooksView).then(|| view! { <A href=format!("{base}/webhooks")>"Webhooks"</A> })}
                                 {w.role.has(Permission::MembersManage).then(|| view! { <A href=format!("{base}/members")>"Members"</A> })}

@@ -12,4 +12,5 @@ mod dashboard_settings;
 mod security;
 mod security_mfa;
 mod webhooks;
+mod review;
 mod health;

@@ -1,0 +1,378 @@
+//! The reviewer's pages: the review queue (`/w/:slug/verifications`) and a
+//! verification's detail with its decision (`/w/:slug/verifications/:id`).
+
+use super::{HistoryEntry, Verification};
+use crate::{error::AppError, layout::ErrorNotice};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRow {
+    pub id: String,
+    pub flow: String,
+    pub status: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub reference: Option<String>,
+    pub created_at: String,
+    pub failed_rules: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueView {
+    pub rows: Vec<QueueRow>,
+    pub next_cursor: Option<String>,
+    /// `(status, count)` for the whole workspace.
+    pub counts: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetailView {
+    pub verification: Verification,
+    pub history: Vec<HistoryEntry>,
+    pub can_decide: bool,
+    pub can_manage: bool,
+    pub can_view_documents: bool,
+}
+
+/// The queue: `status` defaults to `needs_review`; `all` lists every status.
+#[server(prefix = "/rpc", endpoint = "review_queue")]
+pub async fn review_queue(slug: String, status: Option<String>, flow: Option<String>, q: Option<String>, cursor: Option<String>) -> Result<QueueView, AppError> {
+    crate::error::respond(async move {
+        use sqlx::Row;
+        let state = crate::state::AppState::from_context()?;
+        let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsView).await?;
+        let status = match status.as_deref() {
+            None | Some("") => "needs_review".to_string(),
+            Some("all") => String::new(),
+            Some(s) => s.parse::<super::VerificationStatus>().map_err(|_| AppError::invalid("status", "The selected status is invalid."))?.code().to_string(),
+        };
+        let flow = flow.unwrap_or_default();
+        let q = q.unwrap_or_default().trim().to_lowercase();
+        let cursor = cursor.unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT id, flow, status, reference, applicant, rules, created_at FROM verifications \
+             WHERE workspace_id = $1 AND ($2 = '' OR status = $2) AND ($3 = '' OR flow = $3) AND ($4 = '' OR id < $4) \
+               AND ($5 = '' OR id = $5 OR LOWER(reference) = $5 OR LOWER(applicant) LIKE $6) \
+             ORDER BY id DESC LIMIT 51",
+        )
+        .bind(&member.workspace_id)
+        .bind(&status)
+        .bind(&flow)
+        .bind(&cursor)
+        .bind(&q)
+        .bind(format!("%{q}%"))
+        .fetch_all(state.db.pool())
+        .await?;
+        let mut out = Vec::new();
+        for r in rows.iter().take(50) {
+            let applicant: String = r.try_get("applicant")?;
+            let applicant: super::Applicant = serde_json::from_str(&applicant).map_err(|e| AppError::internal("stored applicant", e))?;
+            let rules: String = r.try_get("rules")?;
+            let rules: Vec<super::RuleResult> = serde_json::from_str(&rules).unwrap_or_default();
+            out.push(QueueRow {
+                id: r.try_get("id")?,
+                flow: r.try_get("flow")?,
+                status: r.try_get("status")?,
+                name: format!("{} {}", applicant.first_name, applicant.last_name),
+                email: applicant.email,
+                reference: r.try_get("reference")?,
+                created_at: super::rfc3339(r.try_get("created_at")?),
+                failed_rules: rules.into_iter().filter(|r| r.result == super::RuleOutcome::Fail).map(|r| r.name).collect(),
+            });
+        }
+        let next_cursor = (rows.len() > 50).then(|| out.last().map(|r| r.id.clone())).flatten();
+        let counts: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM verifications WHERE workspace_id = $1 GROUP BY status ORDER BY status")
+            .bind(&member.workspace_id)
+            .fetch_all(state.db.pool())
+            .await?;
+        Ok(QueueView { rows: out, next_cursor, counts })
+    }.await)
+}
+
+#[cfg(feature = "ssr")]
+async fn flow_of(state: &crate::state::AppState, workspace_id: &str, id: &str) -> Result<crate::flows::Flow, AppError> {
+    let flow: String = sqlx::query_scalar("SELECT flow FROM verifications WHERE id = $1 AND workspace_id = $2")
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    flow.parse().map_err(|_| AppError::internal("stored flow", flow))
+}
+
+#[server(prefix = "/rpc", endpoint = "verification_detail")]
+pub async fn verification_detail(slug: String, id: String) -> Result<DetailView, AppError> {
+    crate::error::respond(async move {
+        use crate::access::Permission;
+        let state = crate::state::AppState::from_context()?;
+        let member = crate::access::member::require(&state, &slug, Permission::VerificationsView).await?;
+        let flow = flow_of(&state, &member.workspace_id, &id).await?;
+        let mut verification = super::service::get(&state.db, &member.workspace_id, flow, &id).await?;
+        let can_view_documents = member.role.has(Permission::DocumentsView);
+        if !can_view_documents {
+            // Extracted data is PII: only documents.view sees it.
+            for document in &mut verification.documents {
+                document.extracted = None;
+            }
+        }
+        Ok(DetailView {
+            history: super::service::history(&state.db, &member.workspace_id, flow, &id).await?.data,
+            verification,
+            can_decide: member.role.has(Permission::VerificationsDecide),
+            can_manage: member.role.has(Permission::VerificationsManage),
+            can_view_documents,
+        })
+    }.await)
+}
+
+/// Approve or reject a verification in `needs_review`, with a reason.
+#[server(prefix = "/rpc", endpoint = "decide_verification")]
+pub async fn decide_verification(slug: String, id: String, decision: String, reason: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::AppState::from_context()?;
+        let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsDecide).await?;
+        let flow = flow_of(&state, &member.workspace_id, &id).await?;
+        let body = serde_json::json!({ "decision": decision, "reason": reason });
+        super::service::decide(&state.db, &member.workspace_id, flow, &id, &body, &member.actor()).await.map(|_| ())
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "cancel_verification")]
+pub async fn cancel_verification(slug: String, id: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::AppState::from_context()?;
+        let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsManage).await?;
+        let flow = flow_of(&state, &member.workspace_id, &id).await?;
+        super::service::cancel(&state.db, &member.workspace_id, flow, &id, &member.actor()).await.map(|_| ())
+    }.await)
+}
+
+fn short(t: &str) -> String {
+    t.replace('T', " ").chars().take(16).collect()
+}
+
+const STATUS_TABS: [(&str, &str); 7] = [
+    ("needs_review", "Needs review"),
+    ("submitted", "Submitted"),
+    ("started", "Started"),
+    ("approved", "Approved"),
+    ("rejected", "Rejected"),
+    ("canceled", "Canceled"),
+    ("all", "All"),
+];
+
+/// `/w/:slug/verifications?status=…&flow=…&q=…&cursor=…`
+#[component]
+pub fn QueuePage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let get = move |k: &str| query.read().get(k).unwrap_or_default();
+    let data = Resource::new(
+        move || (slug(), get("status"), get("flow"), get("q"), get("cursor")),
+        |(slug, status, flow, q, cursor)| review_queue(slug, Some(status), Some(flow), Some(q), Some(cursor)),
+    );
+    let current = move || { let s = get("status"); if s.is_empty() { "needs_review".to_string() } else { s } };
+    view! {
+        <Title text="Review queue"/>
+        <h1>"Review queue"</h1>
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading verifications…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(v) => {
+                        let count = |s: &str| v.counts.iter().filter(|(st, _)| st == s || s == "all").map(|(_, n)| *n).sum::<i64>();
+                        let base = format!("/w/{}/verifications", slug());
+                        view! {
+                            <nav class="tabs" aria-label="Status">
+                                {STATUS_TABS.into_iter().map(|(code, label)| {
+                                    let selected = current() == code;
+                                    view! { <a href=format!("{base}?status={code}") aria-current=if selected { Some("page") } else { None }>{label} " " <span class="count">{count(code)}</span></a> }
+                                }).collect_view()}
+                            </nav>
+                            <form method="get" class="inline-form filters" role="search" aria-label="Search verifications">
+                                <input type="hidden" name="status" value=current()/>
+                                <label for="queue-q">"Search"</label>
+                                <input id="queue-q" type="text" name="q" prop:value=get("q") placeholder="name, email, reference or id"/>
+                                <label for="queue-flow">"Flow"</label>
+                                <select id="queue-flow" name="flow">
+                                    <option value="">"any"</option>
+                                    <option value="usps1583" selected=get("flow") == "usps1583">"usps1583"</option>
+                                    <option value="identity" selected=get("flow") == "identity">"identity"</option>
+                                </select>
+                                <button type="submit">"Search"</button>
+                            </form>
+                            {if v.rows.is_empty() {
+                                view! { <p class="empty">"No verifications here."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <table class="data" aria-label="Verifications">
+                                        <thead><tr><th scope="col">"Applicant"</th><th scope="col">"Flow"</th><th scope="col">"Status"</th><th scope="col">"Failed rules"</th><th scope="col">"Reference"</th><th scope="col">"Created (UTC)"</th></tr></thead>
+                                        <tbody>
+                                            {v.rows.into_iter().map(|r| view! {
+                                                <tr>
+                                                    <td><a href=format!("{base}/{}", r.id)>{r.name.clone()}</a><div class="small muted">{r.email.clone().unwrap_or_default()}</div></td>
+                                                    <td>{r.flow.clone()}</td>
+                                                    <td><span class=format!("badge status-{}", r.status)>{r.status.replace('_', " ")}</span></td>
+                                                    <td class="small">{r.failed_rules.join(", ")}</td>
+                                                    <td class="small">{r.reference.clone().unwrap_or_default()}</td>
+                                                    <td class="small">{short(&r.created_at)}</td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                }.into_any()
+                            }}
+                            {v.next_cursor.map(|c| view! {
+                                <p><a class="button" href=format!("{base}?status={}&flow={}&q={}&cursor={c}", current(), get("flow"), get("q"))>"Next page"</a></p>
+                            })}
+                        }.into_any()
+                    }
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// `/w/:slug/verifications/:id`
+#[component]
+pub fn DetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let decide = ServerAction::<DecideVerification>::new();
+    let cancel = ServerAction::<CancelVerification>::new();
+    let data = Resource::new(move || (slug(), id(), decide.version().get(), cancel.version().get()), |(slug, id, ..)| verification_detail(slug, id));
+    let error = move || {
+        [decide.value().get(), cancel.value().get()].into_iter().flatten().find_map(Result::err).map(|e| match e {
+            AppError::Validation(f) => f.into_values().flatten().collect::<Vec<_>>().join(" "),
+            other => other.to_string(),
+        })
+    };
+    view! {
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading verification…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => {
+                        let v = d.verification.clone();
+                        let vid = StoredValue::new(v.id.clone());
+                        let a = &v.applicant;
+                        let name = format!("{} {}", a.first_name, a.last_name);
+                        let extracted = v.documents.iter().find(|doc| doc.role == crate::flows::DocumentRole::PhotoId).and_then(|doc| doc.extracted.clone());
+                        let compare = |label: &'static str, declared: Option<String>, found: Option<String>| {
+                            let differs = matches!((&declared, &found), (Some(x), Some(y)) if x.to_lowercase() != y.to_lowercase());
+                            view! {
+                                <tr class=if differs { "differs" } else { "" }>
+                                    <th scope="row">{label}</th>
+                                    <td>{declared.unwrap_or_else(|| "—".into())}</td>
+                                    <td>{found.unwrap_or_else(|| "—".into())}{differs.then(|| view! { <span class="visually-hidden">" (differs)"</span> })}</td>
+                                </tr>
+                            }
+                        };
+                        let e = extracted.clone().unwrap_or_default();
+                        view! {
+                            <Title text=name.clone()/>
+                            <h1>{name.clone()} " " <span class=format!("badge status-{}", v.status.code())>{v.status.code().replace('_', " ")}</span></h1>
+                            <p class="muted small">{format!("{} · {} · reference {} · version {}", v.id, v.flow.code(), v.reference.clone().unwrap_or_else(|| "—".into()), v.version)}</p>
+                            <p class="form-error" role="alert">{error}</p>
+                            <div class="grid-2">
+                                <section class="panel" aria-labelledby="compare-heading">
+                                    <h2 id="compare-heading">"Declared vs. extracted (photo ID)"</h2>
+                                    {if d.can_view_documents {
+                                        view! {
+                                            <table class="data compare">
+                                                <thead><tr><th scope="col">""</th><th scope="col">"Declared"</th><th scope="col">"On the document"</th></tr></thead>
+                                                <tbody>
+                                                    {compare("First name", Some(a.first_name.clone()), e.first_name.clone())}
+                                                    {compare("Last name", Some(a.last_name.clone()), e.last_name.clone())}
+                                                    {compare("Date of birth", Some(a.date_of_birth.clone()), e.date_of_birth.clone())}
+                                                    {compare("Document number", v.photo_id.as_ref().and_then(|p| p.number.clone()), e.document_number.clone())}
+                                                    {compare("Country", v.photo_id.as_ref().map(|p| p.country.clone()), e.issuing_country.clone())}
+                                                    {compare("Expiry", None, e.expiry_date.clone())}
+                                                </tbody>
+                                            </table>
+                                            {extracted.is_none().then(|| view! { <p class="muted small">"Nothing extracted yet."</p> })}
+                                        }.into_any()
+                                    } else {
+                                        view! { <p class="muted">"Extracted data and document images need the documents.view permission."</p> }.into_any()
+                                    }}
+                                </section>
+                                <section class="panel" aria-labelledby="decision-heading">
+                                    <h2 id="decision-heading">"Decision"</h2>
+                                    {v.decision.clone().map(|dec| view! { <p>{format!("{} by {} at {}: {}", dec.outcome.code(), dec.by, short(&dec.at), dec.reason.unwrap_or_default())}</p> })}
+                                    {(d.can_decide && v.status == super::VerificationStatus::NeedsReview).then(|| view! {
+                                        <ActionForm action=decide attr:class="stack">
+                                            <input type="hidden" name="slug" prop:value=slug/>
+                                            <input type="hidden" name="id" value=vid.get_value()/>
+                                            <label for="decision-reason">"Reason"</label>
+                                            <textarea id="decision-reason" name="reason" rows="2" required maxlength="1000"></textarea>
+                                            <div class="button-row">
+                                                <button type="submit" name="decision" value="approved" class="primary">"Approve"</button>
+                                                <button type="submit" name="decision" value="rejected" class="danger">"Reject"</button>
+                                            </div>
+                                        </ActionForm>
+                                    })}
+                                    {(d.can_manage && matches!(v.status, super::VerificationStatus::Started | super::VerificationStatus::Submitted)).then(|| view! {
+                                        <ActionForm action=cancel attr:class="inline">
+                                            <input type="hidden" name="slug" prop:value=slug/>
+                                            <input type="hidden" name="id" value=vid.get_value()/>
+                                            <button type="submit" class="danger">"Cancel verification"</button>
+                                        </ActionForm>
+                                    })}
+                                    {v.selfie_match.clone().map(|s| view! { <p>{format!("Selfie match {:.2} (threshold {:.2})", s.score, s.threshold)}</p> })}
+                                </section>
+                            </div>
+                            <section class="panel" aria-labelledby="rules-heading">
+                                <h2 id="rules-heading">"Rules"</h2>
+                                {if v.rules.is_empty() {
+                                    view! { <p class="muted">"No rules have run yet."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <table class="data" aria-label="Rules">
+                                            <thead><tr><th scope="col">"Rule"</th><th scope="col">"Result"</th><th scope="col">"Expected"</th><th scope="col">"Found"</th></tr></thead>
+                                            <tbody>{v.rules.iter().map(|r| view! {
+                                                <tr class=if r.result == super::RuleOutcome::Fail { "differs" } else { "" }>
+                                                    <td><code>{r.name.clone()}</code></td>
+                                                    <td>{format!("{:?}", r.result).to_lowercase()}</td>
+                                                    <td>{r.expected.clone().unwrap_or_default()}</td>
+                                                    <td>{r.found.clone().unwrap_or_default()}</td>
+                                                </tr>
+                                            }).collect_view()}</tbody>
+                                        </table>
+                                    }.into_any()
+                                }}
+                            </section>
+                            <section class="panel" aria-labelledby="documents-heading">
+                                <h2 id="documents-heading">"Documents"</h2>
+                                <table class="data" aria-label="Documents">
+                                    <thead><tr><th scope="col">"Type"</th><th scope="col">"Role"</th><th scope="col">"Country"</th><th scope="col">"Status"</th><th scope="col">"Problem"</th></tr></thead>
+                                    <tbody>{v.documents.iter().map(|doc| view! {
+                                        <tr>
+                                            <td>{doc.document_type.clone()}</td>
+                                            <td>{doc.role.code()}</td>
+                                            <td>{doc.country.clone()}</td>
+                                            <td>{doc.status.code()}</td>
+                                            <td>{doc.failure_reason.clone().unwrap_or_default()}</td>
+                                        </tr>
+                                    }).collect_view()}</tbody>
+                                </table>
+                            </section>
+                            <section class="panel" aria-labelledby="history-heading">
+                                <h2 id="history-heading">"History"</h2>
+                                <ol class="timeline" aria-label="History">
+                                    {d.history.iter().map(|h| view! {
+                                        <li><span class="small muted">{short(&h.created_at)}</span> " " <code>{h.event.clone()}</code> " " <span class="small muted">{format!("by {}", h.actor_type)}</span></li>
+                                    }).collect_view()}
+                                </ol>
+                            </section>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,85 @@
+//! The reviewer's pages over their server functions: the queue, the detail (PII only
+//! with documents.view), decisions (verifications.decide) and cancel.
+
+use crate::{both_engines, helpers::{jpeg, usps_body, Engine, TestApp}};
+use app::access::Role;
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn reviewers_find_decide_and_see_the_history(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let mut ids = Vec::new();
+    for (i, name) in ["Ada", "Grace", "Linus"].iter().enumerate() {
+        let mut body = usps_body();
+        body["applicant"]["first_name"] = json!(name);
+        body["reference"] = json!(format!("ref-{i}"));
+        ids.push(api.create("usps1583", body).await);
+    }
+    api.upload(&format!("/usps1583/verifications/{}/documents", ids[1]), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    sqlx::query("UPDATE verifications SET status = 'needs_review', rules = $1 WHERE id = $2")
+        .bind(json!([{ "name": "name_mismatch", "result": "fail", "expected": "Grace Lovelace", "found": "Grace Hopper" }]).to_string())
+        .bind(&ids[1])
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE documents SET status = 'extracted', extracted = $1").bind(json!({ "first_name": "Grace", "last_name": "Hopper" }).to_string()).execute(app.db.pool()).await.unwrap();
+
+    app.seed_member("acme", "rev@acme.test", PASSWORD, Role::Reviewer).await;
+    let reviewer = app.new_client();
+    app.login(&reviewer, "rev@acme.test", PASSWORD).await;
+    let (status, queue) = app.rpc(&reviewer, "review_queue", &[("slug", "acme")]).await;
+    assert_eq!(status, 200, "{queue}");
+    assert_eq!(queue["rows"].as_array().unwrap().len(), 1, "needs_review by default");
+    assert_eq!(queue["rows"][0]["failed_rules"], json!(["name_mismatch"]));
+    assert!(queue["counts"].as_array().unwrap().contains(&json!(["started", 2])));
+    let (_, all) = app.rpc(&reviewer, "review_queue", &[("slug", "acme"), ("status", "all"), ("q", "linus")]).await;
+    assert_eq!(all["rows"][0]["id"], json!(ids[2]), "search by name");
+    let (_, by_ref) = app.rpc(&reviewer, "review_queue", &[("slug", "acme"), ("status", "all"), ("q", "REF-0")]).await;
+    assert_eq!(by_ref["rows"][0]["id"], json!(ids[0]), "search by reference");
+
+    let (_, detail) = app.rpc(&reviewer, "verification_detail", &[("slug", "acme"), ("id", &ids[1])]).await;
+    assert_eq!(detail["can_decide"], true);
+    assert_eq!(detail["verification"]["documents"][0]["extracted"]["last_name"], "Hopper");
+    let (status, _) = app.rpc(&reviewer, "decide_verification", &[("slug", "acme"), ("id", &ids[1]), ("decision", "approved"), ("reason", "")]).await;
+    assert_eq!(status, 422, "a reason is required");
+    let (status, _) = app.rpc(&reviewer, "decide_verification", &[("slug", "acme"), ("id", &ids[1]), ("decision", "approved"), ("reason", "Married name; marriage certificate on file.")]).await;
+    assert_eq!(status, 200);
+    let (_, detail) = app.rpc(&reviewer, "verification_detail", &[("slug", "acme"), ("id", &ids[1])]).await;
+    assert_eq!(detail["verification"]["status"], "approved");
+    let last = detail["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["event"].clone(), last["actor_type"].clone()), (json!("verification.approved"), json!("user")));
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE type = 'verification.approved'").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(events, 1, "the decision is an event for webhooks");
+    let page = reviewer.get(app.url(&format!("/w/acme/verifications/{}", ids[1]))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Grace Lovelace") && page.contains("verification.approved"), "the detail page renders on the server");
+}
+both_engines!(reviewers_find_decide_and_see_the_history);
+
+async fn viewers_see_no_pii_and_cannot_decide(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let id = api.create("usps1583", usps_body()).await;
+    api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    sqlx::query("UPDATE documents SET extracted = $1").bind(json!({ "document_number": "X99887766" }).to_string()).execute(app.db.pool()).await.unwrap();
+    sqlx::query("UPDATE verifications SET status = 'needs_review'").execute(app.db.pool()).await.unwrap();
+    app.seed_member("acme", "view@acme.test", PASSWORD, Role::Viewer).await;
+    let viewer = app.new_client();
+    app.login(&viewer, "view@acme.test", PASSWORD).await;
+    let (status, detail) = app.rpc(&viewer, "verification_detail", &[("slug", "acme"), ("id", &id)]).await;
+    assert_eq!(status, 200);
+    assert_eq!((detail["can_decide"].clone(), detail["can_view_documents"].clone()), (json!(false), json!(false)));
+    assert!(!detail.to_string().contains("X99887766"), "no extracted PII without documents.view");
+    let page = viewer.get(app.url(&format!("/w/acme/verifications/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains(">Approve<"), "no approve button for a viewer");
+    let (status, _) = app.rpc(&viewer, "decide_verification", &[("slug", "acme"), ("id", &id), ("decision", "approved"), ("reason", "x")]).await;
+    assert_eq!(status, 403, "and a direct request is refused");
+    assert_eq!(app.rpc(&viewer, "cancel_verification", &[("slug", "acme"), ("id", &id)]).await.0, 403);
+    app.seed_member("other", "o@other.test", PASSWORD, Role::Owner).await;
+    let outsider = app.new_client();
+    app.login(&outsider, "o@other.test", PASSWORD).await;
+    assert_eq!(app.rpc(&outsider, "verification_detail", &[("slug", "other"), ("id", &id)]).await.0, 404, "another workspace's id is not found");
+    assert_eq!(app.rpc(&outsider, "verification_detail", &[("slug", "acme"), ("id", &id)]).await.0, 403);
+}
+both_engines!(viewers_see_no_pii_and_cannot_decide);

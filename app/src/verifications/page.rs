@@ -309,10 +309,12 @@ pub fn DetailPage() -> impl IntoView {
                                             <input type="hidden" name="id" value=vid.get_value()/>
                                             <label for="decision-reason">"Reason"</label>
                                             <textarea id="decision-reason" name="reason" rows="2" required maxlength="1000"></textarea>
-                                            <div class="button-row">
-                                                <button type="submit" name="decision" value="approved" class="primary">"Approve"</button>
-                                                <button type="submit" name="decision" value="rejected" class="danger">"Reject"</button>
-                                            </div>
+                                            <fieldset>
+                                                <legend>"Decision"</legend>
+                                                <label><input type="radio" name="decision" value="approved" required/>" Approve"</label>
+                                                <label><input type="radio" name="decision" value="rejected"/>" Reject"</label>
+                                            </fieldset>
+                                            <button type="submit" class="primary">"Submit decision"</button>
                                         </ActionForm>
                                     })}
                                     {(d.can_manage && matches!(v.status, super::VerificationStatus::Started | super::VerificationStatus::Submitted)).then(|| view! {

@@ -76,7 +76,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/api-reference") view=reference::ApiReferencePage/>
                         <Route path=path!("/account") view=auth::account::AccountPage/>
                         <ParentRoute path=path!("/w/:slug") view=workspaces::page::WorkspaceLayout>
-                            <Route path=path!("") view=workspaces::page::WorkspacePage/>
+                            <Route path=path!("") view=workspaces::overview::OverviewPage/>
                             <Route path=path!("/verifications") view=verifications::page::QueuePage/>
                             <Route path=path!("/verifications/:id") view=verifications::page::DetailPage/>
                             <Route path=path!("/tokens") view=access::token_page::TokensPage/>

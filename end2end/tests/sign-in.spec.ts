@@ -38,7 +38,8 @@ test('a member signs in with the emailed code, sees the workspace home after hyd
   await workspaces.getByRole('link', { name: /E2E Mailboxes/ }).click();
   await expect(page).toHaveURL(/\/w\/e2e$/);
   await expect(page.getByRole('heading', { name: 'E2E Mailboxes' })).toBeVisible();
-  await expect(page.getByText('documents.view')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Processing health' })).toBeVisible();
+  await expect(page.getByTestId('jobs-queued')).toHaveText(/^\d+$/);
 
   await page.screenshot({ path: 'artifacts/workspace-home.png', fullPage: true });
 

@@ -1,5 +1,6 @@
 //! Workspaces, the tenants: the home page lists the signed-in user's workspaces.
 
+pub mod overview;
 pub mod page;
 #[cfg(feature = "ssr")]
 pub mod service;

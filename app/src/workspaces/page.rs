@@ -77,32 +77,3 @@ pub fn WorkspaceLayout() -> impl IntoView {
         <Outlet/>
     }
 }
-
-/// `/w/:slug`: one workspace's overview.
-#[component]
-pub fn WorkspacePage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = move || params.read().get("slug").unwrap_or_default();
-    let current = Resource::new(slug, workspace);
-    view! {
-        <Transition fallback=|| view! { <p class="muted" role="status">"Loading workspace…"</p> }>
-            {move || Suspend::new(async move {
-                match current.await {
-                    Ok(w) => {
-                        let allowed: Vec<_> = Permission::ALL.into_iter().filter(|p| w.role.has(*p)).collect();
-                        view! {
-                            <Title text=w.name.clone()/>
-                            <h1>{w.name.clone()}</h1>
-                            <p>"Your role: " <span class="badge">{w.role.label()}</span></p>
-                            <h2>"What your role can do here"</h2>
-                            <ul class="permission-list">
-                                {allowed.into_iter().map(|p| view! { <li><code>{p.code()}</code></li> }).collect_view()}
-                            </ul>
-                        }.into_any()
-                    }
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Transition>
-    }
-}

@@ -1,0 +1,127 @@
+//! The workspace overview: counts by status and flow, verifications per day, and queue
+//! health — the first things to look at when verifications seem stuck in `submitted`.
+
+use crate::{access::Permission, error::AppError, layout::ErrorNotice};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    pub name: String,
+    pub role: String,
+    pub permissions: Vec<String>,
+    /// `(flow, status, count)`.
+    pub counts: Vec<(String, String, i64)>,
+    /// `(day as YYYY-MM-DD, count)` for the last 14 days, oldest first.
+    pub per_day: Vec<(String, i64)>,
+    pub jobs_queued: i64,
+    pub oldest_job_age_secs: f64,
+    pub jobs_failed: i64,
+    pub extraction_failures: i64,
+}
+
+#[server(prefix = "/rpc", endpoint = "workspace_overview")]
+pub async fn workspace_overview(slug: String) -> Result<Overview, AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::AppState::from_context()?;
+        let member = crate::access::member::require(&state, &slug, Permission::VerificationsView).await?;
+        let workspace = super::service::find_by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
+        let counts: Vec<(String, String, i64)> = sqlx::query_as("SELECT flow, status, COUNT(*) FROM verifications WHERE workspace_id = $1 GROUP BY flow, status ORDER BY flow, status")
+            .bind(&member.workspace_id)
+            .fetch_all(state.db.pool())
+            .await?;
+        const DAY: i64 = 86_400_000;
+        let today = crate::store::now_ms() / DAY;
+        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT created_at / 86400000 AS day, COUNT(*) FROM verifications WHERE workspace_id = $1 AND created_at >= $2 GROUP BY created_at / 86400000")
+            .bind(&member.workspace_id)
+            .bind((today - 13) * DAY)
+            .fetch_all(state.db.pool())
+            .await?;
+        let per_day = (today - 13..=today)
+            .map(|d| {
+                let label = crate::verifications::rfc3339(d * DAY).chars().take(10).collect();
+                (label, rows.iter().find(|(day, _)| *day == d).map(|(_, n)| *n).unwrap_or(0))
+            })
+            .collect();
+        let stats = crate::jobs::stats(&state.db).await?;
+        let extraction_failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE workspace_id = $1 AND status = 'extraction_failed'")
+            .bind(&member.workspace_id)
+            .fetch_one(state.db.pool())
+            .await?;
+        Ok(Overview {
+            name: workspace.name,
+            role: member.role.label(),
+            permissions: Permission::ALL.into_iter().filter(|p| member.role.has(*p)).map(|p| p.code().to_string()).collect(),
+            counts,
+            per_day,
+            jobs_queued: stats.depth,
+            oldest_job_age_secs: stats.oldest_age_secs,
+            jobs_failed: stats.failed,
+            extraction_failures,
+        })
+    }.await)
+}
+
+/// `/w/:slug`
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let data = Resource::new(slug, workspace_overview);
+    view! {
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading overview…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(o) => {
+                        let max = o.per_day.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+                        let total: i64 = o.counts.iter().map(|(_, _, n)| *n).sum();
+                        let chart_label = o.per_day.iter().map(|(d, n)| format!("{d}: {n}")).collect::<Vec<_>>().join(", ");
+                        view! {
+                            <Title text=o.name.clone()/>
+                            <h1>{o.name.clone()}</h1>
+                            <p>"Your role: " <span class="badge">{o.role.clone()}</span></p>
+                            <div class="grid-2">
+                                <section class="panel" aria-labelledby="counts-heading">
+                                    <h2 id="counts-heading">{format!("Verifications ({total})")}</h2>
+                                    <table class="data" aria-label="Verifications by flow and status">
+                                        <thead><tr><th scope="col">"Flow"</th><th scope="col">"Status"</th><th scope="col">"Count"</th></tr></thead>
+                                        <tbody>{o.counts.iter().map(|(flow, status, n)| view! {
+                                            <tr><td>{flow.clone()}</td><td><span class=format!("badge status-{status}")>{status.replace('_', " ")}</span></td><td>{*n}</td></tr>
+                                        }).collect_view()}</tbody>
+                                    </table>
+                                </section>
+                                <section class="panel" aria-labelledby="health-heading">
+                                    <h2 id="health-heading">"Processing health"</h2>
+                                    <dl class="health">
+                                        <dt>"Jobs waiting or running"</dt><dd data-testid="jobs-queued">{o.jobs_queued}</dd>
+                                        <dt>"Oldest job"</dt><dd>{format!("{:.0} s", o.oldest_job_age_secs)}</dd>
+                                        <dt>"Jobs that failed every attempt"</dt><dd>{o.jobs_failed}</dd>
+                                        <dt>"Documents that could not be read"</dt><dd>{o.extraction_failures}</dd>
+                                    </dl>
+                                </section>
+                            </div>
+                            <section class="panel" aria-labelledby="chart-heading">
+                                <h2 id="chart-heading">"Created per day (last 14 days)"</h2>
+                                <div class="bars" role="img" aria-label=chart_label>
+                                    {o.per_day.iter().map(|(day, n)| view! {
+                                        <div class="bar" title=format!("{day}: {n}")>
+                                            <span class="fill" style=format!("height: {}%", n * 100 / max)></span>
+                                            <span class="label">{day[5..].to_string()}</span>
+                                        </div>
+                                    }).collect_view()}
+                                </div>
+                            </section>
+                            <details>
+                                <summary>"What your role can do here"</summary>
+                                <ul class="permission-list">{o.permissions.into_iter().map(|p| view! { <li><code>{p}</code></li> }).collect_view()}</ul>
+                            </details>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -114,6 +114,18 @@ fn workspace_functions() -> Vec<(&'static str, Vec<(&'static str, &'static str)>
         ("create_role", vec![("name", "matrix"), ("permissions[0]", "verifications.view")], Permission::MembersManage),
         ("delete_role", vec![("role_id", "role_missing")], Permission::MembersManage),
         ("workspace", vec![], Permission::VerificationsView),
+        ("workspace_overview", vec![], Permission::VerificationsView),
+        ("review_queue", vec![], Permission::VerificationsView),
+        ("verification_detail", vec![("id", "ver_missing")], Permission::VerificationsView),
+        ("decide_verification", vec![("id", "ver_missing"), ("decision", "approved"), ("reason", "x")], Permission::VerificationsDecide),
+        ("cancel_verification", vec![("id", "ver_missing")], Permission::VerificationsManage),
+        ("webhooks_view", vec![], Permission::WebhooksView),
+        ("create_webhook", vec![("url", "http://127.0.0.1:9/hook"), ("description", "matrix")], Permission::WebhooksManage),
+        ("set_webhook_active", vec![("endpoint_id", "we_missing"), ("active", "false")], Permission::WebhooksManage),
+        ("rotate_webhook_secret", vec![("endpoint_id", "we_missing")], Permission::WebhooksManage),
+        ("delete_webhook", vec![("endpoint_id", "we_missing")], Permission::WebhooksManage),
+        ("send_test_webhook", vec![("endpoint_id", "we_missing")], Permission::WebhooksManage),
+        ("resend_webhook", vec![("delivery_id", "msg_missing")], Permission::WebhooksManage),
     ]
 }
 
@@ -140,6 +152,8 @@ async fn every_server_function_checks_its_permission(engine: Engine) {
     assert_eq!(invited, 2, "only owner and admin invited");
     let roles: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM custom_roles").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(roles, 1, "only the owner's create_role got through (the admin's hit the unique name)");
+    let endpoints: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(endpoints, 3, "owner, admin and developer may create endpoints; the others may not");
 }
 both_engines!(every_server_function_checks_its_permission);
 

@@ -23,9 +23,15 @@ test('a reviewer filters the queue, opens a case, sees the failed rule and appro
   const failed = rules.getByRole('row', { name: /name_mismatch/ });
   await expect(failed.getByText('fail')).toBeVisible();
   await expect(failed.getByText('Grace Hopper')).toBeVisible();
+  await hydrated(page);
+  const image = page.getByRole('img', { name: 'passport (front)' });
+  await expect(image).toBeVisible();
+  await page.getByRole('group', { name: 'View passport (front)' }).getByRole('button', { name: 'Zoom in' }).click();
+  await expect(image).toHaveAttribute('style', /scale\(1\.25\)/);
+  await page.getByRole('group', { name: 'View passport (front)' }).getByRole('button', { name: 'Rotate' }).click();
+  await expect(image).toHaveAttribute('style', /rotate\(90deg\)/);
   await page.screenshot({ path: 'artifacts/verification-detail.png', fullPage: true });
 
-  await hydrated(page);
   await page.getByLabel('Reason').fill('Married name; certificate checked.');
   await page.getByRole('radio', { name: 'Approve' }).check();
   await page.getByRole('button', { name: 'Submit decision' }).click();
@@ -47,4 +53,7 @@ test('a viewer sees the case but no approve button, and a direct decision is ref
   });
   expect(response.status()).toBe(403);
   expect(await response.json()).toEqual({ kind: 'forbidden' });
+  await expect(page.getByRole('img', { name: /passport/ })).toHaveCount(0);
+  const image = await page.request.get(`/w/e2e/documents/${process.env.E2E_REVIEW_DOC}/front`);
+  expect(image.status()).toBe(403);
 });

@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
 
     let dashboard = Router::new()
+        .route("/w/{slug}/documents/{doc_id}/{side}", get(crate::document_files::serve))
         .leptos_routes_with_context(&state, routes, || (), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -23,6 +23,11 @@ impl Member {
 /// `permission`. Every workspace server function starts here.
 pub async fn require(state: &AppState, slug: &str, permission: Permission) -> Result<Member, AppError> {
     let user = crate::auth::service::require_user().await?;
+    require_for(&state.db, user, slug, permission).await
+}
+
+/// [`require`] for a user already taken from the session (plain axum routes).
+pub async fn require_for(db: &crate::store::Db, user: SessionUser, slug: &str, permission: Permission) -> Result<Member, AppError> {
     let row = sqlx::query(
         "SELECT m.workspace_id, m.role, cr.name AS custom_name, cr.permissions AS custom_permissions \
          FROM memberships m JOIN workspaces w ON w.id = m.workspace_id LEFT JOIN custom_roles cr ON cr.id = m.role \
@@ -30,7 +35,7 @@ pub async fn require(state: &AppState, slug: &str, permission: Permission) -> Re
     )
         .bind(&user.id)
         .bind(slug)
-        .fetch_optional(state.db.pool())
+        .fetch_optional(db.pool())
         .await?
         .ok_or(AppError::Forbidden)?;
     let role = super::roles::from_row(&row)?;

@@ -363,3 +363,20 @@ pub async fn decide(db: &Db, workspace_id: &str, flow: Flow, verification_id: &s
     db.wake_workers();
     Ok(document)
 }
+
+/// A document's file for the dashboard, by document id within the workspace.
+pub async fn file_in_workspace(db: &Db, files: &DocumentFiles, workspace_id: &str, document_id: &str, side: &str) -> Result<(String, Vec<u8>), AppError> {
+    let row = sqlx::query("SELECT front_blob, front_media_type, back_blob, back_media_type FROM documents WHERE id = $1 AND workspace_id = $2")
+        .bind(document_id)
+        .bind(workspace_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (blob, media_type): (Option<String>, Option<String>) = match side {
+        "front" => (row.try_get("front_blob")?, row.try_get("front_media_type")?),
+        "back" => (row.try_get("back_blob")?, row.try_get("back_media_type")?),
+        _ => return Err(AppError::NotFound),
+    };
+    let (Some(blob), Some(media_type)) = (blob, media_type) else { return Err(AppError::NotFound) };
+    Ok((media_type, files.get(&blob).await?))
+}

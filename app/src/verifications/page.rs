@@ -237,6 +237,30 @@ pub fn QueuePage() -> impl IntoView {
     }
 }
 
+/// One document side with zoom and rotate, for reviewers (`documents.view`).
+#[component]
+fn DocumentViewer(src: String, label: String) -> impl IntoView {
+    let zoom = RwSignal::new(1.0f64);
+    let rotation = RwSignal::new(0i32);
+    let transform = move || format!("transform: scale({}) rotate({}deg)", zoom.get(), rotation.get());
+    view! {
+        <figure class="viewer">
+            <div class="viewer-frame">
+                <img src=src.clone() alt=label.clone() style=transform data-testid="document-image"/>
+            </div>
+            <figcaption>
+                <span>{label.clone()}</span>
+                <span class="viewer-tools" role="group" aria-label=format!("View {label}")>
+                    <button type="button" on:click=move |_| zoom.update(|z| *z = (*z + 0.25).min(4.0))>"Zoom in"</button>
+                    <button type="button" on:click=move |_| zoom.update(|z| *z = (*z - 0.25).max(0.5))>"Zoom out"</button>
+                    <button type="button" on:click=move |_| rotation.update(|r| *r = (*r + 90) % 360)>"Rotate"</button>
+                    <a href=src target="_blank" rel="noopener">"Open"</a>
+                </span>
+            </figcaption>
+        </figure>
+    }
+}
+
 /// `/w/:slug/verifications/:id`
 #[component]
 pub fn DetailPage() -> impl IntoView {
@@ -361,6 +385,16 @@ pub fn DetailPage() -> impl IntoView {
                                         </tr>
                                     }).collect_view()}</tbody>
                                 </table>
+                                {d.can_view_documents.then(|| {
+                                    let base = format!("/w/{}/documents", slug());
+                                    view! {
+                                        <div class="viewers">
+                                            {v.documents.iter().filter(|doc| doc.status != crate::documents::DocumentStatus::Canceled).flat_map(|doc| {
+                                                doc.sides.iter().map(|side| (format!("{base}/{}/{side}", doc.id), format!("{} ({side})", doc.document_type))).collect::<Vec<_>>()
+                                            }).map(|(src, label)| view! { <DocumentViewer src=src label=label/> }).collect_view()}
+                                        </div>
+                                    }
+                                })}
                             </section>
                             <section class="panel" aria-labelledby="history-heading">
                                 <h2 id="history-heading">"History"</h2>

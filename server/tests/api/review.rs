@@ -83,3 +83,32 @@ async fn viewers_see_no_pii_and_cannot_decide(engine: Engine) {
     assert_eq!(app.rpc(&outsider, "verification_detail", &[("slug", "acme"), ("id", &id)]).await.0, 403);
 }
 both_engines!(viewers_see_no_pii_and_cannot_decide);
+
+async fn document_images_are_served_only_with_documents_view(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let id = api.create("usps1583", usps_body()).await;
+    let (_, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    let url = app.url(&format!("/w/acme/documents/{}/front", doc["id"].as_str().unwrap()));
+    app.seed_member("acme", "rev@acme.test", PASSWORD, Role::Reviewer).await;
+    app.seed_member("acme", "view@acme.test", PASSWORD, Role::Viewer).await;
+    let reviewer = app.new_client();
+    app.login(&reviewer, "rev@acme.test", PASSWORD).await;
+    let image = reviewer.get(&url).send().await.unwrap();
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/jpeg");
+    assert_eq!(image.headers()["cache-control"], "private, no-store");
+    assert_eq!(image.bytes().await.unwrap().to_vec(), jpeg(), "decrypted on the fly");
+    let viewer = app.new_client();
+    app.login(&viewer, "view@acme.test", PASSWORD).await;
+    let refused = viewer.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.json::<serde_json::Value>().await.unwrap(), json!({ "message": "This action is unauthorized." }));
+    app.seed_member("other", "o@other.test", PASSWORD, Role::Owner).await;
+    let outsider = app.new_client();
+    app.login(&outsider, "o@other.test", PASSWORD).await;
+    assert_eq!(outsider.get(&url).send().await.unwrap().status(), 403);
+    assert_eq!(outsider.get(url.replace("/w/acme/", "/w/other/")).send().await.unwrap().status(), 404, "not in their workspace");
+    assert_eq!(app.new_client().get(&url).send().await.unwrap().status().as_u16() / 100, 3, "signed out: to the sign-in page");
+}
+both_engines!(document_images_are_served_only_with_documents_view);

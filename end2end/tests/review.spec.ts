@@ -11,6 +11,7 @@ test('a reviewer filters the queue, opens a case, sees the failed rule and appro
   await expect(page.getByRole('heading', { name: 'Review queue' })).toBeVisible();
   await hydrated(page);
   await page.getByLabel('Search', { exact: true }).fill('grace');
+  await page.getByLabel('Failed rule').selectOption('name_mismatch');
   await page.getByRole('button', { name: 'Search' }).click();
   const queue = page.getByRole('table', { name: 'Verifications' });
   await expect(queue.getByRole('link', { name: 'Grace Lovelace' })).toBeVisible();

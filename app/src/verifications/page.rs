@@ -37,9 +37,28 @@ pub struct DetailView {
     pub can_view_documents: bool,
 }
 
+/// Rule names a reviewer can filter the queue by (SPEC §5.3).
+pub const RULES: [&str; 8] = [
+    "name_mismatch", "country_mismatch", "document_type_mismatch", "document_number_mismatch",
+    "date_of_birth_mismatch", "document_expired", "address_blacklisted", "selfie_mismatch",
+];
+
+/// Optional narrowing of the queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueFilters {
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub to: Option<String>,
+    /// `approved` or `rejected`.
+    pub decision: Option<String>,
+    /// A rule that failed.
+    pub rule: Option<String>,
+}
+
 /// The queue: `status` defaults to `needs_review`; `all` lists every status.
 #[server(prefix = "/rpc", endpoint = "review_queue")]
-pub async fn review_queue(slug: String, status: Option<String>, flow: Option<String>, q: Option<String>, cursor: Option<String>) -> Result<QueueView, AppError> {
+pub async fn review_queue(slug: String, status: Option<String>, flow: Option<String>, q: Option<String>, cursor: Option<String>, filters: Option<QueueFilters>) -> Result<QueueView, AppError> {
     crate::error::respond(async move {
         use sqlx::Row;
         let state = crate::state::AppState::from_context()?;
@@ -52,10 +71,23 @@ pub async fn review_queue(slug: String, status: Option<String>, flow: Option<Str
         let flow = flow.unwrap_or_default();
         let q = q.unwrap_or_default().trim().to_lowercase();
         let cursor = cursor.unwrap_or_default();
+        let filters = filters.unwrap_or_default();
+        let day = |field: &str, value: &Option<String>, end: bool| -> Result<i64, AppError> {
+            match value.as_deref().filter(|v| !v.is_empty()) {
+                None => Ok(if end { i64::MAX } else { 0 }),
+                Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map(|d| (if end { d.succ_opt().unwrap_or(d) } else { d }).and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0))
+                    .map_err(|_| AppError::invalid(field, format!("The {field} must be a date (YYYY-MM-DD)."))),
+            }
+        };
+        let (from, to) = (day("from", &filters.from, false)?, day("to", &filters.to, true)?);
+        let decision = filters.decision.clone().filter(|d| d == "approved" || d == "rejected").unwrap_or_default();
+        let rule = filters.rule.clone().filter(|r| RULES.contains(&r.as_str())).map(|r| format!("%\"name\":\"{r}\",\"result\":\"fail\"%")).unwrap_or_default();
         let rows = sqlx::query(
             "SELECT id, flow, status, reference, applicant, rules, created_at FROM verifications \
              WHERE workspace_id = $1 AND ($2 = '' OR status = $2) AND ($3 = '' OR flow = $3) AND ($4 = '' OR id < $4) \
                AND ($5 = '' OR id = $5 OR LOWER(reference) = $5 OR LOWER(applicant) LIKE $6) \
+               AND created_at >= $7 AND created_at < $8 AND ($9 = '' OR decision_outcome = $9) AND ($10 = '' OR rules LIKE $10) \
              ORDER BY id DESC LIMIT 51",
         )
         .bind(&member.workspace_id)
@@ -64,6 +96,10 @@ pub async fn review_queue(slug: String, status: Option<String>, flow: Option<Str
         .bind(&cursor)
         .bind(&q)
         .bind(format!("%{q}%"))
+        .bind(from)
+        .bind(to)
+        .bind(&decision)
+        .bind(&rule)
         .fetch_all(state.db.pool())
         .await?;
         let mut out = Vec::new();
@@ -171,9 +207,10 @@ pub fn QueuePage() -> impl IntoView {
     let query = use_query_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let get = move |k: &str| query.read().get(k).unwrap_or_default();
+    let filters = move || QueueFilters { from: Some(get("from")), to: Some(get("to")), decision: Some(get("decision")), rule: Some(get("rule")) };
     let data = Resource::new(
-        move || (slug(), get("status"), get("flow"), get("q"), get("cursor")),
-        |(slug, status, flow, q, cursor)| review_queue(slug, Some(status), Some(flow), Some(q), Some(cursor)),
+        move || (slug(), get("status"), get("flow"), get("q"), get("cursor"), filters()),
+        |(slug, status, flow, q, cursor, filters)| review_queue(slug, Some(status), Some(flow), Some(q), Some(cursor), Some(filters)),
     );
     let current = move || { let s = get("status"); if s.is_empty() { "needs_review".to_string() } else { s } };
     view! {
@@ -202,6 +239,21 @@ pub fn QueuePage() -> impl IntoView {
                                     <option value="usps1583" selected=get("flow") == "usps1583">"usps1583"</option>
                                     <option value="identity" selected=get("flow") == "identity">"identity"</option>
                                 </select>
+                                <label for="queue-from">"From"</label>
+                                <input id="queue-from" type="date" name="from" prop:value=get("from")/>
+                                <label for="queue-to">"To"</label>
+                                <input id="queue-to" type="date" name="to" prop:value=get("to")/>
+                                <label for="queue-decision">"Decision"</label>
+                                <select id="queue-decision" name="decision">
+                                    <option value="">"any"</option>
+                                    <option value="approved" selected=get("decision") == "approved">"approved"</option>
+                                    <option value="rejected" selected=get("decision") == "rejected">"rejected"</option>
+                                </select>
+                                <label for="queue-rule">"Failed rule"</label>
+                                <select id="queue-rule" name="rule">
+                                    <option value="">"any"</option>
+                                    {RULES.into_iter().map(|r| view! { <option value=r selected=get("rule") == r>{r}</option> }).collect_view()}
+                                </select>
                                 <button type="submit">"Search"</button>
                             </form>
                             {if v.rows.is_empty() {
@@ -226,7 +278,7 @@ pub fn QueuePage() -> impl IntoView {
                                 }.into_any()
                             }}
                             {v.next_cursor.map(|c| view! {
-                                <p><a class="button" href=format!("{base}?status={}&flow={}&q={}&cursor={c}", current(), get("flow"), get("q"))>"Next page"</a></p>
+                                <p><a class="button" href=format!("{base}?status={}&flow={}&q={}&from={}&to={}&decision={}&rule={}&cursor={c}", current(), get("flow"), get("q"), get("from"), get("to"), get("decision"), get("rule"))>"Next page"</a></p>
                             })}
                         }.into_any()
                     }

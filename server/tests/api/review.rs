@@ -36,6 +36,15 @@ async fn reviewers_find_decide_and_see_the_history(engine: Engine) {
     assert!(queue["counts"].as_array().unwrap().contains(&json!(["started", 2])));
     let (_, all) = app.rpc(&reviewer, "review_queue", &[("slug", "acme"), ("status", "all"), ("q", "linus")]).await;
     assert_eq!(all["rows"][0]["id"], json!(ids[2]), "search by name");
+    let (_, by_rule) = app.rpc(&reviewer, "review_queue", &[("slug", "acme"), ("status", "all"), ("filters[rule]", "name_mismatch")]).await;
+    assert_eq!(by_rule["rows"].as_array().unwrap().len(), 1, "filter by failed rule: {by_rule}");
+    let (_, other_rule) = app.rpc(&reviewer, "review_queue", &[("slug", "acme"), ("status", "all"), ("filters[rule]", "document_expired")]).await;
+    assert_eq!(other_rule["rows"], json!([]));
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let (_, future) = app.rpc(&reviewer, "review_queue", &[("slug", "acme"), ("status", "all"), ("filters[from]", &tomorrow)]).await;
+    assert_eq!(future["rows"], json!([]), "date range");
+    let (status, _) = app.rpc(&reviewer, "review_queue", &[("slug", "acme"), ("filters[from]", "yesterday")]).await;
+    assert_eq!(status, 422);
     let (_, by_ref) = app.rpc(&reviewer, "review_queue", &[("slug", "acme"), ("status", "all"), ("q", "REF-0")]).await;
     assert_eq!(by_ref["rows"][0]["id"], json!(ids[0]), "search by reference");
 
@@ -52,6 +61,8 @@ async fn reviewers_find_decide_and_see_the_history(engine: Engine) {
     assert_eq!((last["event"].clone(), last["actor_type"].clone()), (json!("verification.approved"), json!("user")));
     let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE type = 'verification.approved'").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(events, 1, "the decision is an event for webhooks");
+    let (_, approved) = app.rpc(&reviewer, "review_queue", &[("slug", "acme"), ("status", "all"), ("filters[decision]", "approved")]).await;
+    assert_eq!(approved["rows"][0]["id"], json!(ids[1]), "filter by decision");
     let page = reviewer.get(app.url(&format!("/w/acme/verifications/{}", ids[1]))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Grace Lovelace") && page.contains("verification.approved"), "the detail page renders on the server");
 }

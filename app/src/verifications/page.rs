@@ -176,6 +176,18 @@ pub async fn decide_verification(slug: String, id: String, decision: String, rea
     }.await)
 }
 
+/// Approve or reject one document (after processing), with a reason.
+#[server(prefix = "/rpc", endpoint = "decide_document")]
+pub async fn decide_document(slug: String, id: String, document_id: String, decision: String, reason: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::AppState::from_context()?;
+        let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsDecide).await?;
+        let flow = flow_of(&state, &member.workspace_id, &id).await?;
+        let body = serde_json::json!({ "decision": decision, "reason": reason });
+        crate::documents::service::decide(&state.db, &member.workspace_id, flow, &id, &document_id, &body, &member.actor()).await.map(|_| ())
+    }.await)
+}
+
 #[server(prefix = "/rpc", endpoint = "cancel_verification")]
 pub async fn cancel_verification(slug: String, id: String) -> Result<(), AppError> {
     crate::error::respond(async move {
@@ -321,9 +333,10 @@ pub fn DetailPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let decide = ServerAction::<DecideVerification>::new();
     let cancel = ServerAction::<CancelVerification>::new();
-    let data = Resource::new(move || (slug(), id(), decide.version().get(), cancel.version().get()), |(slug, id, ..)| verification_detail(slug, id));
+    let decide_doc = ServerAction::<DecideDocument>::new();
+    let data = Resource::new(move || (slug(), id(), decide.version().get(), cancel.version().get(), decide_doc.version().get()), |(slug, id, ..)| verification_detail(slug, id));
     let error = move || {
-        [decide.value().get(), cancel.value().get()].into_iter().flatten().find_map(Result::err).map(|e| match e {
+        [decide.value().get(), cancel.value().get(), decide_doc.value().get()].into_iter().flatten().find_map(Result::err).map(|e| match e {
             AppError::Validation(f) => f.into_values().flatten().collect::<Vec<_>>().join(" "),
             other => other.to_string(),
         })
@@ -426,15 +439,39 @@ pub fn DetailPage() -> impl IntoView {
                             <section class="panel" aria-labelledby="documents-heading">
                                 <h2 id="documents-heading">"Documents"</h2>
                                 <table class="data" aria-label="Documents">
-                                    <thead><tr><th scope="col">"Type"</th><th scope="col">"Role"</th><th scope="col">"Country"</th><th scope="col">"Status"</th><th scope="col">"Problem"</th></tr></thead>
-                                    <tbody>{v.documents.iter().map(|doc| view! {
-                                        <tr>
-                                            <td>{doc.document_type.clone()}</td>
-                                            <td>{doc.role.code()}</td>
-                                            <td>{doc.country.clone()}</td>
-                                            <td>{doc.status.code()}</td>
-                                            <td>{doc.failure_reason.clone().unwrap_or_default()}</td>
-                                        </tr>
+                                    <thead><tr><th scope="col">"Type"</th><th scope="col">"Role"</th><th scope="col">"Country"</th><th scope="col">"Status"</th><th scope="col">"Problem"</th><th scope="col">"Decision"</th></tr></thead>
+                                    <tbody>{v.documents.iter().map(|doc| {
+                                        use crate::documents::DocumentStatus as S;
+                                        let decidable = d.can_decide && matches!(doc.status, S::Extracted | S::ExtractionFailed | S::Approved | S::Rejected) && v.status != super::VerificationStatus::Canceled;
+                                        let doc_id = StoredValue::new(doc.id.clone());
+                                        let label = doc.document_type.clone();
+                                        view! {
+                                            <tr>
+                                                <td>{doc.document_type.clone()}</td>
+                                                <td>{doc.role.code()}</td>
+                                                <td>{doc.country.clone()}</td>
+                                                <td>{doc.status.code()}</td>
+                                                <td>{doc.failure_reason.clone().unwrap_or_default()}</td>
+                                                <td>
+                                                    {doc.decision.clone().map(|dec| view! { <div class="small">{format!("{}: {}", dec.outcome.code(), dec.reason.unwrap_or_default())}</div> })}
+                                                    {decidable.then(|| view! {
+                                                        <ActionForm action=decide_doc attr:class="inline-form compact">
+                                                            <input type="hidden" name="slug" prop:value=slug/>
+                                                            <input type="hidden" name="id" value=vid.get_value()/>
+                                                            <input type="hidden" name="document_id" value=doc_id.get_value()/>
+                                                            <label class="visually-hidden" for=format!("doc-decision-{}", doc_id.get_value())>{format!("Decision on {label}")}</label>
+                                                            <select id=format!("doc-decision-{}", doc_id.get_value()) name="decision">
+                                                                <option value="approved">"approve"</option>
+                                                                <option value="rejected">"reject"</option>
+                                                            </select>
+                                                            <label class="visually-hidden" for=format!("doc-reason-{}", doc_id.get_value())>{format!("Reason for {label}")}</label>
+                                                            <input id=format!("doc-reason-{}", doc_id.get_value()) type="text" name="reason" placeholder="reason" required maxlength="1000"/>
+                                                            <button type="submit">"Record"</button>
+                                                        </ActionForm>
+                                                    })}
+                                                </td>
+                                            </tr>
+                                        }
                                     }).collect_view()}</tbody>
                                 </table>
                                 {d.can_view_documents.then(|| {

@@ -146,6 +146,7 @@ pub fn WebhooksPage() -> impl IntoView {
                 match data.await {
                     Ok(v) => {
                         let can = v.can_manage;
+                        let endpoint_options: Vec<(String, String)> = v.endpoints.iter().map(|e| (e.id.clone(), e.url.clone())).collect();
                         view! {
                             {can.then(|| view! {
                                 <section class="panel" aria-labelledby="new-endpoint">
@@ -213,6 +214,11 @@ pub fn WebhooksPage() -> impl IntoView {
                             </table>
                             <h2>"Delivery log"</h2>
                             <form method="get" class="inline-form filters" role="search" aria-label="Filter deliveries">
+                                <label for="filter-endpoint">"Endpoint"</label>
+                                <select id="filter-endpoint" name="endpoint">
+                                    <option value="">"any"</option>
+                                    {endpoint_options.into_iter().map(|(id, url)| view! { <option value=id.clone() selected=q("endpoint") == id>{url}</option> }).collect_view()}
+                                </select>
                                 <label for="filter-event">"Event"</label>
                                 <select id="filter-event" name="event">
                                     <option value="">"any"</option>

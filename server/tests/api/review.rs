@@ -61,6 +61,12 @@ async fn reviewers_find_decide_and_see_the_history(engine: Engine) {
     assert_eq!((last["event"].clone(), last["actor_type"].clone()), (json!("verification.approved"), json!("user")));
     let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE type = 'verification.approved'").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(events, 1, "the decision is an event for webhooks");
+    let doc_id = detail["verification"]["documents"][0]["id"].as_str().unwrap().to_string();
+    let (status, _) = app.rpc(&reviewer, "decide_document", &[("slug", "acme"), ("id", &ids[1]), ("document_id", &doc_id), ("decision", "rejected"), ("reason", "Glare over the photo.")]).await;
+    assert_eq!(status, 200, "per-document decision");
+    let (_, after) = app.rpc(&reviewer, "verification_detail", &[("slug", "acme"), ("id", &ids[1])]).await;
+    assert_eq!(after["verification"]["documents"][0]["status"], "rejected");
+    assert_eq!(after["verification"]["documents"][0]["decision"]["reason"], "Glare over the photo.");
     let (_, approved) = app.rpc(&reviewer, "review_queue", &[("slug", "acme"), ("status", "all"), ("filters[decision]", "approved")]).await;
     assert_eq!(approved["rows"][0]["id"], json!(ids[1]), "filter by decision");
     let page = reviewer.get(app.url(&format!("/w/acme/verifications/{}", ids[1]))).send().await.unwrap().text().await.unwrap();

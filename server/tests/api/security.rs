@@ -119,6 +119,7 @@ fn workspace_functions() -> Vec<(&'static str, Vec<(&'static str, &'static str)>
         ("verification_detail", vec![("id", "ver_missing")], Permission::VerificationsView),
         ("decide_verification", vec![("id", "ver_missing"), ("decision", "approved"), ("reason", "x")], Permission::VerificationsDecide),
         ("cancel_verification", vec![("id", "ver_missing")], Permission::VerificationsManage),
+        ("decide_document", vec![("id", "ver_missing"), ("document_id", "doc_missing"), ("decision", "approved"), ("reason", "x")], Permission::VerificationsDecide),
         ("webhooks_view", vec![], Permission::WebhooksView),
         ("create_webhook", vec![("url", "http://127.0.0.1:9/hook"), ("description", "matrix")], Permission::WebhooksManage),
         ("set_webhook_active", vec![("endpoint_id", "we_missing"), ("active", "false")], Permission::WebhooksManage),

@@ -112,7 +112,7 @@ pub async fn create(
     let expires_at = now + days * DAY_MS;
     let (creator_kind, creator_id) = actor.kind_and_id();
 
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO api_tokens (id, workspace_id, name, display_prefix, token_hash, scopes, created_by_kind, created_by_id, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

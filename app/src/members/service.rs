@@ -76,7 +76,7 @@ pub async fn add_member_with_role_code(
     };
 
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let existing = sqlx::query("SELECT id FROM users WHERE email = $1")
         .bind(&email)
         .fetch_optional(&mut *tx)

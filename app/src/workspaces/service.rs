@@ -55,7 +55,7 @@ pub async fn create(db: &Db, name: &str, slug: Option<&str>, actor: &Actor) -> R
     validate_slug(&slug)?;
     let workspace = Workspace { id: new_id("ws"), slug, name: name.to_string() };
 
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let inserted = sqlx::query("INSERT INTO workspaces (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&workspace.id)
         .bind(&workspace.slug)

@@ -10,7 +10,7 @@ use crate::{
         journal::{self, Change, Tx},
         rfc3339,
         service::{self as verifications, actor_label, ensure_started, parse_decision, CANCELED},
-        Decision, DecisionOutcome, Verification, VerificationStatus,
+        DecisionOutcome, Verification, VerificationStatus,
     },
 };
 use serde_json::json;
@@ -46,7 +46,6 @@ fn decode(row: &AnyRow) -> Result<Document, AppError> {
     let role: String = row.try_get("role")?;
     let status: String = row.try_get("status")?;
     let extracted: Option<String> = row.try_get("extracted")?;
-    let outcome: Option<String> = row.try_get("decision_outcome")?;
     let back: Option<String> = row.try_get("back_blob")?;
     Ok(Document {
         id: row.try_get("id")?,
@@ -60,15 +59,7 @@ fn decode(row: &AnyRow) -> Result<Document, AppError> {
             .map(|e| serde_json::from_str::<Extracted>(&e).map_err(|err| AppError::internal("stored extraction", err)))
             .transpose()?,
         failure_reason: row.try_get("failure_reason")?,
-        decision: match outcome.as_deref() {
-            Some(o) => Some(Decision {
-                outcome: if o == "approved" { DecisionOutcome::Approved } else { DecisionOutcome::Rejected },
-                reason: row.try_get("decision_reason")?,
-                by: row.try_get::<Option<String>, _>("decision_by")?.unwrap_or_else(|| "system".into()),
-                at: rfc3339(row.try_get::<Option<i64>, _>("decision_at")?.unwrap_or_default()),
-            }),
-            None => None,
-        },
+        decision: verifications::decision_from_row(row)?,
         version: row.try_get("version")?,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),

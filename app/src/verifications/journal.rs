@@ -60,18 +60,19 @@ pub async fn emit(tx: &mut Tx, workspace_id: &str, event_type: &str, object_id: 
         "type": event_type,
         "created_at": crate::verifications::rfc3339(now),
         "data": { "object": object },
-    });
+    })
+    .to_string();
     sqlx::query("INSERT INTO events (id, workspace_id, type, object_id, object_version, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(&id)
         .bind(workspace_id)
         .bind(event_type)
         .bind(object_id)
         .bind(version)
-        .bind(payload.to_string())
+        .bind(&payload)
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    crate::webhooks::service::fan_out(tx, workspace_id, &id, event_type, &payload.to_string()).await?;
+    crate::webhooks::service::fan_out(tx, workspace_id, &id, event_type, &payload).await?;
     Ok(id)
 }
 

@@ -49,16 +49,7 @@ fn decode(row: &AnyRow) -> Result<Row_, AppError> {
     let flow: Flow = flow.parse().map_err(|_| AppError::internal("stored flow", &flow))?;
     let status: String = row.try_get("status")?;
     let status: VerificationStatus = status.parse().map_err(|_| AppError::internal("stored status", &status))?;
-    let outcome: Option<String> = row.try_get("decision_outcome")?;
-    let decision = match outcome.as_deref() {
-        Some(o) => Some(Decision {
-            outcome: if o == "approved" { DecisionOutcome::Approved } else { DecisionOutcome::Rejected },
-            reason: row.try_get("decision_reason")?,
-            by: row.try_get::<Option<String>, _>("decision_by")?.unwrap_or_else(|| "system".into()),
-            at: rfc3339(row.try_get::<Option<i64>, _>("decision_at")?.unwrap_or_default()),
-        }),
-        None => None,
-    };
+    let decision = decision_from_row(row)?;
     let score: Option<f64> = row.try_get("selfie_score")?;
     let threshold: Option<f64> = row.try_get("selfie_threshold")?;
     let id: String = row.try_get("id")?;
@@ -82,6 +73,18 @@ fn decode(row: &AnyRow) -> Result<Row_, AppError> {
         updated_at: rfc3339(row.try_get("updated_at")?),
     };
     Ok(Row_ { id, workspace_id: row.try_get("workspace_id")?, flow, status, version, verification })
+}
+
+/// The `decision_*` columns that verifications and documents share.
+pub fn decision_from_row(row: &AnyRow) -> Result<Option<Decision>, AppError> {
+    let outcome: Option<String> = row.try_get("decision_outcome")?;
+    let Some(outcome) = outcome else { return Ok(None) };
+    Ok(Some(Decision {
+        outcome: if outcome == "approved" { DecisionOutcome::Approved } else { DecisionOutcome::Rejected },
+        reason: row.try_get("decision_reason")?,
+        by: row.try_get::<Option<String>, _>("decision_by")?.unwrap_or_else(|| "system".into()),
+        at: rfc3339(row.try_get::<Option<i64>, _>("decision_at")?.unwrap_or_default()),
+    }))
 }
 
 /// The verification `id` of the workspace: 404 when missing or another workspace's,

@@ -7,20 +7,6 @@ use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn call(app: &TestApp, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let response = client
-        .post(app.url(&format!("/rpc/{name}")))
-        .header("Accept", "application/json")
-        .header("Sec-Fetch-Site", "same-origin")
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(json!(text)))
-}
-
 async fn signed_in(app: &TestApp, email: &str, role: Role) -> reqwest::Client {
     app.seed_member("acme", email, PASSWORD, role).await;
     let client = app.new_client();
@@ -31,7 +17,7 @@ async fn signed_in(app: &TestApp, email: &str, role: Role) -> reqwest::Client {
 async fn developers_manage_tokens_that_work_until_revoked(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let dev = signed_in(&app, "dev@acme.test", Role::Developer).await;
-    let (status, token) = call(&app, &dev, "create_token", &[("slug", "acme"), ("name", "CRM"), ("expires_in_days", "30")]).await;
+    let (status, token) = app.rpc(&dev, "create_token", &[("slug", "acme"), ("name", "CRM"), ("expires_in_days", "30")]).await;
     assert_eq!(status, 200, "{token}");
     let token = token.as_str().unwrap().to_string();
     assert!(token.starts_with("att_test_"));
@@ -42,7 +28,7 @@ async fn developers_manage_tokens_that_work_until_revoked(engine: Engine) {
     // Last use is written off the request path: allow it a moment.
     let mut list = json!(null);
     for _ in 0..50 {
-        list = call(&app, &dev, "list_tokens", &[("slug", "acme")]).await.1;
+        list = app.rpc(&dev, "list_tokens", &[("slug", "acme")]).await.1;
         if list[0]["last_used_at"].is_string() {
             break;
         }
@@ -55,7 +41,7 @@ async fn developers_manage_tokens_that_work_until_revoked(engine: Engine) {
     assert!(!list.to_string().contains(&token), "the secret is never listed");
     assert!(token.starts_with(listed["prefix"].as_str().unwrap()));
 
-    let (status, _) = call(&app, &dev, "revoke_token", &[("slug", "acme"), ("token_id", listed["id"].as_str().unwrap())]).await;
+    let (status, _) = app.rpc(&dev, "revoke_token", &[("slug", "acme"), ("token_id", listed["id"].as_str().unwrap())]).await;
     assert_eq!(status, 200);
     assert_eq!(api_call().await.unwrap().status(), 401, "revoked tokens are refused at once");
     let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM activity WHERE action LIKE 'api_token.%' ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
@@ -70,20 +56,20 @@ async fn roles_without_the_permission_get_403(engine: Engine) {
     let developer = signed_in(&app, "dev@acme.test", Role::Developer).await;
     let forbidden = json!({ "kind": "forbidden" });
     for client in [&viewer, &reviewer] {
-        assert_eq!(call(&app, client, "list_tokens", &[("slug", "acme")]).await, (403, forbidden.clone()));
-        assert_eq!(call(&app, client, "create_token", &[("slug", "acme"), ("name", "x"), ("expires_in_days", "30")]).await, (403, forbidden.clone()));
-        assert_eq!(call(&app, client, "revoke_token", &[("slug", "acme"), ("token_id", "tok_x")]).await, (403, forbidden.clone()));
+        assert_eq!(app.rpc(client, "list_tokens", &[("slug", "acme")]).await, (403, forbidden.clone()));
+        assert_eq!(app.rpc(client, "create_token", &[("slug", "acme"), ("name", "x"), ("expires_in_days", "30")]).await, (403, forbidden.clone()));
+        assert_eq!(app.rpc(client, "revoke_token", &[("slug", "acme"), ("token_id", "tok_x")]).await, (403, forbidden.clone()));
     }
     for client in [&viewer, &reviewer, &developer] {
-        assert_eq!(call(&app, client, "get_settings", &[("slug", "acme")]).await, (403, forbidden.clone()));
-        assert_eq!(call(&app, client, "save_blacklist", &[("slug", "acme"), ("addresses", "1 Main St")]).await, (403, forbidden.clone()));
+        assert_eq!(app.rpc(client, "get_settings", &[("slug", "acme")]).await, (403, forbidden.clone()));
+        assert_eq!(app.rpc(client, "save_blacklist", &[("slug", "acme"), ("addresses", "1 Main St")]).await, (403, forbidden.clone()));
     }
     let tokens: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(tokens, 0);
     app.seed_member("other", "owner@other.test", PASSWORD, Role::Owner).await;
-    assert_eq!(call(&app, &developer, "list_tokens", &[("slug", "other")]).await, (403, forbidden), "another workspace is forbidden");
+    assert_eq!(app.rpc(&developer, "list_tokens", &[("slug", "other")]).await, (403, forbidden), "another workspace is forbidden");
     let signed_out = app.new_client();
-    assert_eq!(call(&app, &signed_out, "list_tokens", &[("slug", "acme")]).await.0, 401);
+    assert_eq!(app.rpc(&signed_out, "list_tokens", &[("slug", "acme")]).await.0, 401);
 }
 both_engines!(roles_without_the_permission_get_403);
 
@@ -91,7 +77,7 @@ async fn admins_edit_flow_settings_that_the_api_serves(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let admin = signed_in(&app, "admin@acme.test", Role::Admin).await;
     let api = app.api("acme").await;
-    let (status, settings) = call(&app, &admin, "get_settings", &[("slug", "acme")]).await;
+    let (status, settings) = app.rpc(&admin, "get_settings", &[("slug", "acme")]).await;
     assert_eq!(status, 200);
     assert_eq!(settings["flows"][0]["flow"], "usps1583");
 
@@ -102,7 +88,7 @@ async fn admins_edit_flow_settings_that_the_api_serves(engine: Engine) {
         ("require_proof_of_address", "on"), ("require_selfie", "on"),
         ("selfie_threshold", "0.7"), ("on_pass", "manual_review"), ("on_fail", "auto_reject"),
     ];
-    let (status, body) = call(&app, &admin, "save_flow_settings", &form).await;
+    let (status, body) = app.rpc(&admin, "save_flow_settings", &form).await;
     assert_eq!(status, 200, "{body}");
     let (_, types) = api.get("/usps1583/document-types").await;
     assert_eq!(types["photo_id_types"], json!(["passport", "drivers_license"]));
@@ -119,13 +105,13 @@ async fn admins_edit_flow_settings_that_the_api_serves(engine: Engine) {
 
     let mut bad = form.to_vec();
     bad[2] = ("photo_id_types", "passport, social_security_card");
-    let (status, body) = call(&app, &admin, "save_flow_settings", &bad).await;
+    let (status, body) = app.rpc(&admin, "save_flow_settings", &bad).await;
     assert_eq!(status, 422);
     assert!(body.to_string().contains("never accepted"), "{body}");
 
-    let (status, _) = call(&app, &admin, "save_blacklist", &[("slug", "acme"), ("addresses", "PO Box 12, Springfield IL\n\n  500   Market St  ")]).await;
+    let (status, _) = app.rpc(&admin, "save_blacklist", &[("slug", "acme"), ("addresses", "PO Box 12, Springfield IL\n\n  500   Market St  ")]).await;
     assert_eq!(status, 200);
-    let (_, settings) = call(&app, &admin, "get_settings", &[("slug", "acme")]).await;
+    let (_, settings) = app.rpc(&admin, "get_settings", &[("slug", "acme")]).await;
     assert_eq!(settings["blacklist"], json!(["500 Market St", "PO Box 12, Springfield IL"]));
 }
 both_engines!(admins_edit_flow_settings_that_the_api_serves);
@@ -134,7 +120,7 @@ both_engines!(admins_edit_flow_settings_that_the_api_serves);
 async fn the_reference_page_lists_the_documented_operations() {
     let app = TestApp::spawn(Engine::Sqlite).await;
     let client = signed_in(&app, "dev@acme.test", Role::Developer).await;
-    let (status, ops) = call(&app, &client, "api_reference", &[]).await;
+    let (status, ops) = app.rpc(&client, "api_reference", &[]).await;
     assert_eq!(status, 200);
     let ops = ops.as_array().unwrap();
     assert!(ops.iter().any(|o| o["method"] == "POST" && o["path"] == "/api/v1/{flow}/verifications/{id}/submit"));

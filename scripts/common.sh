@@ -46,6 +46,25 @@ ensure_node_packages() {
   fi
 }
 
+# Native libraries the document pipeline builds against and runs with (Debian):
+# Tesseract + Leptonica (MRZ and proof-of-address OCR; clang for their bindings), dlib +
+# OpenBLAS (faces), poppler (PDF pages), libheif's tools (HEIC), the OCR-B font the MRZ
+# model is trained from.
+PIPELINE_PACKAGES=(clang libclang-dev pkg-config libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng
+  fonts-ocr-b libdlib-dev libopenblas-dev poppler-utils libheif-examples)
+ensure_pipeline_packages() {
+  apt_install "${PIPELINE_PACKAGES[@]}"
+}
+
+# The extraction models, built or fetched from registries only (never at run time):
+# the MRZ model trained from Debian's OCR-B font, dlib's CC0 face models from PyPI.
+export ATTEST_MODELS_DIR="${ATTEST_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/attest/models}"
+ensure_models() {
+  mkdir -p "$ATTEST_MODELS_DIR"
+  bash "$ROOT/scripts/models/mrz.sh" "$ATTEST_MODELS_DIR"
+  bash "$ROOT/scripts/models/face.sh" "$ATTEST_MODELS_DIR"
+}
+
 build_all() {
   log "building the site and the attest binary"
   cargo run -q -p xtask -- build

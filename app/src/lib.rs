@@ -13,6 +13,8 @@ pub mod flows;
 #[cfg(feature = "ssr")]
 pub mod jobs;
 pub mod layout;
+#[cfg(feature = "ssr")]
+pub mod pipeline;
 pub mod reference;
 pub mod verifications;
 pub mod webhooks;

@@ -49,6 +49,8 @@ pub struct Settings {
     /// Whether `attest serve` runs the job workers itself (off when dedicated
     /// `attest worker` processes do).
     pub in_process_workers: bool,
+    /// How long a worker holds a job before another may take it over (ms).
+    pub job_lease_ms: i64,
 }
 
 #[derive(Clone, FromRef)]
@@ -59,6 +61,7 @@ pub struct AppState {
     pub files: DocumentFiles,
     pub mailer: Arc<dyn crate::mail::Mailer>,
     pub deliverer: Arc<crate::webhooks::deliver::Deliverer>,
+    pub pipeline: crate::pipeline::Pipeline,
     /// The API's operations, from the server's OpenAPI document.
     pub api_reference: Arc<Vec<crate::reference::ApiOperation>>,
 }

@@ -39,6 +39,8 @@ test('a reviewer filters the queue, opens a case, sees the failed rule and appro
   await expect(page.getByRole('heading', { name: /Grace Lovelace/ }).getByText('approved')).toBeVisible();
   await expect(page.getByRole('list', { name: 'History' }).getByText('verification.approved')).toBeVisible();
   await expect(page.getByText(/Married name; certificate checked\./)).toBeVisible();
+  // The decision went out as a webhook event, shown beside the history.
+  await expect(page.getByRole('table', { name: 'Webhook events' }).getByText('verification.approved')).toBeVisible();
 });
 
 test('a viewer sees the case but no approve button, and a direct decision is refused', async ({ page }) => {

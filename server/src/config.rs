@@ -42,6 +42,8 @@ pub struct FileConfig {
     pub webhook_timeout_secs: Option<u64>,
     pub webhook_retry_schedule: Option<String>,
     pub workers: Option<bool>,
+    pub models_dir: Option<PathBuf>,
+    pub job_lease_secs: Option<u64>,
 }
 
 /// What the flags said (already merged with their `ATTEST_*` variables by clap).
@@ -74,6 +76,11 @@ pub struct Config {
     pub webhook_retry_schedule: Vec<std::time::Duration>,
     /// `attest serve` runs job workers too (default).
     pub in_process_workers: bool,
+    /// The extraction models (`scripts/models` installs them): `ocrb.traineddata`,
+    /// `face/*.dat`. Default: `<data dir>/models`.
+    pub models_dir: PathBuf,
+    /// How long a worker holds a job before another may take it over.
+    pub job_lease: std::time::Duration,
 }
 
 impl Config {
@@ -185,7 +192,15 @@ impl Config {
             None => file.workers.unwrap_or(true),
         };
 
+        let models_dir = var("ATTEST_MODELS_DIR").map(PathBuf::from).or(file.models_dir).unwrap_or_else(|| data_dir.join("models"));
+        let job_lease_secs = match var("ATTEST_JOB_LEASE_SECS") {
+            Some(v) => v.parse::<u64>().ok().filter(|s| (1..=3600).contains(s)).ok_or_else(|| bad("ATTEST_JOB_LEASE_SECS", "must be 1–3600 seconds"))?,
+            None => file.job_lease_secs.unwrap_or(120),
+        };
+
         Ok(Config {
+            models_dir,
+            job_lease: std::time::Duration::from_secs(job_lease_secs),
             in_process_workers,
             webhook_timeout: std::time::Duration::from_secs(webhook_timeout),
             webhook_retry_schedule,

@@ -62,6 +62,7 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
             lockout: config.lockout,
             public_url: config.public_url.clone(),
             in_process_workers: config.in_process_workers,
+            job_lease_ms: config.job_lease.as_millis() as i64,
         }),
         files,
         mailer: mailer(config)?,
@@ -70,6 +71,10 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
                 .map_err(anyhow::Error::msg)?,
         ),
         api_reference: Arc::new(api::openapi::operations()),
+        pipeline: app::pipeline::Pipeline {
+            provider: Arc::new(app::pipeline::provider::LocalProvider::load(&config.models_dir)),
+            environment: config.environment,
+        },
     })
 }
 

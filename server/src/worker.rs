@@ -1,16 +1,14 @@
 //! Background work, inside `attest serve` and in `attest worker` processes: the durable
-//! job queue (webhook deliveries today; the document pipeline joins it) and removal of
-//! expired sessions.
+//! job queue (webhook deliveries and the document pipeline) and removal of expired
+//! sessions.
 
 use app::{auth::session_store::DbSessionStore, jobs, state::AppState, store::ids::new_id};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tower_sessions::session_store::ExpiredDeletion;
 
-/// Jobs leased per round.
-const BATCH: i64 = 64;
-/// How long a lease lasts: longer than the slowest handler (webhook timeout + margin).
-const LEASE_MS: i64 = 120_000;
+/// Webhook deliveries leased per round (I/O-bound: many at once).
+const DELIVERY_BATCH: i64 = 64;
 /// Idle polling, for jobs enqueued by other processes.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -18,50 +16,77 @@ const POLL: Duration = Duration::from_millis(250);
 pub async fn run(state: AppState) {
     tokio::select! {
         _ = delete_expired_sessions(state.clone()) => {}
-        _ = run_jobs(state) => {}
+        _ = run_deliveries(state.clone()) => {}
+        _ = run_pipeline(state) => {}
     }
 }
 
-async fn run_jobs(state: AppState) {
+/// Waits for new work: a wake-up from this process, or the poll interval.
+async fn idle(state: &AppState) {
+    tokio::select! {
+        _ = state.db.jobs_ready() => {}
+        _ = tokio::time::sleep(POLL) => {}
+    }
+}
+
+async fn run_deliveries(state: AppState) {
     let worker = new_id("wrk");
     loop {
-        match jobs::lease(&state.db, &worker, &app::webhooks::deliver::KINDS, BATCH, LEASE_MS).await {
+        match jobs::lease(&state.db, &worker, &app::webhooks::deliver::KINDS, DELIVERY_BATCH, state.settings.job_lease_ms).await {
             Ok(batch) if !batch.is_empty() => {
-                let (deliveries, others): (Vec<_>, Vec<_>) = batch.into_iter().partition(|j| j.kind == app::webhooks::service::DELIVER_JOB);
-                let mut running = JoinSet::new();
-                if !deliveries.is_empty() {
-                    let (state, worker) = (state.clone(), worker.clone());
-                    running.spawn(async move {
-                        if let Err(e) = app::webhooks::deliver::run_batch(&state, &state.deliverer, deliveries, &worker).await {
-                            // Unrecorded outcomes: the leases run out and the jobs run again.
-                            tracing::error!(error = %e, "recording webhook deliveries failed");
-                        }
-                    });
+                if let Err(e) = app::webhooks::deliver::run_batch(&state, &state.deliverer, batch, &worker).await {
+                    // Unrecorded outcomes: the leases run out and the jobs run again.
+                    tracing::error!(error = %e, "recording webhook deliveries failed");
                 }
-                for job in others {
-                    let (state, worker) = (state.clone(), worker.clone());
-                    running.spawn(async move { handle(&state, &job, &worker).await });
-                }
-                while running.join_next().await.is_some() {}
                 continue;
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "leasing jobs failed"),
+            Err(e) => tracing::warn!(error = %e, "leasing webhook jobs failed"),
+        }
+        idle(&state).await;
+    }
+}
+
+/// The pipeline is CPU-bound: one verification per core at a time, each leased only
+/// when a slot is free, so a lease never waits behind other work.
+async fn run_pipeline(state: AppState) {
+    let worker = new_id("wrk");
+    let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as i64;
+    let mut running = JoinSet::new();
+    loop {
+        while running.try_join_next().is_some() {}
+        let free = slots - running.len() as i64;
+        if free > 0 {
+            match jobs::lease(&state.db, &worker, &[app::pipeline::JOB], free, state.settings.job_lease_ms).await {
+                Ok(batch) if !batch.is_empty() => {
+                    for job in batch {
+                        let (state, worker) = (state.clone(), worker.clone());
+                        running.spawn(async move { process(&state, &job, &worker).await });
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "leasing pipeline jobs failed"),
+            }
         }
         tokio::select! {
-            _ = state.db.jobs_ready() => {}
+            _ = running.join_next(), if !running.is_empty() => {}
+            _ = state.db.pipeline_ready() => {}
             _ = tokio::time::sleep(POLL) => {}
         }
     }
 }
 
-#[tracing::instrument(skip_all, fields(job = %job.id, kind = %job.kind))]
-async fn handle(state: &AppState, job: &jobs::Job, worker: &str) {
-    let result: Result<(), app::error::AppError> = Err(app::error::AppError::internal("job", format!("no handler for {}", job.kind)));
-    if let Err(e) = result {
-        tracing::warn!(error = %e, attempt = job.attempts, "job failed; it will be retried");
-        if let Err(e) = jobs::fail(state.db.pool(), job, worker, &e.to_string(), jobs::backoff_ms(job.attempts)).await {
-            tracing::error!(error = %e, "recording a job failure failed");
+#[tracing::instrument(skip_all, fields(job = %job.id, verification = %job.payload["verification_id"]))]
+async fn process(state: &AppState, job: &jobs::Job, worker: &str) {
+    let started = std::time::Instant::now();
+    match app::pipeline::process(&state.db, &state.files, &state.pipeline, job, worker).await {
+        Ok(()) => tracing::info!(ms = started.elapsed().as_millis() as u64, "verification processed"),
+        Err(e) => {
+            tracing::warn!(error = %e, attempt = job.attempts, "processing failed; it will be retried");
+            if let Err(e) = jobs::fail(state.db.pool(), job, worker, &e.to_string(), jobs::backoff_ms(job.attempts)).await {
+                tracing::error!(error = %e, "recording a job failure failed");
+            }
         }
     }
 }

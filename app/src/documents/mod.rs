@@ -70,6 +70,10 @@ pub struct Extracted {
     pub issuing_country: Option<String>,
     pub issuing_jurisdiction: Option<String>,
     pub address: Option<Address>,
+    /// What the document says it is (`drivers_license`, `state_id`, `passport`…), when
+    /// the document itself tells (an AAMVA subfile, an MRZ document code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_kind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -261,7 +261,7 @@ pub async fn upload(
 /// Records a document change: the verification's version and history, and (when the
 /// event is one webhooks carry) the outbox event with the document as its object.
 #[allow(clippy::too_many_arguments)]
-async fn record_document_change(
+pub(crate) async fn record_document_change(
     tx: &mut Tx,
     workspace_id: &str,
     flow: Flow,

@@ -31,6 +31,8 @@ pub struct Db {
     /// Wakes this process's workers when a transaction has enqueued jobs; workers of
     /// other processes find them by polling.
     jobs_ready: std::sync::Arc<tokio::sync::Notify>,
+    /// The same signal for the pipeline's loop (each loop keeps its own permit).
+    pipeline_ready: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Db {
@@ -74,7 +76,7 @@ impl Db {
                     .await?
             }
         };
-        Ok(Db { pool, engine, jobs_ready: Default::default() })
+        Ok(Db { pool, engine, jobs_ready: Default::default(), pipeline_ready: Default::default() })
     }
 
     /// Applies the pending migrations of this engine. A failure must stop the process.
@@ -98,6 +100,12 @@ impl Db {
     /// Call after committing a transaction that enqueued jobs.
     pub fn wake_workers(&self) {
         self.jobs_ready.notify_one();
+        self.pipeline_ready.notify_one();
+    }
+
+    /// Resolves when [`Db::wake_workers`] is called (the pipeline's loop).
+    pub async fn pipeline_ready(&self) {
+        self.pipeline_ready.notified().await
     }
 
     /// Resolves when [`Db::wake_workers`] is called.

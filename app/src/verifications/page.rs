@@ -32,10 +32,27 @@ pub struct QueueView {
 pub struct DetailView {
     pub verification: Verification,
     pub history: Vec<HistoryEntry>,
+    /// The webhook events about this verification and its documents.
+    pub events: Vec<EventSummary>,
     pub can_decide: bool,
     pub can_manage: bool,
     pub can_view_documents: bool,
 }
+
+/// A webhook event and how its deliveries went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSummary {
+    pub id: String,
+    pub event_type: String,
+    pub created_at: String,
+    /// Endpoints it was queued for.
+    pub deliveries: i64,
+    /// Of those, delivered (2xx).
+    pub delivered: i64,
+}
+
+/// The status counts stop at this (the service's cap), shown as "10000+".
+pub const COUNT_CAP: i64 = 10_000;
 
 /// Rule names a reviewer can filter the queue by (SPEC §5.3).
 pub const RULES: [&str; 8] = [
@@ -83,25 +100,43 @@ pub async fn review_queue(slug: String, status: Option<String>, flow: Option<Str
         let (from, to) = (day("from", &filters.from, false)?, day("to", &filters.to, true)?);
         let decision = filters.decision.clone().filter(|d| d == "approved" || d == "rejected").unwrap_or_default();
         let rule = filters.rule.clone().filter(|r| RULES.contains(&r.as_str())).map(|r| format!("%\"name\":\"{r}\",\"result\":\"fail\"%")).unwrap_or_default();
-        let rows = sqlx::query(
-            "SELECT id, flow, status, reference, applicant, rules, created_at FROM verifications \
-             WHERE workspace_id = $1 AND ($2 = '' OR status = $2) AND ($3 = '' OR flow = $3) AND ($4 = '' OR id < $4) \
-               AND ($5 = '' OR id = $5 OR LOWER(reference) = $5 OR LOWER(applicant) LIKE $6) \
-               AND created_at >= $7 AND created_at < $8 AND ($9 = '' OR decision_outcome = $9) AND ($10 = '' OR rules LIKE $10) \
-             ORDER BY id DESC LIMIT 51",
-        )
-        .bind(&member.workspace_id)
-        .bind(&status)
-        .bind(&flow)
-        .bind(&cursor)
-        .bind(&q)
-        .bind(format!("%{q}%"))
-        .bind(from)
-        .bind(to)
-        .bind(&decision)
-        .bind(&rule)
-        .fetch_all(state.db.pool())
-        .await?;
+        // Only the filters in use go into the SQL, so the planner can walk the
+        // (workspace_id, status, id) index newest-first and stop after one page.
+        let mut sql = String::from("SELECT id, flow, status, reference, applicant, rules, created_at FROM verifications WHERE workspace_id = $1");
+        let mut binds: Vec<String> = vec![member.workspace_id.clone()];
+        let mut filter = |sql: &mut String, clause: &str, values: &[String]| {
+            let mut clause = clause.to_string();
+            for (i, v) in values.iter().enumerate() {
+                binds.push(v.clone());
+                clause = clause.replace(&format!("?{}", i + 1), &format!("${}", binds.len()));
+            }
+            sql.push_str(" AND ");
+            sql.push_str(&clause);
+        };
+        if !status.is_empty() {
+            filter(&mut sql, "status = ?1", &[status.clone()]);
+        }
+        if !flow.is_empty() {
+            filter(&mut sql, "flow = ?1", &[flow.clone()]);
+        }
+        if !cursor.is_empty() {
+            filter(&mut sql, "id < ?1", &[cursor.clone()]);
+        }
+        if !q.is_empty() {
+            filter(&mut sql, "(id = ?1 OR LOWER(reference) = ?1 OR LOWER(applicant) LIKE ?2)", &[q.clone(), format!("%{q}%")]);
+        }
+        if !decision.is_empty() {
+            filter(&mut sql, "decision_outcome = ?1", &[decision.clone()]);
+        }
+        if !rule.is_empty() {
+            filter(&mut sql, "rules LIKE ?1", &[rule.clone()]);
+        }
+        sql.push_str(&format!(" AND created_at >= {from} AND created_at < {to} ORDER BY id DESC LIMIT 51"));
+        let mut query = sqlx::query(&sql);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let rows = query.fetch_all(state.db.pool()).await?;
         let mut out = Vec::new();
         for r in rows.iter().take(50) {
             let applicant: String = r.try_get("applicant")?;
@@ -120,10 +155,7 @@ pub async fn review_queue(slug: String, status: Option<String>, flow: Option<Str
             });
         }
         let next_cursor = (rows.len() > 50).then(|| out.last().map(|r| r.id.clone())).flatten();
-        let counts: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM verifications WHERE workspace_id = $1 GROUP BY status ORDER BY status")
-            .bind(&member.workspace_id)
-            .fetch_all(state.db.pool())
-            .await?;
+        let counts = super::service::status_counts(&state.db, &member.workspace_id).await?;
         Ok(QueueView { rows: out, next_cursor, counts })
     }.await)
 }
@@ -156,6 +188,7 @@ pub async fn verification_detail(slug: String, id: String) -> Result<DetailView,
         }
         Ok(DetailView {
             history: super::service::history(&state.db, &member.workspace_id, flow, &id).await?.data,
+            events: super::service::events_for(&state.db, &member.workspace_id, &id).await?,
             verification,
             can_decide: member.role.has(Permission::VerificationsDecide),
             can_manage: member.role.has(Permission::VerificationsManage),
@@ -232,7 +265,12 @@ pub fn QueuePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(v) => {
-                        let count = |s: &str| v.counts.iter().filter(|(st, _)| st == s || s == "all").map(|(_, n)| *n).sum::<i64>();
+                        // Counts are capped server-side (no full scans per page): show "10000+".
+                        let count = |s: &str| {
+                            let mut capped = false;
+                            let n = v.counts.iter().filter(|(st, _)| st == s || s == "all").map(|(_, n)| { capped |= *n > COUNT_CAP; (*n).min(COUNT_CAP) }).sum::<i64>();
+                            if capped { format!("{n}+") } else { n.to_string() }
+                        };
                         let base = format!("/w/{}/verifications", slug());
                         view! {
                             <nav class="tabs" aria-label="Status">
@@ -492,6 +530,27 @@ pub fn DetailPage() -> impl IntoView {
                                         <li><span class="small muted">{short(&h.created_at)}</span> " " <code>{h.event.clone()}</code> " " <span class="small muted">{format!("by {}", h.actor_type)}</span></li>
                                     }).collect_view()}
                                 </ol>
+                            </section>
+                            <section class="panel" aria-labelledby="events-heading">
+                                <h2 id="events-heading">"Webhook events"</h2>
+                                {if d.events.is_empty() {
+                                    view! { <p class="muted">"No events yet."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <table class="table" aria-label="Webhook events">
+                                            <thead><tr><th scope="col">"Event"</th><th scope="col">"Time"</th><th scope="col">"Delivered"</th></tr></thead>
+                                            <tbody>
+                                                {d.events.iter().map(|e| view! {
+                                                    <tr>
+                                                        <td><code>{e.event_type.clone()}</code></td>
+                                                        <td class="small">{short(&e.created_at)}</td>
+                                                        <td class="small">{if e.deliveries == 0 { "no endpoint subscribed".to_string() } else { format!("{} of {} endpoints", e.delivered, e.deliveries) }}</td>
+                                                    </tr>
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    }.into_any()
+                                }}
                             </section>
                         }.into_any()
                     }

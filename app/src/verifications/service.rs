@@ -12,6 +12,7 @@ use crate::{
     documents::{service as documents, DocumentStatus},
     error::AppError,
     flows::{self, Flow},
+    state::Environment,
     store::{ids::new_id, now_ms, Db},
 };
 use serde_json::{json, Value};
@@ -146,9 +147,10 @@ pub async fn touch_and_record(tx: &mut Tx, workspace_id: &str, flow: Flow, id: &
     Ok(verification)
 }
 
-pub async fn create(db: &Db, workspace_id: &str, flow: Flow, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
+pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow: Flow, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
     let config = flows::service::load(db, workspace_id, flow).await?;
     let input = validate::create(body, flow, &config)?;
+    refuse_test_data(environment, &input.applicant)?;
     let id = new_id("ver");
     let now = now_ms();
     let to_json = |v: &dyn erased::Json| v.json();
@@ -179,6 +181,14 @@ pub async fn create(db: &Db, workspace_id: &str, flow: Flow, body: &Value, actor
     Ok(verification)
 }
 
+/// Sandbox test data (magic last names, SPEC §5.5) is refused in production.
+fn refuse_test_data(environment: Environment, applicant: &super::Applicant) -> Result<(), AppError> {
+    if environment.is_production() && crate::pipeline::sandbox::Scenario::is_test_data(&applicant.last_name) {
+        return Err(AppError::invalid("applicant.last_name", crate::pipeline::sandbox::REFUSED_IN_PRODUCTION));
+    }
+    Ok(())
+}
+
 /// Serializes the wire types stored as JSON columns.
 mod erased {
     pub trait Json {
@@ -191,11 +201,14 @@ mod erased {
     }
 }
 
-pub async fn update(db: &Db, workspace_id: &str, flow: Flow, id: &str, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
+pub async fn update(db: &Db, environment: Environment, workspace_id: &str, flow: Flow, id: &str, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
     let mut tx = db.begin_write().await?;
     let current = find(&mut *tx, workspace_id, flow, id).await?;
     ensure_started(current.status)?;
     let input = validate::update(body, &current.verification.applicant)?;
+    if let Some(applicant) = &input.applicant {
+        refuse_test_data(environment, applicant)?;
+    }
     let mut changed = Vec::new();
     if let Some(applicant) = &input.applicant {
         sqlx::query("UPDATE verifications SET applicant = $1 WHERE id = $2")
@@ -240,7 +253,7 @@ pub async fn submit(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
         return Err(AppError::BadRequest(format!("The verification is missing required documents: {}.", missing.join(", "))));
     }
     set_status(&mut tx, id, VerificationStatus::Submitted).await?;
-    journal::enqueue(&mut tx, "process_verification", &json!({ "verification_id": id })).await?;
+    journal::enqueue(&mut tx, crate::pipeline::JOB, &json!({ "verification_id": id })).await?;
     let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.submitted", actor, data: json!({ "from": "started", "to": "submitted" }) };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
     tx.commit().await?;
@@ -397,6 +410,55 @@ pub async fn list(db: &Db, workspace_id: &str, flow: Flow, query: &ListQuery) ->
 }
 
 /// The timeline of a verification, oldest first.
+/// Counts shown on the queue's status tabs stop at this: beyond it the tab says
+/// "10000+", and a page never scans more than this many index entries per status.
+pub use super::page::COUNT_CAP;
+
+/// `(status, count)` for each status, each count capped at [`COUNT_CAP`] + 1.
+pub async fn status_counts(db: &Db, workspace_id: &str) -> Result<Vec<(String, i64)>, AppError> {
+    let mut counts = Vec::new();
+    for status in VerificationStatus::ALL {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM verifications WHERE workspace_id = $1 AND status = $2 LIMIT $3) AS capped")
+            .bind(workspace_id)
+            .bind(status.code())
+            .bind(COUNT_CAP + 1)
+            .fetch_one(db.pool())
+            .await?;
+        if n > 0 {
+            counts.push((status.code().to_string(), n));
+        }
+    }
+    counts.sort();
+    Ok(counts)
+}
+
+/// The webhook events about verification `id` and its documents, oldest first, with
+/// how many endpoints each went to and how many received it.
+pub async fn events_for(db: &Db, workspace_id: &str, id: &str) -> Result<Vec<super::page::EventSummary>, AppError> {
+    let rows = sqlx::query(
+        "SELECT e.id, e.type, e.created_at, COUNT(d.id) AS deliveries, \
+         COALESCE(SUM(CASE WHEN d.status = 'succeeded' THEN 1 ELSE 0 END), 0) AS delivered \
+         FROM events e LEFT JOIN webhook_deliveries d ON d.event_id = e.id \
+         WHERE e.workspace_id = $1 AND (e.object_id = $2 OR e.object_id IN (SELECT id FROM documents WHERE verification_id = $2)) \
+         GROUP BY e.id, e.type, e.created_at ORDER BY e.id",
+    )
+    .bind(workspace_id)
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(super::page::EventSummary {
+                id: r.try_get("id")?,
+                event_type: r.try_get("type")?,
+                created_at: rfc3339(r.try_get("created_at")?),
+                deliveries: r.try_get("deliveries")?,
+                delivered: r.try_get("delivered")?,
+            })
+        })
+        .collect()
+}
+
 pub async fn history(db: &Db, workspace_id: &str, flow: Flow, id: &str) -> Result<Page<HistoryEntry>, AppError> {
     find(db.pool(), workspace_id, flow, id).await?;
     let rows = sqlx::query("SELECT id, event, document_id, actor_kind, actor_id, data, created_at FROM history WHERE verification_id = $1 ORDER BY id")

@@ -50,7 +50,7 @@ async fn create_verification(
 ) -> Result<(StatusCode, Json<Verification>), AppError> {
     let flow = parse_flow(&flow)?;
     token.require("verifications:write")?;
-    let verification = service::create(&state.db, &token.workspace_id, flow, &body, &token.actor()).await?;
+    let verification = service::create(&state.db, state.settings.environment, &token.workspace_id, flow, &body, &token.actor()).await?;
     Ok((StatusCode::CREATED, Json(verification)))
 }
 
@@ -163,7 +163,7 @@ async fn update_verification(
 ) -> Result<Json<Verification>, AppError> {
     let flow = parse_flow(&flow)?;
     token.require("verifications:write")?;
-    Ok(Json(service::update(&state.db, &token.workspace_id, flow, &id, &body, &token.actor()).await?))
+    Ok(Json(service::update(&state.db, state.settings.environment, &token.workspace_id, flow, &id, &body, &token.actor()).await?))
 }
 
 /// Submit: `started` → `submitted`; the pipeline takes it from there.

@@ -76,6 +76,10 @@ impl TestApp {
         env.insert("ATTEST_ENV".into(), "sandbox".into());
         env.insert("ATTEST_MFA_REQUIRED".into(), "false".into());
         env.insert("ATTEST_SITE_ROOT".into(), concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").into());
+        // The extraction models, installed by scripts/models (the pipeline's tests need them).
+        if let Ok(models) = std::env::var("ATTEST_MODELS_DIR") {
+            env.insert("ATTEST_MODELS_DIR".into(), models);
+        }
         if engine == Engine::Postgres {
             env.insert("DATABASE_URL".into(), fresh_postgres_database().await);
         }
@@ -259,4 +263,13 @@ impl TestApp {
         let text = response.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
     }
+}
+
+/// A real 320×240 PNG (a grey card with a dark band): decodes, but holds no document.
+pub fn png_image() -> Vec<u8> {
+    use attest_extract::image::{GrayImage, Luma};
+    let img = GrayImage::from_fn(320, 240, |_, y| Luma([if (100..140).contains(&y) { 40 } else { 200 }]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, attest_extract::image::ImageFormat::Png).unwrap();
+    out.into_inner()
 }

@@ -12,5 +12,6 @@ mod dashboard_settings;
 mod security;
 mod security_mfa;
 mod webhooks;
+mod pipeline;
 mod review;
 mod health;

@@ -1,0 +1,350 @@
+//! The processing pipeline (SPEC §5): a submitted verification's documents are read,
+//! the selfie is compared with the photo ID, the rules run, and the flow's decision
+//! policy decides. It runs as the durable job `process_verification`, enqueued by
+//! submit in the same transaction.
+//!
+//! The handler is idempotent, because a crashed worker's job runs again elsewhere:
+//! - each document is saved as soon as it is read, in its own transaction, and a
+//!   document already `extracted` or `extraction_failed` is not read again;
+//! - the decision is one transaction that moves the verification out of `submitted`
+//!   only if it is still there (`UPDATE … WHERE status = 'submitted'`) and completes the
+//!   job, so a verification is decided exactly once however many workers ran it.
+//!
+//! Extraction is CPU-bound native code: it runs on blocking threads under
+//! `catch_unwind`, so a panic in a decoder becomes `provider_error`, never a crash.
+
+pub mod provider;
+pub mod rules;
+pub mod sandbox;
+
+use crate::{
+    access::Actor,
+    documents::{service as documents, Document, DocumentStatus, Extracted},
+    error::AppError,
+    flows::{self, DocumentRole, Flow},
+    jobs::{self, Job},
+    state::Environment,
+    store::{now_ms, Db},
+    verifications::{
+        journal::{self, Change},
+        service as verifications, DecisionOutcome, RuleOutcome, Verification, VerificationStatus,
+    },
+};
+use attest_extract::Failure;
+use provider::{DocumentInput, FaceEmbedding, Provider};
+use rules::SelfieCheck;
+use sandbox::Scenario;
+use serde_json::json;
+use std::{collections::HashMap, sync::Arc};
+
+/// The job kind that submit enqueues.
+pub const JOB: &str = "process_verification";
+
+/// What the pipeline needs besides the database.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub provider: Arc<dyn Provider>,
+    pub environment: Environment,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").field("environment", &self.environment).finish_non_exhaustive()
+    }
+}
+
+/// Runs `f` on a blocking thread; a panic inside becomes `provider_error`.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Failure> + Send + 'static) -> Result<T, Failure> {
+    let run = tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    match run.await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(Failure::ProviderError("the extractor panicked".into())),
+        Err(e) => Err(Failure::ProviderError(format!("extraction task failed: {e}"))),
+    }
+}
+
+fn to_wire(e: attest_extract::Extracted) -> Result<Extracted, AppError> {
+    serde_json::to_value(e).and_then(serde_json::from_value).map_err(|e| AppError::internal("extracted data", e))
+}
+
+/// The job handler. `Err` means "try again later" (the queue backs off and retries).
+pub async fn process(db: &Db, files: &crate::documents::blobs::DocumentFiles, pipeline: &Pipeline, job: &Job, worker: &str) -> Result<(), AppError> {
+    let Some(id) = job.payload.get("verification_id").and_then(|v| v.as_str()) else {
+        jobs::complete(db.pool(), &job.id, worker).await?;
+        return Ok(());
+    };
+    let Some((workspace_id, flow)) = locate(db, id).await? else {
+        jobs::complete(db.pool(), &job.id, worker).await?;
+        return Ok(());
+    };
+    let mut v = verifications::get(db, &workspace_id, flow, id).await?;
+    if v.status != VerificationStatus::Submitted {
+        // Canceled meanwhile, or decided by an earlier run of this job.
+        jobs::complete(db.pool(), &job.id, worker).await?;
+        return Ok(());
+    }
+    let last_attempt = job.attempts >= job.max_attempts;
+    let scenario = match pipeline.environment {
+        Environment::Sandbox => Scenario::from_last_name(&v.applicant.last_name),
+        Environment::Production => None,
+    };
+
+    // 1. Read every document not read yet; each result is saved at once.
+    let mut faces: HashMap<String, FaceEmbedding> = HashMap::new();
+    let pending: Vec<Document> = v.documents.iter().filter(|d| matches!(d.status, DocumentStatus::Uploaded | DocumentStatus::Processing)).cloned().collect();
+    for doc in &pending {
+        let result = match scenario {
+            Some(s) => s.read(&v, doc.role, &doc.document_type, &doc.country),
+            None => read_document(db, files, &workspace_id, pipeline, doc, &mut faces).await?,
+        };
+        match result {
+            Err(failure) if failure.is_transient() && !last_attempt => {
+                return Err(AppError::internal("extraction", format!("{}: {failure:?}", doc.id)));
+            }
+            outcome => save_reading(db, &workspace_id, flow, doc, outcome).await?,
+        }
+    }
+    v = verifications::get(db, &workspace_id, flow, id).await?;
+
+    // 2. The selfie against the photo ID's portrait.
+    let config = flows::service::load(db, &workspace_id, flow).await?;
+    let selfie = match scenario {
+        Some(s) => selfie_doc(&v).map_or(SelfieCheck::Absent, |_| SelfieCheck::Scored { score: s.selfie_score(), threshold: config.selfie_threshold }),
+        None => match compare_faces(db, files, &workspace_id, pipeline, &v, &mut faces, config.selfie_threshold).await {
+            Err(failure) if failure.is_transient() && !last_attempt => return Err(AppError::internal("face match", format!("{failure:?}"))),
+            Err(_) => SelfieCheck::NoFace { on: "photo ID" },
+            Ok(check) => check,
+        },
+    };
+
+    // 3. Rules and the decision policy.
+    let blacklist: Vec<String> = flows::service::blacklist(db, &workspace_id).await?.iter().map(|a| attest_extract::normalize::address_text(a)).collect();
+    let today = chrono::Utc::now().date_naive();
+    let rules = rules::evaluate(&rules::Inputs { verification: &v, config: &config, blacklist: &blacklist, selfie: selfie.clone(), today });
+    let extraction_failed = v.documents.iter().any(|d| d.status == DocumentStatus::ExtractionFailed);
+    let incomplete = extraction_failed || matches!(selfie, SelfieCheck::NoFace { .. });
+    let status = rules::outcome(&config, &rules, incomplete);
+    decide(db, &workspace_id, flow, &v, rules, selfie, status, job, worker).await
+}
+
+async fn locate(db: &Db, id: &str) -> Result<Option<(String, Flow)>, AppError> {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT workspace_id, flow FROM verifications WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
+    let Some(row) = row else { return Ok(None) };
+    let flow: String = row.try_get("flow")?;
+    Ok(Some((row.try_get("workspace_id")?, flow.parse().map_err(|_| AppError::internal("stored flow", &flow))?)))
+}
+
+fn selfie_doc(v: &Verification) -> Option<&Document> {
+    v.documents.iter().find(|d| d.role == DocumentRole::Selfie && d.status != DocumentStatus::Canceled)
+}
+
+async fn sides(db: &Db, files: &crate::documents::blobs::DocumentFiles, db_workspace: &str, doc: &Document) -> Result<(Vec<u8>, Option<Vec<u8>>), AppError> {
+    let (_, front) = documents::file_in_workspace(db, files, db_workspace, &doc.id, "front").await?;
+    let back = if doc.sides.iter().any(|s| s == "back") { Some(documents::file_in_workspace(db, files, db_workspace, &doc.id, "back").await?.1) } else { None };
+    Ok((front, back))
+}
+
+/// Reads one document with the real extractors. A selfie's reading is its face.
+async fn read_document(
+    db: &Db,
+    files: &crate::documents::blobs::DocumentFiles,
+    workspace_id: &str,
+    pipeline: &Pipeline,
+    doc: &Document,
+    faces: &mut HashMap<String, FaceEmbedding>,
+) -> Result<Result<Option<Extracted>, Failure>, AppError> {
+    let (front, back) = sides(db, files, workspace_id, doc).await?;
+    let provider = pipeline.provider.clone();
+    if doc.role == DocumentRole::Selfie {
+        let face = blocking(move || provider.face(&front)).await;
+        return Ok(face.map(|embedding| {
+            faces.insert(doc.id.clone(), embedding);
+            None
+        }));
+    }
+    let (role, document_type, country) = (doc.role, doc.document_type.clone(), doc.country.clone());
+    let read = blocking(move || provider.read(&DocumentInput { role, document_type: &document_type, country: &country, front: &front, back: back.as_deref() })).await;
+    match read {
+        Ok(e) => Ok(Ok(Some(to_wire(e)?))),
+        Err(f) => Ok(Err(f)),
+    }
+}
+
+/// Stores one document's reading: `extracted` with its data, or `extraction_failed`
+/// with the reason. Only a document still waiting is changed (idempotent).
+async fn save_reading(db: &Db, workspace_id: &str, flow: Flow, doc: &Document, outcome: Result<Option<Extracted>, Failure>) -> Result<(), AppError> {
+    let (status, extracted, reason) = match &outcome {
+        Ok(e) => (DocumentStatus::Extracted, e.as_ref().map(serde_json::to_string).transpose().map_err(|e| AppError::internal("extracted", e))?, None),
+        Err(f) => (DocumentStatus::ExtractionFailed, None, Some(f.code())),
+    };
+    let mut tx = db.begin_write().await?;
+    let changed = sqlx::query("UPDATE documents SET status = $1, extracted = $2, failure_reason = $3, version = version + 1, updated_at = $4 WHERE id = $5 AND status IN ('uploaded', 'processing')")
+        .bind(status.code())
+        .bind(extracted)
+        .bind(reason)
+        .bind(now_ms())
+        .bind(&doc.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        return Ok(());
+    }
+    let (event, data) = match &outcome {
+        Ok(e) => ("document.extracted", json!({ "fields": e.as_ref().map(filled_fields).unwrap_or_default() })),
+        Err(f) => ("document.extraction_failed", json!({ "reason": f.code() })),
+    };
+    documents::record_document_change(&mut tx, workspace_id, flow, &doc.verification_id, &doc.id, event, &Actor::System, data, true).await?;
+    tx.commit().await?;
+    db.wake_workers();
+    Ok(())
+}
+
+fn filled_fields(e: &Extracted) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    for (name, present) in [
+        ("first_name", e.first_name.is_some()),
+        ("last_name", e.last_name.is_some()),
+        ("date_of_birth", e.date_of_birth.is_some()),
+        ("document_number", e.document_number.is_some()),
+        ("expiry_date", e.expiry_date.is_some()),
+        ("issuing_country", e.issuing_country.is_some()),
+        ("address", e.address.is_some()),
+    ] {
+        if present {
+            fields.push(name);
+        }
+    }
+    fields
+}
+
+/// Compares the selfie with the portrait on the front of the photo ID.
+async fn compare_faces(
+    db: &Db,
+    files: &crate::documents::blobs::DocumentFiles,
+    workspace_id: &str,
+    pipeline: &Pipeline,
+    v: &Verification,
+    faces: &mut HashMap<String, FaceEmbedding>,
+    threshold: f64,
+) -> Result<SelfieCheck, Failure> {
+    let Some(selfie) = selfie_doc(v) else { return Ok(SelfieCheck::Absent) };
+    if selfie.status == DocumentStatus::ExtractionFailed {
+        // Its own failure (`no_face_found`) is on the document and sends it to review.
+        return Ok(SelfieCheck::NoFace { on: "selfie" });
+    }
+    let Some(photo_id) = v.documents.iter().find(|d| d.role == DocumentRole::PhotoId && d.status != DocumentStatus::Canceled) else {
+        return Ok(SelfieCheck::Absent);
+    };
+    let mut embedding_of = async |doc: &Document| -> Result<FaceEmbedding, Failure> {
+        if let Some(e) = faces.get(&doc.id) {
+            return Ok(e.clone());
+        }
+        let (front, _) = sides(db, files, workspace_id, doc).await.map_err(|e| Failure::ProviderError(e.to_string()))?;
+        let provider = pipeline.provider.clone();
+        let e = blocking(move || provider.face(&front)).await?;
+        faces.insert(doc.id.clone(), e.clone());
+        Ok(e)
+    };
+    let selfie_face = match embedding_of(selfie).await {
+        Ok(e) => e,
+        Err(Failure::NoFaceFound) => return Ok(SelfieCheck::NoFace { on: "selfie" }),
+        Err(e) => return Err(e),
+    };
+    let portrait = match embedding_of(photo_id).await {
+        Ok(e) => e,
+        Err(Failure::NoFaceFound) => return Ok(SelfieCheck::NoFace { on: "photo ID" }),
+        Err(e) => return Err(e),
+    };
+    let score = (pipeline.provider.similarity(&selfie_face, &portrait) * 1000.0).round() / 1000.0;
+    Ok(SelfieCheck::Scored { score, threshold })
+}
+
+/// The one transaction that decides: status, rules, selfie score, decision, each
+/// document's outcome, history and events, and the job's completion.
+#[allow(clippy::too_many_arguments)]
+async fn decide(
+    db: &Db,
+    workspace_id: &str,
+    flow: Flow,
+    v: &Verification,
+    rules: Vec<crate::verifications::RuleResult>,
+    selfie: SelfieCheck,
+    status: VerificationStatus,
+    job: &Job,
+    worker: &str,
+) -> Result<(), AppError> {
+    let failed: Vec<&str> = rules.iter().filter(|r| r.result == RuleOutcome::Fail).map(|r| r.name.as_str()).collect();
+    let decision = match status {
+        VerificationStatus::Approved => Some((DecisionOutcome::Approved, "All checks passed.".to_string())),
+        VerificationStatus::Rejected => Some((DecisionOutcome::Rejected, format!("Failed checks: {}.", failed.join(", ")))),
+        _ => None,
+    };
+    let (score, threshold) = match selfie {
+        SelfieCheck::Scored { score, threshold } => (Some(score), Some(threshold)),
+        _ => (None, None),
+    };
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    let moved = sqlx::query(
+        "UPDATE verifications SET status = $1, rules = $2, selfie_score = $3, selfie_threshold = $4, decision_outcome = $5, decision_reason = $6, \
+         decision_by = $7, decision_at = $8 WHERE id = $9 AND status = 'submitted'",
+    )
+    .bind(status.code())
+    .bind(serde_json::to_string(&rules).map_err(|e| AppError::internal("rules", e))?)
+    .bind(score)
+    .bind(threshold)
+    .bind(decision.as_ref().map(|(o, _)| o.code()))
+    .bind(decision.as_ref().map(|(_, r)| r.clone()))
+    .bind(decision.as_ref().map(|_| "system"))
+    .bind(decision.as_ref().map(|_| now))
+    .bind(&v.id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        // Decided by another run, or canceled meanwhile: nothing more to do.
+        jobs::complete(&mut *tx, &job.id, worker).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    let actor = Actor::System;
+    journal::record(
+        &mut tx,
+        &Change { workspace_id, verification_id: &v.id, document_id: None, event: "rules.evaluated", actor: &actor, data: json!({ "rules": rules, "failed": failed }) },
+    )
+    .await?;
+    let event = match status {
+        VerificationStatus::Approved => "verification.approved",
+        VerificationStatus::Rejected => "verification.rejected",
+        _ => "verification.needs_review",
+    };
+    let change = Change {
+        workspace_id,
+        verification_id: &v.id,
+        document_id: None,
+        event,
+        actor: &actor,
+        data: json!({ "from": "submitted", "to": status.code(), "failed_rules": failed, "reason": decision.as_ref().map(|(_, r)| r.clone()) }),
+    };
+    verifications::touch_and_record(&mut tx, workspace_id, flow, &v.id, change).await?;
+    // An automatic decision decides the documents it rests on, too.
+    if let Some((outcome, reason)) = &decision {
+        for doc in v.documents.iter().filter(|d| d.status == DocumentStatus::Extracted) {
+            sqlx::query("UPDATE documents SET status = $1, decision_outcome = $1, decision_reason = $2, decision_by = 'system', decision_at = $3, version = version + 1, updated_at = $3 WHERE id = $4")
+                .bind(outcome.code())
+                .bind(reason)
+                .bind(now)
+                .bind(&doc.id)
+                .execute(&mut *tx)
+                .await?;
+            let event = if *outcome == DecisionOutcome::Approved { "document.approved" } else { "document.rejected" };
+            documents::record_document_change(&mut tx, workspace_id, flow, &v.id, &doc.id, event, &actor, json!({ "reason": reason }), true).await?;
+        }
+    }
+    jobs::complete(&mut *tx, &job.id, worker).await?;
+    tx.commit().await?;
+    db.wake_workers();
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! The rules of SPEC §5.3 and the decision policy of SPEC §4.
+//!
+//! Pure functions over what the applicant declared and what the documents said, so
+//! every rule is unit-tested without a database. Each rule yields `pass`, `fail` or
+//! `not_applicable` with what was expected and what was found, in that order below.
+
+use crate::{
+    documents::{Document, DocumentStatus, Extracted},
+    flows::{DocumentRole, FlowConfig, OnFail, OnPass},
+    verifications::{RuleOutcome, RuleResult, Verification, VerificationStatus},
+};
+use attest_extract::normalize;
+use chrono::NaiveDate;
+
+pub const NAME_MISMATCH: &str = "name_mismatch";
+pub const COUNTRY_MISMATCH: &str = "country_mismatch";
+pub const DOCUMENT_TYPE_MISMATCH: &str = "document_type_mismatch";
+pub const DOCUMENT_NUMBER_MISMATCH: &str = "document_number_mismatch";
+pub const DATE_OF_BIRTH_MISMATCH: &str = "date_of_birth_mismatch";
+pub const DOCUMENT_EXPIRED: &str = "document_expired";
+pub const ADDRESS_BLACKLISTED: &str = "address_blacklisted";
+pub const SELFIE_MISMATCH: &str = "selfie_mismatch";
+
+/// The selfie comparison as the pipeline ran it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SelfieCheck {
+    /// No selfie in this verification (or the flow does not use one).
+    Absent,
+    /// Both faces found and compared.
+    Scored { score: f64, threshold: f64 },
+    /// A face was missing on one side (the selfie's own failure is on its document).
+    NoFace { on: &'static str },
+}
+
+/// Everything the rules look at.
+pub struct Inputs<'a> {
+    pub verification: &'a Verification,
+    pub config: &'a FlowConfig,
+    /// The workspace's blacklist, each entry already normalized with
+    /// [`normalize::address_text`].
+    pub blacklist: &'a [String],
+    pub selfie: SelfieCheck,
+    pub today: NaiveDate,
+}
+
+fn rule(name: &str, result: RuleOutcome, expected: impl Into<Option<String>>, found: impl Into<Option<String>>) -> RuleResult {
+    RuleResult { name: name.to_string(), result, expected: expected.into(), found: found.into() }
+}
+
+fn not_applicable(name: &str) -> RuleResult {
+    rule(name, RuleOutcome::NotApplicable, None, None)
+}
+
+/// The live (not canceled) document of `role` with extracted data.
+fn extracted(v: &Verification, role: DocumentRole) -> Option<(&Document, &Extracted)> {
+    v.documents
+        .iter()
+        .filter(|d| d.role == role && d.status != DocumentStatus::Canceled)
+        .find_map(|d| d.extracted.as_ref().map(|e| (d, e)))
+}
+
+fn full_name(first: &str, middle: Option<&str>, last: &str) -> String {
+    [Some(first), middle, Some(last)].into_iter().flatten().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// Runs every rule, in the order of SPEC §5.3.
+pub fn evaluate(inputs: &Inputs<'_>) -> Vec<RuleResult> {
+    let v = inputs.verification;
+    let photo = extracted(v, DocumentRole::PhotoId);
+    let poa = extracted(v, DocumentRole::ProofOfAddress);
+    vec![
+        name_rule(v, [photo, poa]),
+        country_rule(photo),
+        type_rule(photo),
+        number_rule(v, photo),
+        dob_rule(v, [photo, poa]),
+        expiry_rule([photo, poa], inputs.today),
+        blacklist_rule(v, poa, inputs.blacklist),
+        selfie_rule(&inputs.selfie),
+    ]
+}
+
+fn name_rule(v: &Verification, docs: [Option<(&Document, &Extracted)>; 2]) -> RuleResult {
+    let a = &v.applicant;
+    let expected = full_name(&a.first_name, a.middle_name.as_deref(), &a.last_name);
+    let mut found = Vec::new();
+    let mut all_match = true;
+    for (_, e) in docs.into_iter().flatten() {
+        let (Some(first), Some(last)) = (e.first_name.as_deref(), e.last_name.as_deref()) else { continue };
+        found.push(full_name(first, e.middle_name.as_deref(), last));
+        all_match &= normalize::names_match((&a.first_name, a.middle_name.as_deref(), &a.last_name), (first, e.middle_name.as_deref(), last));
+    }
+    if found.is_empty() {
+        return not_applicable(NAME_MISMATCH);
+    }
+    found.dedup();
+    rule(NAME_MISMATCH, if all_match { RuleOutcome::Pass } else { RuleOutcome::Fail }, expected, found.join("; "))
+}
+
+fn country_rule(photo: Option<(&Document, &Extracted)>) -> RuleResult {
+    let Some((doc, Some(found))) = photo.map(|(d, e)| (d, e.issuing_country.as_deref())) else { return not_applicable(COUNTRY_MISMATCH) };
+    let pass = doc.country.eq_ignore_ascii_case(found);
+    rule(COUNTRY_MISMATCH, if pass { RuleOutcome::Pass } else { RuleOutcome::Fail }, doc.country.clone(), found.to_string())
+}
+
+/// Whether a declared type and the kind a document reports agree. MRZ document codes
+/// cannot tell a national ID from a residence permit, so those two share `national_id`.
+fn kinds_agree(declared: &str, kind: &str) -> bool {
+    declared == kind || (kind == "national_id" && matches!(declared, "residence_permit" | "permanent_resident_card" | "nexus_card"))
+}
+
+fn type_rule(photo: Option<(&Document, &Extracted)>) -> RuleResult {
+    let Some((doc, Some(kind))) = photo.map(|(d, e)| (d, e.document_kind.as_deref())) else { return not_applicable(DOCUMENT_TYPE_MISMATCH) };
+    let pass = kinds_agree(&doc.document_type, kind);
+    rule(DOCUMENT_TYPE_MISMATCH, if pass { RuleOutcome::Pass } else { RuleOutcome::Fail }, doc.document_type.clone(), kind.to_string())
+}
+
+fn comparable_number(n: &str) -> String {
+    n.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+fn number_rule(v: &Verification, photo: Option<(&Document, &Extracted)>) -> RuleResult {
+    let declared = v.photo_id.as_ref().and_then(|p| p.number.as_deref()).filter(|n| !n.trim().is_empty());
+    let found = photo.and_then(|(_, e)| e.document_number.as_deref());
+    let (Some(declared), Some(found)) = (declared, found) else { return not_applicable(DOCUMENT_NUMBER_MISMATCH) };
+    let pass = comparable_number(declared) == comparable_number(found);
+    rule(DOCUMENT_NUMBER_MISMATCH, if pass { RuleOutcome::Pass } else { RuleOutcome::Fail }, declared.to_string(), found.to_string())
+}
+
+fn dob_rule(v: &Verification, docs: [Option<(&Document, &Extracted)>; 2]) -> RuleResult {
+    let found: Vec<&str> = docs.into_iter().flatten().filter_map(|(_, e)| e.date_of_birth.as_deref()).collect();
+    if found.is_empty() {
+        return not_applicable(DATE_OF_BIRTH_MISMATCH);
+    }
+    let pass = found.iter().all(|d| *d == v.applicant.date_of_birth);
+    let mut shown: Vec<&str> = found.clone();
+    shown.dedup();
+    rule(DATE_OF_BIRTH_MISMATCH, if pass { RuleOutcome::Pass } else { RuleOutcome::Fail }, v.applicant.date_of_birth.clone(), shown.join("; "))
+}
+
+fn expiry_rule(docs: [Option<(&Document, &Extracted)>; 2], today: NaiveDate) -> RuleResult {
+    let dates: Vec<(String, Option<NaiveDate>)> = docs
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, e)| e.expiry_date.as_deref())
+        .map(|d| (d.to_string(), NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
+        .collect();
+    if dates.is_empty() {
+        return not_applicable(DOCUMENT_EXPIRED);
+    }
+    // An unparseable expiry is treated as expired: we cannot show it is valid.
+    let expired = dates.iter().find(|(_, d)| d.is_none_or(|d| d < today));
+    let (shown, result) = match expired {
+        Some((text, _)) => (text.clone(), RuleOutcome::Fail),
+        None => (dates.iter().map(|(t, _)| t.as_str()).min().unwrap_or_default().to_string(), RuleOutcome::Pass),
+    };
+    rule(DOCUMENT_EXPIRED, result, format!("on or after {today}"), shown)
+}
+
+fn blacklist_rule(v: &Verification, poa: Option<(&Document, &Extracted)>, blacklist: &[String]) -> RuleResult {
+    let a = &v.applicant.address;
+    let mut candidates = vec![normalize::address(&a.line1, a.line2.as_deref(), &a.city, &a.state, &a.postal_code)];
+    if let Some(found) = poa.and_then(|(_, e)| e.address.as_ref()) {
+        candidates.push(normalize::address(&found.line1, found.line2.as_deref(), &found.city, &found.state, &found.postal_code));
+    }
+    candidates.dedup();
+    let refused = candidates.iter().find(|c| {
+        let street = c.split(", ").next().unwrap_or_default();
+        normalize::is_po_box(street) || blacklist.iter().any(|b| b == *c || (!b.contains(", ") && b == street))
+    });
+    match refused {
+        Some(address) => rule(ADDRESS_BLACKLISTED, RuleOutcome::Fail, "a residential address, not blacklisted".to_string(), address.clone()),
+        None => rule(ADDRESS_BLACKLISTED, RuleOutcome::Pass, "a residential address, not blacklisted".to_string(), candidates.join("; ")),
+    }
+}
+
+fn selfie_rule(check: &SelfieCheck) -> RuleResult {
+    match check {
+        SelfieCheck::Absent => not_applicable(SELFIE_MISMATCH),
+        SelfieCheck::NoFace { on } => rule(SELFIE_MISMATCH, RuleOutcome::NotApplicable, None, format!("no face found on the {on}")),
+        SelfieCheck::Scored { score, threshold } => rule(
+            SELFIE_MISMATCH,
+            if score >= threshold { RuleOutcome::Pass } else { RuleOutcome::Fail },
+            format!("score ≥ {threshold:.2}"),
+            format!("{score:.2}"),
+        ),
+    }
+}
+
+/// The decision policy (SPEC §4): what a checked verification becomes. A check that
+/// could not be completed (an extraction failure, a missing face) always goes to a
+/// person, whatever the policy says.
+pub fn outcome(config: &FlowConfig, rules: &[RuleResult], incomplete: bool) -> VerificationStatus {
+    if incomplete {
+        return VerificationStatus::NeedsReview;
+    }
+    if rules.iter().any(|r| r.result == RuleOutcome::Fail) {
+        return match config.on_fail {
+            OnFail::AutoReject => VerificationStatus::Rejected,
+            OnFail::ManualReview => VerificationStatus::NeedsReview,
+        };
+    }
+    match config.on_pass {
+        OnPass::AutoApprove => VerificationStatus::Approved,
+        OnPass::ManualReview => VerificationStatus::NeedsReview,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        documents::DocumentStatus,
+        flows::Flow,
+        verifications::{Address, Applicant, PhotoIdSpec},
+    };
+
+    fn verification(docs: Vec<Document>) -> Verification {
+        Verification {
+            id: "ver_1".into(),
+            flow: Flow::Usps1583,
+            status: VerificationStatus::Submitted,
+            reference: None,
+            applicant: Applicant {
+                first_name: "Zoë".into(),
+                middle_name: Some("Ann".into()),
+                last_name: "Müller".into(),
+                date_of_birth: "1988-02-29".into(),
+                email: None,
+                phone: None,
+                address: Address { line1: "12 North Main Street".into(), line2: Some("Apartment 4".into()), city: "Springfield".into(), state: "IL".into(), postal_code: "62701".into(), country: "US".into() },
+            },
+            photo_id: Some(PhotoIdSpec { document_type: "drivers_license".into(), country: "US".into(), number: Some("D123-4567".into()) }),
+            proof_of_address: None,
+            mailbox: None,
+            metadata: serde_json::json!({}),
+            version: 3,
+            documents: docs,
+            rules: vec![],
+            selfie_match: None,
+            decision: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn licence(e: Extracted) -> Document {
+        Document {
+            id: "doc_1".into(),
+            verification_id: "ver_1".into(),
+            document_type: "drivers_license".into(),
+            role: DocumentRole::PhotoId,
+            country: "US".into(),
+            status: DocumentStatus::Extracted,
+            sides: vec!["front".into(), "back".into()],
+            extracted: Some(e),
+            failure_reason: None,
+            decision: None,
+            version: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn good() -> Extracted {
+        Extracted {
+            first_name: Some("ZOE".into()),
+            middle_name: Some("A".into()),
+            last_name: Some("MULLER".into()),
+            date_of_birth: Some("1988-02-29".into()),
+            document_number: Some("D1234567".into()),
+            expiry_date: Some("2030-01-31".into()),
+            issuing_country: Some("US".into()),
+            issuing_jurisdiction: Some("IL".into()),
+            address: None,
+            document_kind: Some("drivers_license".into()),
+        }
+    }
+
+    fn run(e: Extracted, selfie: SelfieCheck, blacklist: &[String]) -> Vec<RuleResult> {
+        let v = verification(vec![licence(e)]);
+        let config = FlowConfig::default_for(Flow::Usps1583);
+        evaluate(&Inputs { verification: &v, config: &config, blacklist, selfie, today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() })
+    }
+
+    fn result_of(rules: &[RuleResult], name: &str) -> RuleOutcome {
+        rules.iter().find(|r| r.name == name).map(|r| r.result).expect("rule present")
+    }
+
+    #[test]
+    fn a_clean_document_passes_every_rule() {
+        let rules = run(good(), SelfieCheck::Scored { score: 0.8, threshold: 0.6 }, &[]);
+        assert!(rules.iter().all(|r| r.result == RuleOutcome::Pass), "{rules:#?}");
+        assert_eq!(rules.len(), 8);
+    }
+
+    #[test]
+    fn each_rule_fails_on_its_own() {
+        let cases: Vec<(&str, Extracted)> = vec![
+            (NAME_MISMATCH, Extracted { first_name: Some("ZORA".into()), ..good() }),
+            (COUNTRY_MISMATCH, Extracted { issuing_country: Some("CA".into()), ..good() }),
+            (DOCUMENT_TYPE_MISMATCH, Extracted { document_kind: Some("state_id".into()), ..good() }),
+            (DOCUMENT_NUMBER_MISMATCH, Extracted { document_number: Some("D7654321".into()), ..good() }),
+            (DATE_OF_BIRTH_MISMATCH, Extracted { date_of_birth: Some("1988-03-01".into()), ..good() }),
+            (DOCUMENT_EXPIRED, Extracted { expiry_date: Some("2026-11-25".into()), ..good() }),
+        ];
+        for (name, e) in cases {
+            let rules = run(e, SelfieCheck::Absent, &[]);
+            let failed: Vec<&str> = rules.iter().filter(|r| r.result == RuleOutcome::Fail).map(|r| r.name.as_str()).collect();
+            assert_eq!(failed, vec![name]);
+        }
+        let rules = run(good(), SelfieCheck::Scored { score: 0.31, threshold: 0.6 }, &[]);
+        let selfie = rules.iter().find(|r| r.name == SELFIE_MISMATCH).unwrap();
+        assert_eq!((selfie.result, selfie.found.as_deref()), (RuleOutcome::Fail, Some("0.31")));
+    }
+
+    #[test]
+    fn blacklist_compares_publication_28_forms() {
+        let entry = normalize::address_text("12 N Main St Apt 4, Springfield, IL 62701");
+        let rules = run(good(), SelfieCheck::Absent, &[entry]);
+        assert_eq!(result_of(&rules, ADDRESS_BLACKLISTED), RuleOutcome::Fail);
+        let rules = run(good(), SelfieCheck::Absent, &[normalize::address_text("13 N Main St, Springfield, IL 62701")]);
+        assert_eq!(result_of(&rules, ADDRESS_BLACKLISTED), RuleOutcome::Pass);
+    }
+
+    #[test]
+    fn missing_data_is_not_applicable_not_a_pass() {
+        let rules = run(Extracted::default(), SelfieCheck::Absent, &[]);
+        for name in [NAME_MISMATCH, COUNTRY_MISMATCH, DOCUMENT_TYPE_MISMATCH, DOCUMENT_NUMBER_MISMATCH, DATE_OF_BIRTH_MISMATCH, DOCUMENT_EXPIRED, SELFIE_MISMATCH] {
+            assert_eq!(result_of(&rules, name), RuleOutcome::NotApplicable, "{name}");
+        }
+    }
+
+    #[test]
+    fn policy_follows_the_flow_configuration() {
+        let mut config = FlowConfig::default_for(Flow::Identity);
+        let pass = vec![rule(NAME_MISMATCH, RuleOutcome::Pass, None, None)];
+        let fail = vec![rule(NAME_MISMATCH, RuleOutcome::Fail, None, None)];
+        assert_eq!(outcome(&config, &pass, false), VerificationStatus::Approved);
+        assert_eq!(outcome(&config, &fail, false), VerificationStatus::NeedsReview);
+        assert_eq!(outcome(&config, &pass, true), VerificationStatus::NeedsReview);
+        config.on_fail = OnFail::AutoReject;
+        config.on_pass = OnPass::ManualReview;
+        assert_eq!(outcome(&config, &fail, false), VerificationStatus::Rejected);
+        assert_eq!(outcome(&config, &pass, false), VerificationStatus::NeedsReview);
+    }
+}

@@ -1,0 +1,226 @@
+//! Proof-of-address reading on synthetic documents.
+//!
+//! The fixtures in `tests/fixtures/address/` are made by `generate.py` there (invented
+//! people and companies): a utility bill as a text PDF, as a scanned PDF without text
+//! layer and as a phone photo; a lease with the premises on one line; a Canadian
+//! insurance declaration; a blank page and a letter without an address. OCR uses
+//! Debian's Tesseract `eng` model (`$ATTEST_TESSDATA` overrides its folder).
+
+use attest_extract::address::{self, Ocr, PoaReading, TextSource, DEBIAN_TESSDATA};
+use attest_extract::intake;
+use attest_extract::{Address, Failure};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn ocr() -> &'static Ocr {
+    static OCR: OnceLock<Ocr> = OnceLock::new();
+    OCR.get_or_init(|| {
+        let dir =
+            std::env::var_os("ATTEST_TESSDATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEBIAN_TESSDATA));
+        Ocr::english(&dir).expect("tesseract eng model")
+    })
+}
+
+fn read_fixture(name: &str) -> Result<PoaReading, Failure> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/address").join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    address::read(&intake::load(&bytes)?, ocr())
+}
+
+/// Case and spacing do not matter for the comparison.
+fn norm(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase()
+}
+
+fn assert_reading(name: &str, source: TextSource, person: (&str, Option<&str>, &str), expected: Address) {
+    let reading = read_fixture(name).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let e = &reading.extracted;
+    let found =
+        (e.first_name.as_deref().map(norm), e.middle_name.as_deref().map(norm), e.last_name.as_deref().map(norm));
+    assert_eq!(found, (Some(norm(person.0)), person.1.map(norm), Some(norm(person.2))), "{name}: name");
+    let a = e.address.as_ref().unwrap_or_else(|| panic!("{name}: no address"));
+    let fields = |a: &Address| {
+        (
+            norm(&a.line1),
+            a.line2.as_deref().map(norm),
+            norm(&a.city),
+            norm(&a.state),
+            norm(&a.postal_code),
+            a.country.clone(),
+        )
+    };
+    assert_eq!(fields(a), fields(&expected), "{name}: address");
+    assert_eq!(reading.source, source, "{name}: source");
+}
+
+fn springfield() -> Address {
+    Address {
+        line1: "1234 N Maple Ave".into(),
+        line2: Some("Apt 5B".into()),
+        city: "Springfield".into(),
+        state: "IL".into(),
+        postal_code: "62704-1234".into(),
+        country: "US".into(),
+    }
+}
+
+#[test]
+fn utility_bill_text_layer() {
+    assert_reading("bill.pdf", TextSource::TextLayer, ("Maria", Some("E."), "Garcia"), springfield());
+    let lines = read_fixture("bill.pdf").expect("reads").lines;
+    assert!(lines.iter().any(|l| l == "MARIA E. GARCIA"), "{lines:?}");
+}
+
+#[test]
+fn utility_bill_scanned_pdf() {
+    assert_reading("bill_scanned.pdf", TextSource::Ocr, ("Maria", Some("E."), "Garcia"), springfield());
+}
+
+#[test]
+fn utility_bill_photo() {
+    assert_reading("bill_photo.jpg", TextSource::Ocr, ("Maria", Some("E."), "Garcia"), springfield());
+}
+
+#[test]
+fn utility_bill_low_resolution_photo() {
+    // ~75 dpi: enlarged before OCR, or Tesseract misreads the addressee block.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/address/bill_photo.jpg");
+    let photo = image::open(path).expect("fixture").resize(800, 800, image::imageops::FilterType::Triangle);
+    let reading = address::read(&intake::Loaded::Image(photo), ocr()).expect("reads");
+    let a = reading.extracted.address.expect("address");
+    assert_eq!(
+        (norm(&a.line1), a.line2.as_deref().map(norm), norm(&a.postal_code)),
+        (norm("1234 N Maple Ave"), Some(norm("Apt 5B")), "62704-1234".into())
+    );
+    assert_eq!(reading.extracted.last_name.as_deref().map(norm), Some("GARCIA".into()));
+}
+
+#[test]
+fn lease_with_one_line_premises() {
+    let premises = Address {
+        line1: "77 Elm Street".into(),
+        line2: Some("Unit 12".into()),
+        city: "Portland".into(),
+        state: "OR".into(),
+        postal_code: "97205".into(),
+        country: "US".into(),
+    };
+    assert_reading("lease.pdf", TextSource::TextLayer, ("Jonathan", Some("A."), "Smith"), premises);
+}
+
+#[test]
+fn canadian_insurance_declaration() {
+    let home = Address {
+        line1: "4521 rue Saint-Denis".into(),
+        line2: None,
+        city: "Montréal".into(),
+        state: "QC".into(),
+        postal_code: "H2J 2L3".into(),
+        country: "CA".into(),
+    };
+    assert_reading("insurance_ca.pdf", TextSource::TextLayer, ("Émilie", None, "Tremblay"), home);
+}
+
+#[test]
+fn nothing_legible_is_text_not_found() {
+    assert_eq!(read_fixture("blank.pdf").err(), Some(Failure::TextNotFound));
+    assert_eq!(read_fixture("no_address.pdf").err(), Some(Failure::TextNotFound));
+    let white = image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(850, 1100, image::Luma([250])));
+    assert_eq!(address::read(&intake::Loaded::Image(white), ocr()).err(), Some(Failure::TextNotFound));
+}
+
+#[test]
+fn broken_pdfs_fail_cleanly() {
+    for bytes in [&b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF"[..], b"%PDF-", b"%PDF-1.4\n\xff\xfe garbage"]
+    {
+        let err = address::read(&intake::Loaded::Pdf(bytes.to_vec()), ocr()).err();
+        assert!(matches!(err, Some(Failure::UnsupportedFormat | Failure::TextNotFound)), "{err:?}");
+    }
+    assert_eq!(address::pdf_text_layer(b"%PDF-1.4 nonsense", 3), None);
+}
+
+#[test]
+fn missing_tesseract_model_is_a_provider_error() {
+    assert!(matches!(Ocr::english(Path::new("/nonexistent/tessdata")), Err(Failure::ProviderError(_))));
+}
+
+#[test]
+fn damaged_pdfs_never_panic_the_text_layer_reader() {
+    use rand::{Rng, SeedableRng};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/address/bill.pdf");
+    let pdf = std::fs::read(path).expect("fixture");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1583);
+    // pdf-extract can panic on malformed PDFs; the reader must turn that into "no text
+    // layer" and never let it escape.
+    for _ in 0..300 {
+        let mut damaged = pdf.clone();
+        for _ in 0..rng.gen_range(1..8) {
+            let at = rng.gen_range(0..damaged.len());
+            damaged[at] = rng.gen();
+        }
+        damaged.truncate(rng.gen_range(damaged.len() / 2..=damaged.len()));
+        let _ = address::pdf_text_layer(&damaged, 3);
+    }
+}
+
+#[test]
+fn arbitrary_text_never_panics_the_parser() {
+    use attest_extract::address::{layout, parse};
+    use rand::{seq::SliceRandom, Rng, SeedableRng};
+    let pieces = [
+        "1234",
+        "N",
+        "MAPLE",
+        "AVE",
+        "APT",
+        "5B",
+        "#",
+        "SPRINGFIELD,",
+        "IL",
+        "62704-1234",
+        "QC",
+        "H2J",
+        "2L3",
+        "é",
+        "Ø",
+        ",",
+        ":",
+        "Tenant:",
+        "PO",
+        "Box",
+        "&",
+        "  ",
+        "\n",
+        "\t",
+        "ǅ",
+        "🏠",
+        "-",
+        ".",
+        "Suite",
+        "Maria",
+        "Garcia",
+        "1",
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(28);
+    for _ in 0..2000 {
+        let n = rng.gen_range(0..40);
+        let text: String = (0..n)
+            .map(|_| *pieces.choose(&mut rng).expect("pieces"))
+            .collect::<Vec<_>>()
+            .join(if rng.gen() { " " } else { "" });
+        let _ = parse::find_address(&layout::from_plain_text(&text));
+        let tsv: String = text
+            .split('\n')
+            .enumerate()
+            .map(|(i, w)| {
+                format!(
+                    "5\t1\t1\t1\t{i}\t1\t{}\t{}\t30\t20\t{}\t{w}\n",
+                    rng.gen_range(-5..900),
+                    i * 30,
+                    rng.gen_range(-1..100)
+                )
+            })
+            .collect();
+        let _ = parse::find_address(&layout::from_tesseract_tsv(&tsv, 30.0));
+    }
+}

@@ -206,6 +206,47 @@ mod tests {
         assert!(matches!(decode_image(&bomb), Err(Failure::ImageTooLarge)));
     }
 
+    /// A JPEG whose EXIF says "rotate 90° clockwise" (orientation 6), as phones write.
+    fn jpeg_with_orientation(w: u32, h: u32, orientation: u8) -> Vec<u8> {
+        let mut plain = Vec::new();
+        DynamicImage::new_luma8(w, h).write_to(&mut Cursor::new(&mut plain), image::ImageFormat::Jpeg).unwrap();
+        // APP1 "Exif": a big-endian TIFF header and one IFD entry, tag 0x0112 (SHORT).
+        let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0".to_vec();
+        tiff.extend([orientation, 0, 0, 0, 0, 0, 0]);
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend(tiff);
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        out.extend(((app1.len() + 2) as u16).to_be_bytes());
+        out.extend(app1);
+        out.extend(&plain[2..]);
+        out
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        let Loaded::Image(img) = load(&jpeg_with_orientation(400, 250, 6)).unwrap() else { panic!("an image") };
+        assert_eq!((img.width(), img.height()), (250, 400));
+        let Loaded::Image(img) = load(&jpeg_with_orientation(400, 250, 1)).unwrap() else { panic!("an image") };
+        assert_eq!((img.width(), img.height()), (400, 250));
+    }
+
+    /// HEIC through libheif's tools (Debian `libheif-examples`, installed by the scripts).
+    #[test]
+    fn heic_is_decoded_when_libheif_tools_are_installed() {
+        let dir = TempDir::new().unwrap();
+        std::fs::write(dir.path().join("in.png"), png(320, 240)).unwrap();
+        let encoded = Command::new("heif-enc").arg(dir.path().join("in.png")).arg("-o").arg(dir.path().join("out.heic")).output();
+        let Ok(out) = encoded else {
+            assert!(std::env::var("ATTEST_TEST_REQUIRE_MODELS").is_err(), "heif-enc is missing (apt: libheif-examples)");
+            return;
+        };
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let heic = std::fs::read(dir.path().join("out.heic")).unwrap();
+        assert_eq!(sniff(&heic), Some(Format::Heic));
+        let Loaded::Image(img) = load(&heic).unwrap() else { panic!("an image") };
+        assert_eq!((img.width(), img.height()), (320, 240));
+    }
+
     #[test]
     fn downscale_keeps_aspect_and_never_upscales() {
         let img = DynamicImage::new_luma8(4000, 2000);

@@ -43,26 +43,37 @@ pub struct Upload {
 }
 
 fn decode(row: &AnyRow) -> Result<Document, AppError> {
-    let role: String = row.try_get("role")?;
-    let status: String = row.try_get("status")?;
-    let extracted: Option<String> = row.try_get("extracted")?;
-    let back: Option<String> = row.try_get("back_blob")?;
+    decode_prefixed(row, "")
+}
+
+/// The document columns aliased `d_<column>`, for reading documents in a join.
+pub(crate) fn joined_columns(table: &str) -> String {
+    COLUMNS.split(", ").map(|c| format!("{table}.{c} AS d_{c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Decodes a document whose columns carry `prefix` (`""`, or `"d_"` in a join).
+pub(crate) fn decode_prefixed(row: &AnyRow, prefix: &str) -> Result<Document, AppError> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let role: String = row.try_get(col("role").as_str())?;
+    let status: String = row.try_get(col("status").as_str())?;
+    let extracted: Option<String> = row.try_get(col("extracted").as_str())?;
+    let back: Option<String> = row.try_get(col("back_blob").as_str())?;
     Ok(Document {
-        id: row.try_get("id")?,
-        verification_id: row.try_get("verification_id")?,
-        document_type: row.try_get("type")?,
+        id: row.try_get(col("id").as_str())?,
+        verification_id: row.try_get(col("verification_id").as_str())?,
+        document_type: row.try_get(col("type").as_str())?,
         role: role.parse().map_err(|_| AppError::internal("stored role", &role))?,
-        country: row.try_get("country")?,
+        country: row.try_get(col("country").as_str())?,
         status: DocumentStatus::parse(&status).ok_or_else(|| AppError::internal("stored document status", &status))?,
         sides: if back.is_some() { vec!["front".into(), "back".into()] } else { vec!["front".into()] },
         extracted: extracted
             .map(|e| serde_json::from_str::<Extracted>(&e).map_err(|err| AppError::internal("stored extraction", err)))
             .transpose()?,
-        failure_reason: row.try_get("failure_reason")?,
-        decision: verifications::decision_from_row(row)?,
-        version: row.try_get("version")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
+        failure_reason: row.try_get(col("failure_reason").as_str())?,
+        decision: verifications::decision_from_columns(row, prefix)?,
+        version: row.try_get(col("version").as_str())?,
+        created_at: rfc3339(row.try_get(col("created_at").as_str())?),
+        updated_at: rfc3339(row.try_get(col("updated_at").as_str())?),
     })
 }
 

@@ -54,6 +54,9 @@ impl Db {
             Engine::Sqlite => {
                 AnyPoolOptions::new()
                     .max_connections(8)
+                    // A local file cannot drop a connection: the default ping before every
+                    // acquire would only add a round trip to the connection's thread.
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(10))
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {

@@ -78,13 +78,19 @@ fn decode(row: &AnyRow) -> Result<Row_, AppError> {
 
 /// The `decision_*` columns that verifications and documents share.
 pub fn decision_from_row(row: &AnyRow) -> Result<Option<Decision>, AppError> {
-    let outcome: Option<String> = row.try_get("decision_outcome")?;
+    decision_from_columns(row, "")
+}
+
+/// [`decision_from_row`] for columns that carry `prefix` (documents in a join).
+pub fn decision_from_columns(row: &AnyRow, prefix: &str) -> Result<Option<Decision>, AppError> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let outcome: Option<String> = row.try_get(col("decision_outcome").as_str())?;
     let Some(outcome) = outcome else { return Ok(None) };
     Ok(Some(Decision {
         outcome: if outcome == "approved" { DecisionOutcome::Approved } else { DecisionOutcome::Rejected },
-        reason: row.try_get("decision_reason")?,
-        by: row.try_get::<Option<String>, _>("decision_by")?.unwrap_or_else(|| "system".into()),
-        at: rfc3339(row.try_get::<Option<i64>, _>("decision_at")?.unwrap_or_default()),
+        reason: row.try_get(col("decision_reason").as_str())?,
+        by: row.try_get::<Option<String>, _>(col("decision_by").as_str())?.unwrap_or_else(|| "system".into()),
+        at: rfc3339(row.try_get::<Option<i64>, _>(col("decision_at").as_str())?.unwrap_or_default()),
     }))
 }
 
@@ -116,19 +122,42 @@ pub fn ensure_started(status: VerificationStatus) -> Result<(), AppError> {
     }
 }
 
-/// The verification with its documents.
+/// The verification with its documents, in one round trip (a LEFT JOIN: the API's
+/// most frequent read).
 pub async fn get(db: &Db, workspace_id: &str, flow: Flow, id: &str) -> Result<Verification, AppError> {
-    let found = find(db.pool(), workspace_id, flow, id).await?;
+    load(db.pool(), workspace_id, flow, id).await
+}
+
+async fn load<'e, E>(executor: E, workspace_id: &str, flow: Flow, id: &str) -> Result<Verification, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let verification: Vec<String> = COLUMNS.split(", ").map(|c| format!("v.{c} AS {c}")).collect();
+        format!(
+            "SELECT {}, {} FROM verifications v LEFT JOIN documents d ON d.verification_id = v.id \
+             WHERE v.id = $1 AND v.workspace_id = $2 ORDER BY d.id",
+            verification.join(", "),
+            documents::joined_columns("d")
+        )
+    });
+    let rows = sqlx::query(&SQL).bind(id).bind(workspace_id).fetch_all(executor).await?;
+    let first = rows.first().ok_or(AppError::NotFound)?;
+    let found = decode(first)?;
+    if found.flow != flow {
+        return Err(AppError::BadRequest(INVALID_FLOW.into()));
+    }
     let mut verification = found.verification;
-    verification.documents = documents::list_for(db.pool(), &verification.id).await?;
+    for row in &rows {
+        if row.try_get::<Option<String>, _>("d_id")?.is_some() {
+            verification.documents.push(documents::decode_prefixed(row, "d_")?);
+        }
+    }
     Ok(verification)
 }
 
 async fn reload(tx: &mut Tx, workspace_id: &str, flow: Flow, id: &str) -> Result<Verification, AppError> {
-    let found = find(&mut **tx, workspace_id, flow, id).await?;
-    let mut verification = found.verification;
-    verification.documents = documents::list_for(&mut **tx, &verification.id).await?;
-    Ok(verification)
+    load(&mut **tx, workspace_id, flow, id).await
 }
 
 /// Bumps the version and records the change with its outbox event, inside `tx`.

@@ -81,6 +81,7 @@ fn generate() -> Result<PathBuf, String> {
         .output()
         .map_err(|e| format!("{} (set ATTEST_TEST_PYTHON): {e}", python.display()))?;
     if !out.status.success() {
+        let _ = std::fs::remove_dir_all(&partial);
         return Err(format!(
             "{} exited with {}: {}",
             python.display(),

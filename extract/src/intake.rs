@@ -27,7 +27,22 @@ pub enum Format {
     Pdf,
 }
 
-/// Sniffs the container format from magic bytes.
+impl Format {
+    /// The media type files of this format are stored and served with.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Jpeg => "image/jpeg",
+            Format::Png => "image/png",
+            Format::Webp => "image/webp",
+            Format::Heic => "image/heic",
+            Format::Pdf => "application/pdf",
+        }
+    }
+}
+
+/// Sniffs the container format from magic bytes: the one check both the upload (which
+/// refuses anything else) and the pipeline use. HEIF containers also carry AVIF; only
+/// the HEVC-coded brands are HEIC.
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         Some(Format::Jpeg)
@@ -187,6 +202,12 @@ mod tests {
     fn sniffs_by_content_not_name() {
         assert_eq!(sniff(&png(300, 300)), Some(Format::Png));
         assert_eq!(sniff(b"%PDF-1.7\n"), Some(Format::Pdf));
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0]), Some(Format::Jpeg));
+        assert_eq!(sniff(b"RIFF\x24\0\0\0WEBPVP8 "), Some(Format::Webp));
+        assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"), Some(Format::Heic));
+        assert_eq!(sniff(b"\0\0\0\x18ftypavif\0\0\0\0mif1avif"), None);
+        assert_eq!(sniff(b"just some text, named passport.jpg"), None);
+        assert_eq!(sniff(b""), None);
         assert_eq!(sniff(b"GIF89a......"), None);
         assert!(matches!(load(b"hello world"), Err(Failure::UnsupportedFormat)));
     }
@@ -199,11 +220,26 @@ mod tests {
 
     #[test]
     fn decompression_bombs_are_refused_before_decoding() {
-        // A real PNG header claiming 50 000 × 50 000 pixels, with almost no data.
+        // A real PNG header claiming 50 000 × 50 000 pixels (IHDR checksum fixed up),
+        // with almost no data.
         let mut bomb = png(300, 300);
         bomb[16..20].copy_from_slice(&50_000u32.to_be_bytes());
         bomb[20..24].copy_from_slice(&50_000u32.to_be_bytes());
+        let crc = crc32(&bomb[12..29]);
+        bomb[29..33].copy_from_slice(&crc.to_be_bytes());
         assert!(matches!(decode_image(&bomb), Err(Failure::ImageTooLarge)));
+    }
+
+    /// PNG's chunk checksum (CRC-32, polynomial 0xEDB88320).
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for b in bytes {
+            crc ^= u32::from(*b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
     }
 
     /// A JPEG whose EXIF says "rotate 90° clockwise" (orientation 6), as phones write.

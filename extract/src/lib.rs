@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 pub use image;
 
 /// What a document says about its holder. Dates are `YYYY-MM-DD`; countries ISO 3166-1
-/// alpha-2 where known.
+/// alpha-2 where known. The API shows it as `app::documents::Extracted`, the same fields:
+/// that wire type is also compiled into the browser bundle, which this crate (native
+/// libraries) cannot be, so the pipeline converts between the two through serde.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extracted {
     pub first_name: Option<String>,

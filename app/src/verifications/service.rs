@@ -202,7 +202,25 @@ pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow:
     .await?;
     let change = Change { workspace_id, verification_id: &id, document_id: None, event: "verification.created", actor, data: json!({ "status": "started" }) };
     journal::record(&mut tx, &change).await?;
-    let verification = reload(&mut tx, workspace_id, flow, &id).await?;
+    // Everything is known: no need to read the row back inside the write lock.
+    let verification = Verification {
+        id: id.clone(),
+        flow,
+        status: VerificationStatus::Started,
+        reference: input.reference,
+        applicant: input.applicant,
+        photo_id: Some(input.photo_id),
+        proof_of_address: input.proof_of_address,
+        mailbox: input.mailbox,
+        metadata: input.metadata,
+        version: 1,
+        documents: Vec::new(),
+        rules: Vec::new(),
+        selfie_match: None,
+        decision: None,
+        created_at: rfc3339(now),
+        updated_at: rfc3339(now),
+    };
     let object = serde_json::to_value(&verification).map_err(|e| AppError::internal("event payload", e))?;
     journal::emit(&mut tx, workspace_id, "verification.created", &id, verification.version, &object).await?;
     tx.commit().await?;

@@ -281,18 +281,19 @@ fn models_available() -> bool {
     ok
 }
 
-/// Generates a synthetic document set (`server/tests/fixtures/applicant.py`).
-fn documents_for(spec: Value) -> std::path::PathBuf {
+/// Generates a synthetic document set (`server/tests/fixtures/applicant.py`) into a
+/// temporary directory, removed when the returned handle drops.
+fn documents_for(spec: Value) -> tempfile::TempDir {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let faces = std::path::PathBuf::from(home).join(".cache/attest/fixtures/face");
     let fetch = std::process::Command::new("bash").arg(root.join("extract/tests/fixtures/face/fetch.sh")).arg(&faces).status().unwrap();
     assert!(fetch.success(), "fetching the public-domain face photos failed");
-    let out = tempfile::tempdir().unwrap().keep();
+    let out = tempfile::tempdir().unwrap();
     let python = std::env::var("ATTEST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let status = std::process::Command::new(python)
         .arg(root.join("server/tests/fixtures/applicant.py"))
-        .arg(&out)
+        .arg(out.path())
         .arg(&faces)
         .arg(spec.to_string())
         .status()
@@ -350,7 +351,7 @@ async fn real_documents_decide_each_outcome(engine: Engine) {
 
     // A clean pass: barcode, proof of address and the face all agree with the applicant.
     let clean = documents_for(spec(json!({})));
-    let v = run_real(&api, &clean, json!({})).await;
+    let v = run_real(&api, clean.path(), json!({})).await;
     assert_eq!(v["status"], "approved", "{v:#}");
     let licence = document(&v, "drivers_license");
     assert_eq!(licence["extracted"]["last_name"], "LOVELACE");
@@ -364,7 +365,7 @@ async fn real_documents_decide_each_outcome(engine: Engine) {
     assert!(selfie["score"].as_f64().unwrap() >= selfie["threshold"].as_f64().unwrap(), "{selfie}");
 
     // The applicant declared another first name than the licence carries.
-    let v = run_real(&api, &clean, json!({ "first_name": "Grace" })).await;
+    let v = run_real(&api, clean.path(), json!({ "first_name": "Grace" })).await;
     assert_eq!((v["status"].as_str(), failed_rules(&v)), (Some("needs_review"), vec!["name_mismatch".to_string()]), "{v:#}");
     let rule = v["rules"].as_array().unwrap().iter().find(|r| r["name"] == "name_mismatch").unwrap();
     assert_eq!(rule["expected"], "Grace Lovelace");
@@ -372,18 +373,18 @@ async fn real_documents_decide_each_outcome(engine: Engine) {
 
     // Someone else took the selfie.
     let other = documents_for(spec(json!({ "selfie": "grace_hopper" })));
-    let v = run_real(&api, &other, json!({})).await;
+    let v = run_real(&api, other.path(), json!({})).await;
     assert_eq!(failed_rules(&v), vec!["selfie_mismatch".to_string()], "{v:#}");
     assert!(v["selfie_match"]["score"].as_f64().unwrap() < v["selfie_match"]["threshold"].as_f64().unwrap());
 
     // An expired licence.
     let expired = documents_for(spec(json!({ "expiry": "2025-01-31" })));
-    let v = run_real(&api, &expired, json!({})).await;
+    let v = run_real(&api, expired.path(), json!({})).await;
     assert_eq!(failed_rules(&v), vec!["document_expired".to_string()], "{v:#}");
 
     // No barcode on the back: extraction fails with its reason; a person decides.
     let blank = documents_for(spec(json!({ "back": "blank" })));
-    let v = run_real(&api, &blank, json!({})).await;
+    let v = run_real(&api, blank.path(), json!({})).await;
     assert_eq!(v["status"], "needs_review");
     let licence = document(&v, "drivers_license");
     assert_eq!((licence["status"].as_str(), licence["failure_reason"].as_str()), (Some("extraction_failed"), Some("barcode_not_found")), "{licence:#}");
@@ -410,7 +411,7 @@ async fn a_real_passport_is_read_from_its_mrz(engine: Engine) {
         }))
         .await;
     for (kind, country, file) in [("passport", "GB", "passport.png"), ("selfie", "GB", "selfie.jpg")] {
-        let (status, doc) = api.upload(&format!("/identity/verifications/{id}/documents"), &[("type", kind), ("country", country)], vec![("file", std::fs::read(docs.join(file)).unwrap())]).await;
+        let (status, doc) = api.upload(&format!("/identity/verifications/{id}/documents"), &[("type", kind), ("country", country)], vec![("file", std::fs::read(docs.path().join(file)).unwrap())]).await;
         assert_eq!(status, 201, "{doc}");
     }
     let (status, _) = api.post(&format!("/identity/verifications/{id}/submit"), json!({})).await;

@@ -26,8 +26,12 @@ fn main() -> Result<()> {
     }
 }
 
+/// The workspace root. `cargo run` sets `CARGO_MANIFEST_DIR` for the binary too: read it
+/// at run time, because a build cache shared by several clones (CI's fresh clones, a
+/// developer's checkout) may hold an xtask compiled in another clone's directory.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 fn target_dir() -> PathBuf {

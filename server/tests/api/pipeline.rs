@@ -432,3 +432,76 @@ async fn a_real_passport_is_read_from_its_mrz(engine: Engine) {
     assert_eq!(e["document_kind"], "passport");
 }
 both_engines!(a_real_passport_is_read_from_its_mrz);
+
+/// A real `attest worker` process is killed (SIGKILL) while it holds the job; once its
+/// lease runs out a second worker process takes the job over, and the verification is
+/// decided exactly once, each document read exactly once.
+async fn a_killed_worker_process_loses_nothing(engine: Engine) {
+    if !models_available() {
+        return;
+    }
+    let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
+    let api = app.api("acme").await;
+    let docs = documents_for(spec(json!({})));
+    let mut b = body("Lovelace");
+    b["photo_id"]["number"] = json!("L123-4567-8901");
+    let id = api.create("usps1583", b).await;
+    let read = |name: &str| std::fs::read(docs.path().join(name)).unwrap();
+    for (kind, files) in [("drivers_license", vec![("file", read("front.jpg")), ("back", read("back.png"))]), ("lease", vec![("file", read("poa.pdf"))]), ("selfie", vec![("file", read("selfie.jpg"))])] {
+        let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", "US")], files).await;
+        assert_eq!(status, 201, "{doc}");
+    }
+    let worker = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_attest"))
+            .arg("worker")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ATTEST_DATA_DIR", &app.config.data_dir)
+            .env("DATABASE_URL", app.config.database_url())
+            .env("ATTEST_ENV", "sandbox")
+            .env("ATTEST_MFA_REQUIRED", "false")
+            .env("ATTEST_MODELS_DIR", std::env::var("ATTEST_MODELS_DIR").unwrap())
+            .env("ATTEST_JOB_LEASE_SECS", "2")
+            .env("ATTEST_LOG", "warn")
+            .spawn()
+            .unwrap()
+    };
+    let (status, _) = api.post(&format!("/usps1583/verifications/{id}/submit"), json!({})).await;
+    assert_eq!(status, 200);
+
+    // Worker A takes the job; it is killed the moment it holds it.
+    let mut a = worker();
+    let mut leased = false;
+    for _ in 0..1000 {
+        let holder: Option<String> = sqlx::query_scalar("SELECT leased_by FROM jobs WHERE kind = 'process_verification'").fetch_optional(app.db.pool()).await.unwrap().flatten();
+        if holder.is_some() {
+            leased = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(leased, "worker A never took the job");
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let (_, v) = api.get(&format!("/usps1583/verifications/{id}")).await;
+    assert_eq!(v["status"], "submitted", "worker A was killed before it could decide");
+
+    // Worker B takes over after the lease runs out and decides.
+    let mut b = worker();
+    let v = decided(&api, &id).await;
+    b.kill().unwrap();
+    b.wait().unwrap();
+    assert_eq!(v["status"], "approved", "{v:#}");
+    let count = |event: &'static str| {
+        let id = id.clone();
+        let pool = app.db.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM history WHERE verification_id = $1 AND event = $2").bind(id).bind(event).fetch_one(&pool).await.unwrap()
+        }
+    };
+    assert_eq!(count("verification.approved").await, 1);
+    assert_eq!(count("document.extracted").await, 3, "each document read once");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(left, 0);
+}
+both_engines!(a_killed_worker_process_loses_nothing);

@@ -31,9 +31,13 @@ test('a reviewer filters the queue, opens a case, sees the failed rule and appro
   await expect(image).toHaveAttribute('style', /scale\(1\.25\)/);
   await page.getByRole('group', { name: 'View passport (front)' }).getByRole('button', { name: 'Rotate' }).click();
   await expect(image).toHaveAttribute('style', /rotate\(90deg\)/);
+  // The proof of address is a PDF: the viewer shows its first page, rendered.
+  const lease = page.getByRole('img', { name: 'lease (front)' });
+  await expect(lease).toBeVisible();
+  await expect.poll(() => lease.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(300);
   await page.screenshot({ path: 'artifacts/verification-detail.png', fullPage: true });
 
-  await page.getByLabel('Reason').fill('Married name; certificate checked.');
+  await page.getByLabel('Reason', { exact: true }).fill('Married name; certificate checked.');
   await page.getByRole('radio', { name: 'Approve' }).check();
   await page.getByRole('button', { name: 'Submit decision' }).click();
   await expect(page.getByRole('heading', { name: /Grace Lovelace/ }).getByText('approved')).toBeVisible();

@@ -348,7 +348,9 @@ fn DocumentViewer(src: String, label: String) -> impl IntoView {
     view! {
         <figure class="viewer">
             <div class="viewer-frame">
-                <img src=src.clone() alt=label.clone() style=transform data-testid="document-image"/>
+                // `?preview`: PDFs come back as their first page, rendered, so every
+                // document can be looked at here; "Open" gives the original file.
+                <img src=format!("{src}?preview") alt=label.clone() style=transform data-testid="document-image"/>
             </div>
             <figcaption>
                 <span>{label.clone()}</span>
@@ -465,7 +467,7 @@ pub fn DetailPage() -> impl IntoView {
                                             <tbody>{v.rules.iter().map(|r| view! {
                                                 <tr class=if r.result == super::RuleOutcome::Fail { "differs" } else { "" }>
                                                     <td><code>{r.name.clone()}</code></td>
-                                                    <td>{format!("{:?}", r.result).to_lowercase()}</td>
+                                                    <td>{match r.result { super::RuleOutcome::Pass => "pass", super::RuleOutcome::Fail => "fail", super::RuleOutcome::NotApplicable => "not applicable" }}</td>
                                                     <td>{r.expected.clone().unwrap_or_default()}</td>
                                                     <td>{r.found.clone().unwrap_or_default()}</td>
                                                 </tr>

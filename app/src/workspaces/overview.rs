@@ -1,7 +1,9 @@
 //! The workspace overview: counts by status and flow, verifications per day, and queue
 //! health — the first things to look at when verifications seem stuck in `submitted`.
 
-use crate::{access::Permission, error::AppError, layout::ErrorNotice};
+#[cfg(feature = "ssr")]
+use crate::access::Permission;
+use crate::{error::AppError, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;

@@ -27,7 +27,7 @@ async fn main() {
     for start in (0..count).step_by(BATCH) {
         let end = (start + BATCH).min(count);
         let mut sql = String::from(
-            "INSERT INTO verifications (id, workspace_id, flow, status, reference, applicant, rules, decision_outcome, version, created_at, updated_at) VALUES ",
+            "INSERT INTO verifications (id, workspace_id, flow, status, reference, applicant, rules, decision_outcome, version, created_at, updated_at, search_name, search_name_rev, search_email) VALUES ",
         );
         for i in start..end {
             if i > start {
@@ -49,7 +49,9 @@ async fn main() {
             );
             let flow = if i % 3 == 0 { "identity" } else { "usps1583" };
             sql.push_str(&format!(
-                "('ver_seed{i:012}', '{workspace}', '{flow}', '{status}', 'ref-{i}', '{applicant}', '{rules}', {decision}, 1, {created}, {created})"
+                "('ver_seed{i:012}', '{workspace}', '{flow}', '{status}', 'ref-{i}', '{applicant}', '{rules}', {decision}, 1, {created}, {created}, '{first_l} {last_l}{i}', '{last_l}{i} {first_l}', '{first_l}{i}@example.com')",
+                first_l = first.to_lowercase(),
+                last_l = last.to_lowercase(),
             ));
         }
         sqlx::query(&sql).execute(&mut *tx).await.expect("insert a batch");

@@ -7,6 +7,8 @@ pub mod journal;
 pub mod page;
 pub mod requests;
 #[cfg(feature = "ssr")]
+pub mod search;
+#[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod validate;

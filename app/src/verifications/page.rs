@@ -86,7 +86,7 @@ pub async fn review_queue(slug: String, status: Option<String>, flow: Option<Str
             Some(s) => s.parse::<super::VerificationStatus>().map_err(|_| AppError::invalid("status", "The selected status is invalid."))?.code().to_string(),
         };
         let flow = flow.unwrap_or_default();
-        let q = q.unwrap_or_default().trim().to_lowercase();
+        let q = q.unwrap_or_default();
         let cursor = cursor.unwrap_or_default();
         let filters = filters.unwrap_or_default();
         let day = |field: &str, value: &Option<String>, end: bool| -> Result<i64, AppError> {
@@ -106,9 +106,11 @@ pub async fn review_queue(slug: String, status: Option<String>, flow: Option<Str
         let mut binds: Vec<String> = vec![member.workspace_id.clone()];
         let mut filter = |sql: &mut String, clause: &str, values: &[String]| {
             let mut clause = clause.to_string();
-            for (i, v) in values.iter().enumerate() {
-                binds.push(v.clone());
-                clause = clause.replace(&format!("?{}", i + 1), &format!("${}", binds.len()));
+            let base = binds.len();
+            binds.extend(values.iter().cloned());
+            // Highest first, so `?1` does not rewrite the start of `?10`.
+            for i in (1..=values.len()).rev() {
+                clause = clause.replace(&format!("?{i}"), &format!("${}", base + i));
             }
             sql.push_str(" AND ");
             sql.push_str(&clause);
@@ -122,8 +124,19 @@ pub async fn review_queue(slug: String, status: Option<String>, flow: Option<Str
         if !cursor.is_empty() {
             filter(&mut sql, "id < ?1", &[cursor.clone()]);
         }
-        if !q.is_empty() {
-            filter(&mut sql, "(id = ?1 OR LOWER(reference) = ?1 OR LOWER(applicant) LIKE ?2)", &[q.clone(), format!("%{q}%")]);
+        if let Some(search) = super::search::Search::parse(&q) {
+            use super::search::Candidates;
+            match search.candidates(&state.db, &member.workspace_id).await? {
+                Candidates::Ids(ids) if ids.is_empty() => filter(&mut sql, "1 = 0", &[]),
+                Candidates::Ids(ids) => {
+                    let list: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
+                    filter(&mut sql, &format!("id IN ({})", list.join(", ")), &ids);
+                }
+                Candidates::Many => {
+                    let (clause, values) = search.row_test();
+                    filter(&mut sql, &clause, &values);
+                }
+            }
         }
         if !decision.is_empty() {
             filter(&mut sql, "decision_outcome = ?1", &[decision.clone()]);

@@ -183,10 +183,11 @@ pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow:
     let id = new_id("ver");
     let now = now_ms();
     let to_json = |v: &dyn erased::Json| v.json();
+    let keys = super::search::keys(&input.applicant);
     let mut tx = db.begin_write().await?;
     sqlx::query(
-        "INSERT INTO verifications (id, workspace_id, flow, status, reference, applicant, photo_id, proof_of_address, mailbox, metadata, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'started', $4, $5, $6, $7, $8, $9, 1, $10, $10)",
+        "INSERT INTO verifications (id, workspace_id, flow, status, reference, applicant, photo_id, proof_of_address, mailbox, metadata, version, created_at, updated_at, \
+         search_name, search_name_rev, search_email) VALUES ($1, $2, $3, 'started', $4, $5, $6, $7, $8, $9, 1, $10, $10, $11, $12, $13)",
     )
     .bind(&id)
     .bind(workspace_id)
@@ -198,6 +199,9 @@ pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow:
     .bind(input.mailbox.as_ref().map(|m| to_json(m)))
     .bind(input.metadata.to_string())
     .bind(now)
+    .bind(keys.name)
+    .bind(keys.name_rev)
+    .bind(keys.email)
     .execute(&mut *tx)
     .await?;
     let change = Change { workspace_id, verification_id: &id, document_id: None, event: "verification.created", actor, data: json!({ "status": "started" }) };
@@ -258,8 +262,12 @@ pub async fn update(db: &Db, environment: Environment, workspace_id: &str, flow:
     }
     let mut changed = Vec::new();
     if let Some(applicant) = &input.applicant {
-        sqlx::query("UPDATE verifications SET applicant = $1 WHERE id = $2")
+        let keys = super::search::keys(applicant);
+        sqlx::query("UPDATE verifications SET applicant = $1, search_name = $2, search_name_rev = $3, search_email = $4 WHERE id = $5")
             .bind(serde_json::to_string(applicant).map_err(|e| AppError::internal("applicant", e))?)
+            .bind(keys.name)
+            .bind(keys.name_rev)
+            .bind(keys.email)
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -182,6 +182,54 @@ async fn gone_disables_and_inactive_endpoints_get_nothing(engine: Engine) {
 }
 both_engines!(gone_disables_and_inactive_endpoints_get_nothing);
 
+/// A receiver's `Retry-After` pushes the next attempt past the schedule's own delay.
+async fn retry_after_is_honoured(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &[("ATTEST_WEBHOOK_RETRY_SCHEDULE", "0,0.2,0.2")]).await;
+    let api = app.api("acme").await;
+    let receiver = Receiver::start();
+    let (endpoint_id, _) = endpoint(&api, &receiver.url("/retry-after"), json!(["verification.created"])).await;
+    api.create("usps1583", usps_body()).await;
+    let log = wait_log(&api, &endpoint_id, |d| d.first().is_some_and(|x| x["status"] == "failed")).await;
+    let attempts = log[0]["attempt_log"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{log:?}");
+    assert!(attempts.iter().all(|a| a["response_status"] == 429), "{attempts:?}");
+    let times: Vec<f64> = receiver.received().iter().map(|r| r["received_at"].as_f64().unwrap()).collect();
+    assert_eq!(times.len(), 3);
+    for gap in times.windows(2).map(|w| w[1] - w[0]) {
+        assert!(gap >= 0.95, "Retry-After: 1 waits a second, not the schedule's 0.2 s (gap {gap:.2} s)");
+    }
+}
+both_engines!(retry_after_is_honoured);
+
+/// An endpoint that has failed for longer than five days is disabled on its next failure,
+/// and its owners are told by e-mail.
+async fn a_long_failing_endpoint_is_disabled_and_owners_told(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &[("ATTEST_WEBHOOK_RETRY_SCHEDULE", "0,0.2")]).await;
+    let api = app.api("acme").await;
+    app.seed_member("acme", "owner@acme.test", "correct horse battery staple", app::access::Role::Owner).await;
+    let receiver = Receiver::start();
+    let (endpoint_id, _) = endpoint(&api, &receiver.url("/fail"), json!(["verification.created"])).await;
+    let four_days_ago = app::store::now_ms() - 4 * 86_400_000;
+    sqlx::query("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2").bind(four_days_ago).bind(&endpoint_id).execute(app.db.pool()).await.unwrap();
+    api.create("usps1583", usps_body()).await;
+    wait_log(&api, &endpoint_id, |d| d.first().is_some_and(|x| x["status"] == "failed")).await;
+    let (_, ep) = api.get(&format!("/webhook-endpoints/{endpoint_id}")).await;
+    assert_eq!(ep["active"], true, "four days of failures are not enough: {ep}");
+
+    let six_days_ago = app::store::now_ms() - 6 * 86_400_000;
+    sqlx::query("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2").bind(six_days_ago).bind(&endpoint_id).execute(app.db.pool()).await.unwrap();
+    api.create("usps1583", usps_body()).await;
+    let log = wait_log(&api, &endpoint_id, |d| d.len() == 2 && d[0]["status"] != "pending").await;
+    assert_eq!(log[0]["status"], "canceled", "a disabled endpoint's pending delivery stops: {:?}", log[0]);
+    assert_eq!(log[0]["attempts"], 1);
+    let (_, ep) = api.get(&format!("/webhook-endpoints/{endpoint_id}")).await;
+    assert_eq!(ep["active"], false, "{ep}");
+    assert_eq!(ep["disabled_reason"], "Deliveries failed for 5 days.");
+    let mail = app.outbox().into_iter().find(|m| m.contains("To: owner@acme.test") && m.contains("webhook endpoint was disabled")).expect("the owner is told");
+    assert!(mail.contains(&receiver.url("/fail")) && mail.contains("Deliveries failed for 5 days."), "{mail}");
+}
+both_engines!(a_long_failing_endpoint_is_disabled_and_owners_told);
+
 async fn resend_keeps_the_id_with_a_fresh_signature(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let api = app.api("acme").await;

@@ -1,6 +1,6 @@
 //! Appending to the activity log: one row per action, in the transaction of the change.
 
-use crate::{access::Actor, store::ids::new_id, store::now_ms};
+use crate::{access::Actor, store::{batch::Statement, ids::new_id, now_ms}};
 use sqlx::{Any, Executor};
 
 /// Where a request came from, for the activity log.
@@ -25,22 +25,24 @@ pub async fn record<'e, E>(executor: E, entry: Entry<'_>, origin: &RequestOrigin
 where
     E: Executor<'e, Database = Any>,
 {
+    statement(entry, origin).execute(executor).await
+}
+
+/// The insert for `entry`, to run in a [`crate::store::batch::Batch`].
+pub fn statement(entry: Entry<'_>, origin: &RequestOrigin) -> Statement {
     let (actor_kind, actor_id) = entry.actor.kind_and_id();
-    sqlx::query(
+    Statement::new(
         "INSERT INTO activity (id, workspace_id, actor_kind, actor_id, action, target, ip, user_agent, detail, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(new_id("act"))
-    .bind(entry.workspace_id.map(str::to_string))
+    .bind(entry.workspace_id)
     .bind(actor_kind)
-    .bind(actor_id.map(str::to_string))
-    .bind(entry.action.to_string())
-    .bind(entry.target.map(str::to_string))
+    .bind(actor_id)
+    .bind(entry.action)
+    .bind(entry.target)
     .bind(origin.ip.clone())
     .bind(origin.user_agent.clone())
     .bind(entry.detail.map(|d| d.to_string()))
     .bind(now_ms())
-    .execute(executor)
-    .await?;
-    Ok(())
 }

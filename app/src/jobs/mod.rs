@@ -36,17 +36,22 @@ pub struct QueueStats {
 
 /// Enqueues a job inside `tx` (the transaction of the change that needs it).
 pub async fn enqueue(tx: &mut sqlx::Transaction<'static, sqlx::Any>, kind: &str, payload: &Value, run_at: i64, max_attempts: i64) -> Result<String, sqlx::Error> {
+    let (id, statement) = enqueue_statement(kind, payload, run_at, max_attempts);
+    statement.execute(&mut **tx).await?;
+    Ok(id)
+}
+
+/// The insert of a new job and its id, to run in a [`crate::store::batch::Batch`].
+pub fn enqueue_statement(kind: &str, payload: &Value, run_at: i64, max_attempts: i64) -> (String, crate::store::batch::Statement) {
     let id = new_id("job");
-    sqlx::query("INSERT INTO jobs (id, kind, payload, run_at, max_attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+    let statement = crate::store::batch::Statement::new("INSERT INTO jobs (id, kind, payload, run_at, max_attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&id)
         .bind(kind)
         .bind(payload.to_string())
         .bind(run_at)
         .bind(max_attempts)
-        .bind(now_ms())
-        .execute(&mut **tx)
-        .await?;
-    Ok(id)
+        .bind(now_ms());
+    (id, statement)
 }
 
 /// Leases up to `limit` due jobs of `kinds` for `lease_ms`.

@@ -5,6 +5,7 @@
 //! the few engine-specific statements ask [`Db::engine`]. Each engine has its own
 //! migration directory, run at start-up.
 
+pub mod batch;
 pub mod ids;
 
 use sqlx::{

@@ -4,7 +4,12 @@
 use crate::{
     access::Actor,
     activity::{self, Entry, RequestOrigin},
-    store::{ids::new_id, now_ms},
+    store::{
+        batch::{Batch, Statement},
+        ids::new_id,
+        now_ms,
+    },
+    webhooks,
 };
 use serde_json::Value;
 use sqlx::{Any, Transaction};
@@ -25,34 +30,48 @@ pub struct Change<'a> {
 
 /// Appends the history entry and the activity entry for `change`.
 pub async fn record(tx: &mut Tx, change: &Change<'_>) -> Result<(), sqlx::Error> {
+    let mut batch = Batch::new();
+    record_into(&mut batch, change);
+    batch.run(&mut **tx).await
+}
+
+/// [`record`]'s statements, added to `batch`.
+pub fn record_into(batch: &mut Batch, change: &Change<'_>) {
     let (actor_kind, actor_id) = change.actor.kind_and_id();
-    sqlx::query(
-        "INSERT INTO history (id, workspace_id, verification_id, document_id, event, actor_kind, actor_id, data, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(new_id("hst"))
-    .bind(change.workspace_id)
-    .bind(change.verification_id)
-    .bind(change.document_id.map(str::to_string))
-    .bind(change.event)
-    .bind(actor_kind)
-    .bind(actor_id.map(str::to_string))
-    .bind(change.data.to_string())
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
+    batch.push(
+        Statement::new(
+            "INSERT INTO history (id, workspace_id, verification_id, document_id, event, actor_kind, actor_id, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(new_id("hst"))
+        .bind(change.workspace_id)
+        .bind(change.verification_id)
+        .bind(change.document_id)
+        .bind(change.event)
+        .bind(actor_kind)
+        .bind(actor_id)
+        .bind(change.data.to_string())
+        .bind(now_ms()),
+    );
     let target = change.document_id.unwrap_or(change.verification_id);
-    activity::record(
-        &mut **tx,
+    batch.push(activity::statement(
         Entry { workspace_id: Some(change.workspace_id), actor: change.actor, action: change.event, target: Some(target), detail: None },
         &RequestOrigin::default(),
-    )
-    .await
+    ));
 }
 
 /// Writes an event to the outbox: `{ "type", "created_at", "data": { "object": … } }`.
 /// `object` carries its own `version`, so receivers can drop stale events.
 pub async fn emit(tx: &mut Tx, workspace_id: &str, event_type: &str, object_id: &str, version: i64, object: &Value) -> Result<String, sqlx::Error> {
+    let endpoints = webhooks::service::subscribers(&mut **tx, workspace_id, event_type).await?;
+    let mut batch = Batch::new();
+    let id = emit_into(&mut batch, &endpoints, workspace_id, event_type, object_id, version, object);
+    batch.run(&mut **tx).await?;
+    Ok(id)
+}
+
+/// [`emit`]'s statements for the given subscribed `endpoints`, added to `batch`.
+pub fn emit_into(batch: &mut Batch, endpoints: &[String], workspace_id: &str, event_type: &str, object_id: &str, version: i64, object: &Value) -> String {
     let id = new_id("evt");
     let now = now_ms();
     let payload = serde_json::json!({
@@ -62,18 +81,18 @@ pub async fn emit(tx: &mut Tx, workspace_id: &str, event_type: &str, object_id: 
         "data": { "object": object },
     })
     .to_string();
-    sqlx::query("INSERT INTO events (id, workspace_id, type, object_id, object_version, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(&id)
-        .bind(workspace_id)
-        .bind(event_type)
-        .bind(object_id)
-        .bind(version)
-        .bind(&payload)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    crate::webhooks::service::fan_out(tx, workspace_id, &id, event_type, &payload).await?;
-    Ok(id)
+    batch.push(
+        Statement::new("INSERT INTO events (id, workspace_id, type, object_id, object_version, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&id)
+            .bind(workspace_id)
+            .bind(event_type)
+            .bind(object_id)
+            .bind(version)
+            .bind(payload.as_str())
+            .bind(now),
+    );
+    webhooks::service::fan_out_into(batch, endpoints, workspace_id, &id, event_type, &payload);
+    id
 }
 
 /// Enqueues a durable job, run by a worker after the transaction commits.

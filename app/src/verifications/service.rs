@@ -13,7 +13,7 @@ use crate::{
     error::AppError,
     flows::{self, Flow},
     state::Environment,
-    store::{ids::new_id, now_ms, Db},
+    store::{batch::{Batch, Statement}, ids::new_id, now_ms, Db},
 };
 use serde_json::{json, Value};
 use sqlx::{any::AnyRow, Row};
@@ -184,29 +184,30 @@ pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow:
     let now = now_ms();
     let to_json = |v: &dyn erased::Json| v.json();
     let keys = super::search::keys(&input.applicant);
-    let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO verifications (id, workspace_id, flow, status, reference, applicant, photo_id, proof_of_address, mailbox, metadata, version, created_at, updated_at, \
-         search_name, search_name_rev, search_email) VALUES ($1, $2, $3, 'started', $4, $5, $6, $7, $8, $9, 1, $10, $10, $11, $12, $13)",
-    )
-    .bind(&id)
-    .bind(workspace_id)
-    .bind(flow.code())
-    .bind(input.reference.clone())
-    .bind(to_json(&input.applicant))
-    .bind(to_json(&input.photo_id))
-    .bind(input.proof_of_address.as_ref().map(|p| to_json(p)))
-    .bind(input.mailbox.as_ref().map(|m| to_json(m)))
-    .bind(input.metadata.to_string())
-    .bind(now)
-    .bind(keys.name)
-    .bind(keys.name_rev)
-    .bind(keys.email)
-    .execute(&mut *tx)
-    .await?;
+    // Read before the write: the change itself is one batch (one round trip on SQLite).
+    let endpoints = crate::webhooks::service::subscribers(db.pool(), workspace_id, "verification.created").await?;
+    let mut batch = Batch::new();
+    batch.push(
+        Statement::new(
+            "INSERT INTO verifications (id, workspace_id, flow, status, reference, applicant, photo_id, proof_of_address, mailbox, metadata, version, created_at, updated_at, \
+             search_name, search_name_rev, search_email) VALUES ($1, $2, $3, 'started', $4, $5, $6, $7, $8, $9, 1, $10, $10, $11, $12, $13)",
+        )
+        .bind(&id)
+        .bind(workspace_id)
+        .bind(flow.code())
+        .bind(input.reference.clone())
+        .bind(to_json(&input.applicant))
+        .bind(to_json(&input.photo_id))
+        .bind(input.proof_of_address.as_ref().map(|p| to_json(p)))
+        .bind(input.mailbox.as_ref().map(|m| to_json(m)))
+        .bind(input.metadata.to_string())
+        .bind(now)
+        .bind(keys.name)
+        .bind(keys.name_rev)
+        .bind(keys.email),
+    );
     let change = Change { workspace_id, verification_id: &id, document_id: None, event: "verification.created", actor, data: json!({ "status": "started" }) };
-    journal::record(&mut tx, &change).await?;
-    // Everything is known: no need to read the row back inside the write lock.
+    journal::record_into(&mut batch, &change);
     let verification = Verification {
         id: id.clone(),
         flow,
@@ -226,8 +227,8 @@ pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow:
         updated_at: rfc3339(now),
     };
     let object = serde_json::to_value(&verification).map_err(|e| AppError::internal("event payload", e))?;
-    journal::emit(&mut tx, workspace_id, "verification.created", &id, verification.version, &object).await?;
-    tx.commit().await?;
+    journal::emit_into(&mut batch, &endpoints, workspace_id, "verification.created", &id, verification.version, &object);
+    batch.commit(db).await?;
     db.wake_workers();
     Ok(verification)
 }

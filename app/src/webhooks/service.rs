@@ -8,7 +8,7 @@ use crate::{
     documents::crypto::{self, MasterKey},
     error::{AppError, FieldErrors},
     state::Environment,
-    store::{ids::new_id, now_ms, Db},
+    store::{batch::{Batch, Statement}, ids::new_id, now_ms, Db},
     verifications::rfc3339,
 };
 use base64::Engine as _;
@@ -254,36 +254,52 @@ pub async fn rotate_secret(db: &Db, master: &MasterKey, workspace_id: &str, id: 
 /// Called from the outbox writer, inside the transaction of the change: one delivery
 /// and one job for every active endpoint of the workspace that takes `event_type`.
 pub async fn fan_out(tx: &mut sqlx::Transaction<'static, sqlx::Any>, workspace_id: &str, event_id: &str, event_type: &str, payload: &str) -> Result<usize, sqlx::Error> {
+    let endpoints = subscribers(&mut **tx, workspace_id, event_type).await?;
+    let mut batch = Batch::new();
+    fan_out_into(&mut batch, &endpoints, workspace_id, event_id, event_type, payload);
+    batch.run(&mut **tx).await?;
+    Ok(endpoints.len())
+}
+
+/// The active endpoints of a workspace that take `event_type`.
+pub async fn subscribers<'e, E>(executor: E, workspace_id: &str, event_type: &str) -> Result<Vec<String>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let endpoints: Vec<(String, String)> = sqlx::query_as("SELECT id, event_types FROM webhook_endpoints WHERE workspace_id = $1 AND active = 1")
         .bind(workspace_id)
-        .fetch_all(&mut **tx)
+        .fetch_all(executor)
         .await?;
-    let mut count = 0;
-    for (endpoint_id, types) in endpoints {
-        if !types.split_whitespace().any(|t| t == "*" || t == event_type) {
-            continue;
-        }
-        let delivery_id = insert_delivery(tx, workspace_id, &endpoint_id, event_id, event_type, payload).await?;
-        crate::jobs::enqueue(tx, DELIVER_JOB, &json!({ "delivery_id": delivery_id, "trigger": "automatic" }), now_ms(), super::deliver::max_attempts()).await?;
-        count += 1;
+    Ok(endpoints.into_iter().filter(|(_, types)| types.split_whitespace().any(|t| t == "*" || t == event_type)).map(|(id, _)| id).collect())
+}
+
+/// A delivery and its job per endpoint, added to `batch`.
+pub fn fan_out_into(batch: &mut Batch, endpoints: &[String], workspace_id: &str, event_id: &str, event_type: &str, payload: &str) {
+    for endpoint_id in endpoints {
+        let (delivery_id, insert) = delivery_statement(workspace_id, endpoint_id, event_id, event_type, payload);
+        batch.push(insert);
+        let (_, job) = crate::jobs::enqueue_statement(DELIVER_JOB, &json!({ "delivery_id": delivery_id, "trigger": "automatic" }), now_ms(), super::deliver::max_attempts());
+        batch.push(job);
     }
-    Ok(count)
 }
 
 async fn insert_delivery(tx: &mut sqlx::Transaction<'static, sqlx::Any>, workspace_id: &str, endpoint_id: &str, event_id: &str, event_type: &str, payload: &str) -> Result<String, sqlx::Error> {
+    let (id, statement) = delivery_statement(workspace_id, endpoint_id, event_id, event_type, payload);
+    statement.execute(&mut **tx).await?;
+    Ok(id)
+}
+
+fn delivery_statement(workspace_id: &str, endpoint_id: &str, event_id: &str, event_type: &str, payload: &str) -> (String, Statement) {
     let id = new_id("msg");
-    let now = now_ms();
-    sqlx::query("INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, event_type, payload, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)")
+    let statement = Statement::new("INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, event_type, payload, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)")
         .bind(&id)
         .bind(workspace_id)
         .bind(endpoint_id)
         .bind(event_id)
         .bind(event_type)
         .bind(payload)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(id)
+        .bind(now_ms());
+    (id, statement)
 }
 
 /// Sends a `webhook.test` event to one endpoint now.

@@ -145,30 +145,94 @@ pub async fn create(
     Ok(CreatedToken { id, token, expires_at: Some(expires_at) })
 }
 
-/// The identity behind a bearer token, or 401 when unknown, expired or revoked.
-/// Checked against the database on every call, so a revocation made by any server
-/// process takes effect at once everywhere.
-pub async fn authenticate(db: &Db, bearer: &str) -> Result<TokenIdentity, AppError> {
+/// The identity behind a bearer token, or 401 (unknown, revoked or expired).
+///
+/// Answers from `cache` while [`Db::epoch`] is unchanged since the entry was read:
+/// revoking a token or changing a rate limit bumps the epoch on commit, so every process
+/// sharing the database asks again at once. Expiry is checked on every call.
+pub async fn authenticate(db: &Db, cache: &TokenCache, bearer: &str) -> Result<TokenIdentity, AppError> {
     if !(bearer.starts_with("att_test_") || bearer.starts_with("att_live_")) || bearer.len() > 200 {
         return Err(AppError::Unauthenticated);
     }
+    let hash = hash_token(bearer);
+    let now = now_ms();
+    let epoch = db.epoch();
+    if let Some(identity) = epoch.and_then(|epoch| cache.get(&hash, epoch, now)) {
+        return Ok(identity);
+    }
     let row = sqlx::query(
-        "SELECT t.id, t.workspace_id, t.scopes, t.last_used_at, w.rate_limit_per_minute FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id \
+        "SELECT t.id, t.workspace_id, t.scopes, t.last_used_at, t.expires_at, w.rate_limit_per_minute FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
     )
-    .bind(hash_token(bearer))
-    .bind(now_ms())
+    .bind(&hash)
+    .bind(now)
     .fetch_optional(db.pool())
     .await?
     .ok_or(AppError::Unauthenticated)?;
     let scopes: String = row.try_get("scopes")?;
-    Ok(TokenIdentity {
+    let identity = TokenIdentity {
         token_id: row.try_get("id")?,
         workspace_id: row.try_get("workspace_id")?,
         scopes: scopes.split_whitespace().map(str::to_string).collect(),
         rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
         last_used_at: row.try_get("last_used_at")?,
-    })
+    };
+    if let Some(epoch) = epoch {
+        cache.put(hash, identity.clone(), row.try_get("expires_at")?, epoch);
+    }
+    Ok(identity)
+}
+
+/// Valid tokens seen recently, by hash (see [`authenticate`]). Unknown tokens are never
+/// cached, so guessing cannot fill it.
+#[derive(Debug, Clone, Default)]
+pub struct TokenCache {
+    entries: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Cached>>>,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    identity: TokenIdentity,
+    expires_at: Option<i64>,
+    epoch: u64,
+    read_at: i64,
+}
+
+impl TokenCache {
+    /// Entries older than this are read again even with no change seen: a safety net for
+    /// changes made to the database by hand.
+    const MAX_AGE_MS: i64 = 60_000;
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn get(&self, hash: &str, epoch: u64, now: i64) -> Option<TokenIdentity> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get_mut(hash)?;
+        if entry.epoch != epoch || now - entry.read_at >= Self::MAX_AGE_MS || entry.expires_at.is_some_and(|e| e <= now) {
+            entries.remove(hash);
+            return None;
+        }
+        let identity = entry.identity.clone();
+        // The caller records the use when this is a minute old; later calls need not.
+        if identity.last_used_at.is_none_or(|last| now - last >= 60_000) {
+            entry.identity.last_used_at = Some(now);
+        }
+        Some(identity)
+    }
+
+    fn put(&self, hash: String, identity: TokenIdentity, expires_at: Option<i64>, epoch: u64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.clear();
+        }
+        let now = now_ms();
+        // The caller records this use when the stored one is a minute old: the cached
+        // copy says so, so later calls do not record it again.
+        let mut identity = identity;
+        if identity.last_used_at.is_none_or(|last| now - last >= 60_000) {
+            identity.last_used_at = Some(now);
+        }
+        entries.insert(hash, Cached { identity, expires_at, epoch, read_at: now });
+    }
 }
 
 /// Every token of a workspace, newest first, for the dashboard.
@@ -223,5 +287,6 @@ pub async fn revoke(db: &Db, workspace_id: &str, token_id: &str, actor: &Actor) 
     )
     .await?;
     tx.commit().await?;
+    db.bump_epoch();
     Ok(())
 }

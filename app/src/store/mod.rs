@@ -34,6 +34,8 @@ pub struct Db {
     jobs_ready: std::sync::Arc<tokio::sync::Notify>,
     /// The same signal for the pipeline's loop (each loop keeps its own permit).
     pipeline_ready: std::sync::Arc<tokio::sync::Notify>,
+    /// SQLite: `<database>-epoch`, see [`Db::epoch`].
+    epoch_file: Option<std::sync::Arc<std::path::PathBuf>>,
 }
 
 impl Db {
@@ -80,7 +82,15 @@ impl Db {
                     .await?
             }
         };
-        Ok(Db { pool, engine, jobs_ready: Default::default(), pipeline_ready: Default::default() })
+        let epoch_file = match engine {
+            Engine::Sqlite => sqlite_file(url).map(|db| {
+                let mut name = db.into_os_string();
+                name.push("-epoch");
+                std::sync::Arc::new(std::path::PathBuf::from(name))
+            }),
+            Engine::Postgres => None,
+        };
+        Ok(Db { pool, engine, jobs_ready: Default::default(), pipeline_ready: Default::default(), epoch_file })
     }
 
     /// Applies the pending migrations of this engine. A failure must stop the process.
@@ -125,6 +135,30 @@ impl Db {
         self.engine
     }
 
+    /// A number that changes whenever any process commits a change that in-memory caches
+    /// must see at once (a revoked token, a new rate limit): the size of the file
+    /// `<database>-epoch`, which [`Db::bump_epoch`] appends a byte to. One `stat` per
+    /// check, no query, no thread hand-off, and exact across the processes sharing the
+    /// database file. `None` (PostgreSQL, in-memory SQLite): do not cache, ask the database.
+    pub fn epoch(&self) -> Option<u64> {
+        let path = self.epoch_file.as_deref()?;
+        match std::fs::metadata(path) {
+            Ok(meta) => Some(meta.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(0),
+            Err(_) => None,
+        }
+    }
+
+    /// Call after committing a change that cached copies must not outlive.
+    pub fn bump_epoch(&self) {
+        use std::io::Write;
+        let Some(path) = self.epoch_file.as_deref() else { return };
+        let bumped = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(b"."));
+        if let Err(e) = bumped {
+            tracing::error!(error = %e, path = %path.display(), "could not record a change for other processes' caches");
+        }
+    }
+
     /// A cheap round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
@@ -133,6 +167,14 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The file behind a SQLite URL (`sqlite://path?mode=rwc`, `sqlite:path`); `None` in memory.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    let text = file.to_string_lossy();
+    (!text.is_empty() && !text.contains(":memory:")).then(|| file.to_path_buf())
 }
 
 /// Milliseconds since the Unix epoch: how every timestamp is stored.

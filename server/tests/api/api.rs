@@ -62,6 +62,28 @@ async fn revoked_and_expired_tokens_are_refused_at_once(engine: Engine) {
 }
 both_engines!(revoked_and_expired_tokens_are_refused_at_once);
 
+/// Tokens in use are answered from memory (SQLite): a revocation or a new rate limit made
+/// by another process sharing the database (here: another connection pool, as `attest
+/// admin` or a second `attest serve` would have) still takes effect on the very next call.
+async fn changes_by_another_process_reach_a_warm_token_at_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let created = token_for(&app, "acme").await;
+    let call = || app.client.get(app.url("/api/v1/usps1583/verifications")).bearer_auth(&created.token).send();
+    for _ in 0..3 {
+        assert_eq!(call().await.unwrap().status(), 200, "the token is in use (and cached)");
+    }
+    let other = app::store::Db::connect(app.config.database_url()).await.unwrap();
+    app::workspaces::service::set_rate_limit(&other, "acme", 7, &Actor::Operator).await.unwrap();
+    let response = call().await.unwrap();
+    assert_eq!(response.headers()["ratelimit-limit"], "7", "the new budget applies at once");
+    let workspace_id: String = sqlx::query_scalar("SELECT workspace_id FROM api_tokens WHERE id = $1").bind(&created.id).fetch_one(app.db.pool()).await.unwrap();
+    tokens::revoke(&other, &workspace_id, &created.id, &Actor::Operator).await.unwrap();
+    let response = call().await.unwrap();
+    assert_eq!(response.status(), 401, "revoked elsewhere, refused here at once");
+    other.close().await;
+}
+both_engines!(changes_by_another_process_reach_a_warm_token_at_once);
+
 async fn tokens_are_stored_hashed(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let created = token_for(&app, "acme").await;

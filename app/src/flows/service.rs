@@ -6,18 +6,22 @@ use sqlx::Row;
 
 /// The workspace's configuration of `flow` (the defaults when never edited).
 pub async fn load(db: &Db, workspace_id: &str, flow: Flow) -> Result<FlowConfig, AppError> {
-    let row = sqlx::query("SELECT config FROM flow_configs WHERE workspace_id = $1 AND flow = $2")
-        .bind(workspace_id)
-        .bind(flow.code())
-        .fetch_optional(db.pool())
-        .await?;
-    match row {
-        Some(row) => {
-            let text: String = row.try_get("config")?;
-            serde_json::from_str(&text).map_err(|e| AppError::internal("stored flow configuration", e))
+    // Read on every create and upload; changed only by `save`, which bumps the epoch.
+    db.cached(format!("flow_config/{workspace_id}/{}", flow.code()), || async {
+        let row = sqlx::query("SELECT config FROM flow_configs WHERE workspace_id = $1 AND flow = $2")
+            .bind(workspace_id)
+            .bind(flow.code())
+            .fetch_optional(db.pool())
+            .await?;
+        match row {
+            Some(row) => {
+                let text: String = row.try_get("config")?;
+                serde_json::from_str(&text).map_err(|e| AppError::internal("stored flow configuration", e))
+            }
+            None => Ok(FlowConfig::default_for(flow)),
         }
-        None => Ok(FlowConfig::default_for(flow)),
-    }
+    })
+    .await
 }
 
 /// Replaces the workspace's configuration of `config.flow`.
@@ -47,6 +51,7 @@ pub async fn save(db: &Db, workspace_id: &str, config: &FlowConfig, actor: &crat
     )
     .await?;
     tx.commit().await?;
+    db.bump_epoch();
     Ok(())
 }
 

@@ -36,7 +36,27 @@ pub struct Db {
     pipeline_ready: std::sync::Arc<tokio::sync::Notify>,
     /// SQLite: `<database>-epoch`, see [`Db::epoch`].
     epoch_file: Option<std::sync::Arc<std::path::PathBuf>>,
+    /// Small, rarely changed reads (flow configuration, webhook subscribers), see [`Db::cached`].
+    cache: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, CacheEntry>>>,
 }
+
+/// One value of [`Db::cached`].
+#[derive(Clone)]
+struct CacheEntry {
+    epoch: u64,
+    read_at: std::time::Instant,
+    value: std::sync::Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for CacheEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheEntry").field("epoch", &self.epoch).finish_non_exhaustive()
+    }
+}
+
+/// Cached values are read again after this even when no change was seen (a safety net
+/// for hand edits of the database).
+const CACHE_MAX_AGE: Duration = Duration::from_secs(60);
 
 impl Db {
     /// Connects to `url` (`sqlite://…` or `postgres://…`). SQLite files are created
@@ -56,7 +76,7 @@ impl Db {
         let pool = match engine {
             Engine::Sqlite => {
                 AnyPoolOptions::new()
-                    .max_connections(8)
+                    .max_connections(4)
                     // A local file cannot drop a connection: the default ping before every
                     // acquire would only add a round trip to the connection's thread.
                     .test_before_acquire(false)
@@ -90,7 +110,7 @@ impl Db {
             }),
             Engine::Postgres => None,
         };
-        Ok(Db { pool, engine, jobs_ready: Default::default(), pipeline_ready: Default::default(), epoch_file })
+        Ok(Db { pool, engine, jobs_ready: Default::default(), pipeline_ready: Default::default(), epoch_file, cache: Default::default() })
     }
 
     /// Applies the pending migrations of this engine. A failure must stop the process.
@@ -157,6 +177,33 @@ impl Db {
         if let Err(e) = bumped {
             tracing::error!(error = %e, path = %path.display(), "could not record a change for other processes' caches");
         }
+    }
+
+    /// `load()`'s value, kept in memory under `key` until any process commits a change
+    /// that bumps the epoch ([`Db::bump_epoch`]); read every time where there is no
+    /// epoch (PostgreSQL). For small reads on every request whose writers bump the epoch.
+    pub async fn cached<V, E, F, Fut>(&self, key: String, load: F) -> Result<V, E>
+    where
+        V: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        let Some(epoch) = self.epoch() else { return load().await };
+        {
+            let entries = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = entries.get(&key).filter(|e| e.epoch == epoch && e.read_at.elapsed() < CACHE_MAX_AGE) {
+                if let Some(value) = entry.value.downcast_ref::<V>() {
+                    return Ok(value.clone());
+                }
+            }
+        }
+        let value = load().await?;
+        let mut entries = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= 10_000 {
+            entries.clear();
+        }
+        entries.insert(key, CacheEntry { epoch, read_at: std::time::Instant::now(), value: std::sync::Arc::new(value.clone()) });
+        Ok(value)
     }
 
     /// A cheap round trip, for `/readyz`.

@@ -185,7 +185,7 @@ pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow:
     let to_json = |v: &dyn erased::Json| v.json();
     let keys = super::search::keys(&input.applicant);
     // Read before the write: the change itself is one batch (one round trip on SQLite).
-    let endpoints = crate::webhooks::service::subscribers(db.pool(), workspace_id, "verification.created").await?;
+    let endpoints = crate::webhooks::service::cached_subscribers(db, workspace_id, "verification.created").await?;
     let mut batch = Batch::new();
     batch.push(
         Statement::new(

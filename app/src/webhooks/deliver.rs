@@ -264,6 +264,9 @@ pub async fn run_batch(state: &AppState, deliverer: &Deliverer, batch: Vec<Job>,
         }
     }
     tx.commit().await?;
+    if !disabled.is_empty() {
+        state.db.bump_epoch();
+    }
     for (workspace_id, url, reason) in disabled {
         notify_owners(state, &workspace_id, &url, &reason).await;
     }

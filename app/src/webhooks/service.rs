@@ -170,6 +170,7 @@ pub async fn create(db: &Db, master: &MasterKey, environment: Environment, works
         .bind(now)
         .execute(db.pool())
         .await?;
+    db.bump_epoch();
     log(db, workspace_id, actor, "webhook.endpoint_created", &id, Some(json!({ "url": url }))).await?;
     Ok(EndpointWithSecret { endpoint: get(db, workspace_id, &id).await?, secret })
 }
@@ -223,6 +224,7 @@ pub async fn update(db: &Db, environment: Environment, workspace_id: &str, id: &
         .bind(workspace_id)
         .execute(db.pool())
         .await?;
+    db.bump_epoch();
     log(db, workspace_id, actor, "webhook.endpoint_updated", id, Some(json!({ "url": url, "active": active }))).await?;
     get(db, workspace_id, id).await
 }
@@ -232,6 +234,7 @@ pub async fn delete(db: &Db, workspace_id: &str, id: &str, actor: &Actor) -> Res
     if deleted.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
+    db.bump_epoch();
     log(db, workspace_id, actor, "webhook.endpoint_deleted", id, None).await
 }
 
@@ -266,11 +269,26 @@ pub async fn subscribers<'e, E>(executor: E, workspace_id: &str, event_type: &st
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let endpoints: Vec<(String, String)> = sqlx::query_as("SELECT id, event_types FROM webhook_endpoints WHERE workspace_id = $1 AND active = 1")
-        .bind(workspace_id)
-        .fetch_all(executor)
-        .await?;
-    Ok(endpoints.into_iter().filter(|(_, types)| types.split_whitespace().any(|t| t == "*" || t == event_type)).map(|(id, _)| id).collect())
+    Ok(subscribed(&active_endpoints(executor, workspace_id).await?, event_type))
+}
+
+/// [`subscribers`] from memory while no endpoint changed (every endpoint write bumps the
+/// epoch), for the API's hot paths.
+pub async fn cached_subscribers(db: &Db, workspace_id: &str, event_type: &str) -> Result<Vec<String>, sqlx::Error> {
+    let endpoints = db.cached(format!("webhook_endpoints/{workspace_id}"), || active_endpoints(db.pool(), workspace_id)).await?;
+    Ok(subscribed(&endpoints, event_type))
+}
+
+/// `(id, event types)` of a workspace's active endpoints.
+async fn active_endpoints<'e, E>(executor: E, workspace_id: &str) -> Result<Vec<(String, String)>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query_as("SELECT id, event_types FROM webhook_endpoints WHERE workspace_id = $1 AND active = 1").bind(workspace_id).fetch_all(executor).await
+}
+
+fn subscribed(endpoints: &[(String, String)], event_type: &str) -> Vec<String> {
+    endpoints.iter().filter(|(_, types)| types.split_whitespace().any(|t| t == "*" || t == event_type)).map(|(id, _)| id.clone()).collect()
 }
 
 /// A delivery and its job per endpoint, added to `batch`.

@@ -84,6 +84,41 @@ async fn changes_by_another_process_reach_a_warm_token_at_once(engine: Engine) {
 }
 both_engines!(changes_by_another_process_reach_a_warm_token_at_once);
 
+/// The flow configuration and webhook endpoints read on every create are kept in memory
+/// too (SQLite); a change made by another process applies to the very next create.
+async fn configuration_changed_elsewhere_applies_to_the_next_create(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let created = token_for(&app, "acme").await;
+    let create = || app.client.post(app.url("/api/v1/usps1583/verifications")).bearer_auth(&created.token).json(&crate::helpers::usps_body()).send();
+    assert_eq!(create().await.unwrap().status(), 201);
+    assert_eq!(create().await.unwrap().status(), 201, "the configuration is in use (and cached)");
+    let other = app::store::Db::connect(app.config.database_url()).await.unwrap();
+    let workspace_id: String = sqlx::query_scalar("SELECT workspace_id FROM api_tokens WHERE id = $1").bind(&created.id).fetch_one(app.db.pool()).await.unwrap();
+    let mut config = app::flows::service::load(&other, &workspace_id, app::flows::Flow::Usps1583).await.unwrap();
+    config.photo_id_types.retain(|t| t != "passport");
+    app::flows::service::save(&other, &workspace_id, &config, &Actor::Operator).await.unwrap();
+    let refused = create().await.unwrap();
+    assert_eq!(refused.status(), 422, "passports were just taken off the list: {}", refused.text().await.unwrap());
+
+    // A webhook endpoint added elsewhere gets the next verification's event.
+    let endpoint_id = app::store::ids::new_id("we");
+    sqlx::query("INSERT INTO webhook_endpoints (id, workspace_id, url, description, event_types, active, secret_enc, created_at, updated_at) VALUES ($1, $2, 'http://127.0.0.1:9/hook', '', '*', 1, 'x', 0, 0)")
+        .bind(&endpoint_id)
+        .bind(&workspace_id)
+        .execute(other.pool())
+        .await
+        .unwrap();
+    other.bump_epoch();
+    let mut body = crate::helpers::usps_body();
+    body["photo_id"] = serde_json::json!({ "type": "drivers_license", "country": "US" });
+    let response = app.client.post(app.url("/api/v1/usps1583/verifications")).bearer_auth(&created.token).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1").bind(&endpoint_id).fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(queued, 1, "the new endpoint is in the fan-out at once");
+    other.close().await;
+}
+both_engines!(configuration_changed_elsewhere_applies_to_the_next_create);
+
 async fn tokens_are_stored_hashed(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let created = token_for(&app, "acme").await;

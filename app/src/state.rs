@@ -53,8 +53,31 @@ pub struct Settings {
     pub job_lease_ms: i64,
 }
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Shared by every request: cloned per request and per middleware, so one `Arc`.
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos_options.clone()
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Services {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub settings: Arc<Settings>,

@@ -7,7 +7,7 @@ use app::{
     documents::blobs::{DocumentFiles, LocalBlobStore},
     mail::{Mailer, OutboxMailer, SmtpMailer},
     shell,
-    state::{AppState, Settings},
+    state::{AppState, Services, Settings},
     store::Db,
     App,
 };
@@ -53,7 +53,7 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
         .site_addr(config.addr)
         .env(leptos::config::Env::PROD)
         .build();
-    Ok(AppState {
+    Ok(AppState::new(Services {
         leptos_options,
         db,
         settings: Arc::new(Settings {
@@ -76,7 +76,7 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
             provider: Arc::new(app::pipeline::provider::LocalProvider::load(&config.models_dir)),
             environment: config.environment,
         },
-    })
+    }))
 }
 
 /// SMTP when configured; otherwise (sandbox only) the local outbox under the data dir.

@@ -96,8 +96,12 @@ pub async fn complete<'e, E>(executor: E, job_id: &str, worker: &str) -> Result<
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query("DELETE FROM jobs WHERE id = $1 AND leased_by = $2").bind(job_id).bind(worker).execute(executor).await?;
-    Ok(())
+    complete_statement(job_id, worker).execute(executor).await
+}
+
+/// [`complete`] as a statement for a [`crate::store::batch::Batch`].
+pub fn complete_statement(job_id: &str, worker: &str) -> crate::store::batch::Statement {
+    crate::store::batch::Statement::new("DELETE FROM jobs WHERE id = $1 AND leased_by = $2").bind(job_id).bind(worker)
 }
 
 /// Backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s… capped at 5 minutes, ±20 %.
@@ -114,17 +118,20 @@ pub async fn fail<'e, E>(executor: E, job: &Job, worker: &str, error: &str, retr
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
+    fail_statement(job, worker, error, retry_in_ms).execute(executor).await?;
+    Ok(job.attempts >= job.max_attempts)
+}
+
+/// [`fail`] as a statement for a [`crate::store::batch::Batch`].
+pub fn fail_statement(job: &Job, worker: &str, error: &str, retry_in_ms: i64) -> crate::store::batch::Statement {
     let last = job.attempts >= job.max_attempts;
     let now = now_ms();
-    sqlx::query("UPDATE jobs SET leased_until = NULL, leased_by = NULL, last_error = $1, run_at = $2, failed_at = $3 WHERE id = $4 AND leased_by = $5")
+    crate::store::batch::Statement::new("UPDATE jobs SET leased_until = NULL, leased_by = NULL, last_error = $1, run_at = $2, failed_at = $3 WHERE id = $4 AND leased_by = $5")
         .bind(error.chars().take(2000).collect::<String>())
         .bind(now + retry_in_ms)
         .bind(last.then_some(now))
         .bind(&job.id)
         .bind(worker)
-        .execute(executor)
-        .await?;
-    Ok(last)
 }
 
 pub async fn stats(db: &Db) -> Result<QueueStats, sqlx::Error> {

@@ -7,7 +7,7 @@ use crate::{
     error::AppError,
     jobs::{self, Job},
     state::{AppState, Environment},
-    store::{ids::new_id, now_ms},
+    store::{batch::{Batch, Statement}, ids::new_id, now_ms},
 };
 use rand::Rng;
 use serde_json::json;
@@ -165,19 +165,29 @@ struct Prepared {
     failing_since: Option<i64>,
 }
 
-/// Loads and signs one delivery; `None` when there is nothing to send (the endpoint is
-/// gone or inactive: the delivery is closed and the job completed).
-async fn prepare(state: &AppState, job: Job, worker: &str) -> Result<Option<Prepared>, AppError> {
+/// The deliveries of a batch of jobs with their endpoints, in one query, by delivery id.
+async fn load_all(db: &crate::store::Db, jobs: &[Job]) -> Result<std::collections::HashMap<String, sqlx::any::AnyRow>, AppError> {
+    let ids: Vec<&str> = jobs.iter().map(|j| j.payload["delivery_id"].as_str().unwrap_or_default()).collect();
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT d.id, d.workspace_id, d.endpoint_id, d.payload, d.attempts, e.url, e.active, e.secret_enc, e.previous_secret_enc, e.previous_secret_until, e.failing_since \
+         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    rows.into_iter().map(|row| Ok((row.try_get::<String, _>("id")?, row))).collect()
+}
+
+/// Signs one delivery (its row from [`load_all`]); `None` when there is nothing to send
+/// (the endpoint is gone or inactive: the delivery is closed and the job completed).
+async fn prepare(state: &AppState, job: Job, row: Option<&sqlx::any::AnyRow>, worker: &str) -> Result<Option<Prepared>, AppError> {
     let db = &state.db;
     let delivery_id = job.payload["delivery_id"].as_str().unwrap_or_default().to_string();
     let trigger = job.payload["trigger"].as_str().unwrap_or("automatic").to_string();
-    let row = sqlx::query(
-        "SELECT d.workspace_id, d.endpoint_id, d.payload, d.attempts, e.url, e.active, e.secret_enc, e.previous_secret_enc, e.previous_secret_until, e.failing_since \
-         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
-    )
-    .bind(&delivery_id)
-    .fetch_optional(db.pool())
-    .await?;
     let Some(row) = row else {
         jobs::complete(db.pool(), &job.id, worker).await?;
         return Ok(None);
@@ -232,9 +242,11 @@ async fn prepare(state: &AppState, job: Job, worker: &str) -> Result<Option<Prep
 /// recorded in one transaction (attempt log, delivery, endpoint health, job).
 pub async fn run_batch(state: &AppState, deliverer: &Deliverer, batch: Vec<Job>, worker: &str) -> Result<(), AppError> {
     let mut prepared = Vec::with_capacity(batch.len());
+    let rows = load_all(&state.db, &batch).await?;
     for job in batch {
         let job_id = job.id.clone();
-        match prepare(state, job.clone(), worker).await {
+        let row = rows.get(job.payload["delivery_id"].as_str().unwrap_or_default());
+        match prepare(state, job.clone(), row, worker).await {
             Ok(Some(p)) => prepared.push(p),
             Ok(None) => {}
             Err(e) => {
@@ -255,15 +267,22 @@ pub async fn run_batch(state: &AppState, deliverer: &Deliverer, batch: Vec<Job>,
         }
     }
 
-    let mut disabled = Vec::new();
-    let mut tx = state.db.begin_write().await?;
+    // Every outcome in one batch (one round trip on SQLite); endpoints to disable after.
+    let mut batch = Batch::new();
+    let mut to_disable = Vec::new();
     for (p, outcome) in prepared.iter().zip(outcomes) {
         let outcome = outcome.unwrap_or(Outcome { status: None, body: None, retry_after: None, failure: Some(("other", "the sending task failed".into())), duration_ms: 0 });
-        if let Some(reason) = record(&mut tx, deliverer, p, &outcome, worker).await? {
+        if let Some(reason) = record_into(&mut batch, deliverer, p, &outcome, worker) {
+            to_disable.push((p, reason));
+        }
+    }
+    batch.commit(&state.db).await?;
+    let mut disabled = Vec::new();
+    for (p, reason) in to_disable {
+        if disable(state, p, &reason).await? {
             disabled.push((p.workspace_id.clone(), p.url.clone(), reason));
         }
     }
-    tx.commit().await?;
     if !disabled.is_empty() {
         state.db.bump_epoch();
     }
@@ -273,8 +292,9 @@ pub async fn run_batch(state: &AppState, deliverer: &Deliverer, batch: Vec<Job>,
     Ok(())
 }
 
-/// Records one outcome; returns the reason when the endpoint was just disabled.
-async fn record(tx: &mut sqlx::Transaction<'static, sqlx::Any>, deliverer: &Deliverer, p: &Prepared, outcome: &Outcome, worker: &str) -> Result<Option<String>, AppError> {
+/// Adds one outcome's statements to `batch`: the attempt, the delivery, the endpoint's
+/// health and the job. Returns a reason when the endpoint is to be disabled.
+fn record_into(batch: &mut Batch, deliverer: &Deliverer, p: &Prepared, outcome: &Outcome, worker: &str) -> Option<String> {
     let succeeded = outcome.failure.is_none();
     let attempts = p.attempts_before + 1;
     let now = now_ms();
@@ -285,77 +305,77 @@ async fn record(tx: &mut sqlx::Transaction<'static, sqlx::Any>, deliverer: &Deli
         deliverer.next_delay(attempts).map(|d| outcome.retry_after.map_or(d, |r| r.max(d)).as_millis() as i64)
     };
     let status = if succeeded { "succeeded" } else if retry.is_some() { "pending" } else { "failed" };
-    sqlx::query(
-        "INSERT INTO webhook_attempts (id, delivery_id, workspace_id, trigger, url, request_headers, request_body, response_status, response_body, duration_ms, failure_class, failure_detail, attempted_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(new_id("att"))
-    .bind(&p.delivery_id)
-    .bind(&p.workspace_id)
-    .bind(&p.trigger)
-    .bind(&p.url)
-    .bind(p.headers.to_string())
-    .bind(&p.payload)
-    .bind(outcome.status.map(i64::from))
-    .bind(outcome.body.clone())
-    .bind(outcome.duration_ms)
-    .bind(outcome.failure.as_ref().map(|f| f.0))
-    .bind(outcome.failure.as_ref().map(|f| f.1.clone()))
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE webhook_deliveries SET attempts = $1, status = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5")
-        .bind(attempts)
-        .bind(status)
-        .bind(retry.map(|r| now + r))
-        .bind(now)
+    batch.push(
+        Statement::new(
+            "INSERT INTO webhook_attempts (id, delivery_id, workspace_id, trigger, url, request_headers, request_body, response_status, response_body, duration_ms, failure_class, failure_detail, attempted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(new_id("att"))
         .bind(&p.delivery_id)
-        .execute(&mut **tx)
-        .await?;
-    let mut disabled_reason = None;
+        .bind(&p.workspace_id)
+        .bind(&p.trigger)
+        .bind(&p.url)
+        .bind(p.headers.to_string())
+        .bind(&p.payload)
+        .bind(outcome.status.map(i64::from))
+        .bind(outcome.body.clone())
+        .bind(outcome.duration_ms)
+        .bind(outcome.failure.as_ref().map(|f| f.0))
+        .bind(outcome.failure.as_ref().map(|f| f.1.clone()))
+        .bind(now),
+    );
+    batch.push(
+        Statement::new("UPDATE webhook_deliveries SET attempts = $1, status = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5")
+            .bind(attempts)
+            .bind(status)
+            .bind(retry.map(|r| now + r))
+            .bind(now)
+            .bind(&p.delivery_id),
+    );
+    let mut disable_reason = None;
     if succeeded {
         if p.failing_since.is_some() {
-            sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1").bind(&p.endpoint_id).execute(&mut **tx).await?;
+            batch.push(Statement::new("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1").bind(&p.endpoint_id));
         }
     } else if gone {
-        disabled_reason = Some("The endpoint answered 410 Gone.".to_string());
+        disable_reason = Some("The endpoint answered 410 Gone.".to_string());
     } else {
         match p.failing_since {
-            None => {
-                sqlx::query("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL").bind(now).bind(&p.endpoint_id).execute(&mut **tx).await?;
-            }
+            None => batch.push(Statement::new("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL").bind(now).bind(&p.endpoint_id)),
             Some(since) if now - since > deliverer.disable_after.as_millis() as i64 => {
-                disabled_reason = Some(format!("Deliveries failed for {} days.", deliverer.disable_after.as_secs() / 86_400));
+                disable_reason = Some(format!("Deliveries failed for {} days.", deliverer.disable_after.as_secs() / 86_400));
             }
             Some(_) => {}
         }
     }
-    if let Some(reason) = &disabled_reason {
-        let changed = sqlx::query("UPDATE webhook_endpoints SET active = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4 AND active = 1")
-            .bind(0i64)
-            .bind(reason)
-            .bind(now)
-            .bind(&p.endpoint_id)
-            .execute(&mut **tx)
-            .await?;
-        if changed.rows_affected() == 0 {
-            disabled_reason = None;
-        } else {
-            crate::activity::record(
-                &mut **tx,
-                crate::activity::Entry { workspace_id: Some(&p.workspace_id), actor: &crate::access::Actor::System, action: "webhook.endpoint_disabled", target: Some(&p.endpoint_id), detail: Some(json!({ "reason": reason })) },
-                &crate::activity::RequestOrigin::default(),
-            )
-            .await?;
-        }
+    batch.push(match retry {
+        Some(delay) => jobs::fail_statement(&p.job, worker, outcome.failure.as_ref().map(|f| f.1.as_str()).unwrap_or("failed"), delay),
+        None => jobs::complete_statement(&p.job.id, worker),
+    });
+    disable_reason
+}
+
+/// Turns an endpoint off with `reason`; whether this call did it (it may already be off).
+async fn disable(state: &AppState, p: &Prepared, reason: &str) -> Result<bool, AppError> {
+    let mut tx = state.db.begin_write().await?;
+    let changed = sqlx::query("UPDATE webhook_endpoints SET active = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4 AND active = 1")
+        .bind(0i64)
+        .bind(reason)
+        .bind(now_ms())
+        .bind(&p.endpoint_id)
+        .execute(&mut *tx)
+        .await?;
+    if changed.rows_affected() == 0 {
+        return Ok(false);
     }
-    match retry {
-        Some(delay) => {
-            jobs::fail(&mut **tx, &p.job, worker, outcome.failure.as_ref().map(|f| f.1.as_str()).unwrap_or("failed"), delay).await?;
-        }
-        None => jobs::complete(&mut **tx, &p.job.id, worker).await?,
-    }
-    Ok(disabled_reason)
+    crate::activity::record(
+        &mut *tx,
+        crate::activity::Entry { workspace_id: Some(&p.workspace_id), actor: &crate::access::Actor::System, action: "webhook.endpoint_disabled", target: Some(&p.endpoint_id), detail: Some(json!({ "reason": reason })) },
+        &crate::activity::RequestOrigin::default(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 async fn send(deliverer: &Deliverer, url: &str, id: &str, timestamp: i64, signature: &str, payload: &str) -> Outcome {

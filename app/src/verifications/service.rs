@@ -472,18 +472,29 @@ pub use super::page::COUNT_CAP;
 
 /// `(status, count)` for each status, each count capped at [`COUNT_CAP`] + 1.
 pub async fn status_counts(db: &Db, workspace_id: &str) -> Result<Vec<(String, i64)>, AppError> {
-    let mut counts = Vec::new();
+    // One statement: a capped count per status, each an index range of its own.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let cap = VerificationStatus::ALL.len() + 2;
+        let arms: Vec<String> = (0..VerificationStatus::ALL.len())
+            .map(|i| {
+                format!(
+                    "SELECT CAST({i} AS BIGINT) AS status, COUNT(*) AS n FROM (SELECT 1 FROM verifications WHERE workspace_id = $1 AND status = ${} LIMIT ${cap}) AS c{i}",
+                    i + 2
+                )
+            })
+            .collect();
+        arms.join(" UNION ALL ")
+    });
+    let mut query = sqlx::query_as::<_, (i64, i64)>(&SQL).bind(workspace_id);
     for status in VerificationStatus::ALL {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM verifications WHERE workspace_id = $1 AND status = $2 LIMIT $3) AS capped")
-            .bind(workspace_id)
-            .bind(status.code())
-            .bind(COUNT_CAP + 1)
-            .fetch_one(db.pool())
-            .await?;
-        if n > 0 {
-            counts.push((status.code().to_string(), n));
-        }
+        query = query.bind(status.code());
     }
+    let rows = query.bind(COUNT_CAP + 1).fetch_all(db.pool()).await?;
+    let mut counts: Vec<(String, i64)> = rows
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .filter_map(|(i, n)| VerificationStatus::ALL.get(i as usize).map(|s| (s.code().to_string(), n)))
+        .collect();
     counts.sort();
     Ok(counts)
 }

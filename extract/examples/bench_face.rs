@@ -11,7 +11,10 @@ use attest_extract::face::{self, FaceMatcher};
 use image::imageops::FilterType;
 use image::DynamicImage;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+mod common;
+use common::{ms, time_rounds};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -37,39 +40,7 @@ fn main() {
         ("no face (cat) vs 512 px", &open("chelsea.png"), &astronaut),
     ];
     for (name, a, b) in cases {
-        let mut times = Vec::with_capacity(rounds);
-        let mut last = None;
-        let cpu_before = process_cpu();
-        for _ in 0..rounds {
-            let t = Instant::now();
-            let result = matcher.embed(a).and_then(|ea| matcher.embed(b).map(|eb| face::score(&ea, &eb)));
-            times.push(t.elapsed());
-            last = Some(result);
-        }
-        let cpu = cpu_before.zip(process_cpu()).map(|(a, b)| ms(b.saturating_sub(a)) / rounds as f64);
-        times.sort();
-        let pick = |q: f64| ms(times[((times.len() - 1) as f64 * q).round() as usize]);
-        println!(
-            "{name}: median {:.0} ms, p90 {:.0} ms, CPU {:.0} ms per match ({rounds} rounds) → {:?}",
-            pick(0.5),
-            pick(0.9),
-            cpu.unwrap_or(f64::NAN),
-            last.expect("ran")
-        );
+        let (t, last) = time_rounds(rounds, || matcher.embed(a).and_then(|ea| matcher.embed(b).map(|eb| face::score(&ea, &eb))));
+        println!("{name}: median {:.0} ms, p90 {:.0} ms, CPU {:.0} ms per match ({rounds} rounds) → {last:?}", t.median_ms, t.p90_ms, t.cpu_ms);
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// CPU time used so far by this process (all threads) and its finished children (the
-/// `pdftoppm` runs), from `/proc/self/stat`: on a shared machine wall-clock times
-/// include waiting for other processes, CPU time does not.
-fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // utime, stime, cutime, cstime: fields 14–17 of proc(5), counted after the name.
-    let ticks = (11..15).map(|i| fields.get(i)?.parse::<u64>().ok()).sum::<Option<u64>>()?;
-    Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
 }

@@ -21,23 +21,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::percentile;
+
 fn home() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
 }
 
+/// The manifest's expected reading (the generator writes every field of `Extracted`).
 fn expected(v: &Value) -> Extracted {
-    let s = |k: &str| v[k].as_str().map(str::to_string);
-    Extracted {
-        first_name: s("first_name"),
-        middle_name: s("middle_name"),
-        last_name: s("last_name"),
-        date_of_birth: s("date_of_birth"),
-        document_number: s("document_number"),
-        expiry_date: s("expiry_date"),
-        issuing_country: s("issuing_country"),
-        document_kind: s("document_kind"),
-        ..Extracted::default()
-    }
+    serde_json::from_value(v.clone()).expect("a manifest's expected reading")
 }
 
 /// CPU time of this thread (Linux `schedstat`, nanoseconds): on a shared machine the
@@ -47,12 +40,6 @@ fn thread_cpu() -> Option<Duration> {
     stat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
 }
 
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
 
 fn run() -> Result<(), String> {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));

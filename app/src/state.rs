@@ -87,8 +87,6 @@ pub struct Services {
     pub pipeline: crate::pipeline::Pipeline,
     /// The API's operations, from the server's OpenAPI document.
     pub api_reference: Arc<Vec<crate::reference::ApiOperation>>,
-    /// API tokens recently seen valid (see `access::tokens::authenticate`).
-    pub tokens: crate::access::tokens::TokenCache,
 }
 
 impl AppState {

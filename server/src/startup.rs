@@ -71,7 +71,6 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
                 .map_err(anyhow::Error::msg)?,
         ),
         api_reference: Arc::new(api::openapi::operations()),
-        tokens: Default::default(),
         pipeline: app::pipeline::Pipeline {
             provider: Arc::new(app::pipeline::provider::LocalProvider::load(&config.models_dir)),
             environment: config.environment,

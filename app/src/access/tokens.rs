@@ -13,6 +13,10 @@ use crate::{
 };
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use std::sync::{
+    atomic::{AtomicI64, Ordering},
+    Arc,
+};
 
 /// Every scope of SPEC §3; a new token has all of them unless narrowed.
 pub const ALL_SCOPES: [&str; 5] =
@@ -147,92 +151,62 @@ pub async fn create(
 
 /// The identity behind a bearer token, or 401 (unknown, revoked or expired).
 ///
-/// Answers from `cache` while [`Db::epoch`] is unchanged since the entry was read:
-/// revoking a token or changing a rate limit bumps the epoch on commit, so every process
-/// sharing the database asks again at once. Expiry is checked on every call.
-pub async fn authenticate(db: &Db, cache: &TokenCache, bearer: &str) -> Result<TokenIdentity, AppError> {
+/// Valid tokens are kept by [`Db::cached`]: revoking a token or changing a rate limit
+/// bumps the epoch on commit, so every process sharing the database asks again at once.
+/// Unknown tokens are never cached (the lookup fails), so guessing cannot fill it, and
+/// expiry is checked on every call.
+pub async fn authenticate(db: &Db, bearer: &str) -> Result<TokenIdentity, AppError> {
     if !(bearer.starts_with("att_test_") || bearer.starts_with("att_live_")) || bearer.len() > 200 {
         return Err(AppError::Unauthenticated);
     }
     let hash = hash_token(bearer);
+    let valid = db.cached(format!("api_token/{hash}"), || lookup(db, &hash)).await?;
     let now = now_ms();
-    let epoch = db.epoch();
-    if let Some(identity) = epoch.and_then(|epoch| cache.get(&hash, epoch, now)) {
-        return Ok(identity);
+    if valid.expires_at.is_some_and(|at| at <= now) {
+        return Err(AppError::Unauthenticated);
     }
-    let row = sqlx::query(
-        "SELECT t.id, t.workspace_id, t.scopes, t.last_used_at, t.expires_at, w.rate_limit_per_minute FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
-    )
-    .bind(&hash)
-    .bind(now)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(AppError::Unauthenticated)?;
-    let scopes: String = row.try_get("scopes")?;
-    let identity = TokenIdentity {
-        token_id: row.try_get("id")?,
-        workspace_id: row.try_get("workspace_id")?,
-        scopes: scopes.split_whitespace().map(str::to_string).collect(),
-        rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
-        last_used_at: row.try_get("last_used_at")?,
-    };
-    if let Some(epoch) = epoch {
-        cache.put(hash, identity.clone(), row.try_get("expires_at")?, epoch);
+    let mut identity = valid.identity.clone();
+    // The caller records a use when the last one is a minute old; the cached copy then
+    // remembers this call, so the next calls do not record it again.
+    identity.last_used_at = Some(valid.last_used_at.load(Ordering::Relaxed)).filter(|at| *at > 0);
+    if identity.last_used_at.is_none_or(|last| now - last >= 60_000) {
+        valid.last_used_at.store(now, Ordering::Relaxed);
     }
     Ok(identity)
 }
 
-/// Valid tokens seen recently, by hash (see [`authenticate`]). Unknown tokens are never
-/// cached, so guessing cannot fill it.
-#[derive(Debug, Clone, Default)]
-pub struct TokenCache {
-    entries: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Cached>>>,
-}
-
-#[derive(Debug, Clone)]
-struct Cached {
+/// A valid token as read from the database.
+#[derive(Debug)]
+struct ValidToken {
     identity: TokenIdentity,
     expires_at: Option<i64>,
-    epoch: u64,
-    read_at: i64,
+    /// Milliseconds, 0 for never.
+    last_used_at: AtomicI64,
 }
 
-impl TokenCache {
-    /// Entries older than this are read again even with no change seen: a safety net for
-    /// changes made to the database by hand.
-    const MAX_AGE_MS: i64 = 60_000;
-    const MAX_ENTRIES: usize = 10_000;
-
-    fn get(&self, hash: &str, epoch: u64, now: i64) -> Option<TokenIdentity> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get_mut(hash)?;
-        if entry.epoch != epoch || now - entry.read_at >= Self::MAX_AGE_MS || entry.expires_at.is_some_and(|e| e <= now) {
-            entries.remove(hash);
-            return None;
-        }
-        let identity = entry.identity.clone();
-        // The caller records the use when this is a minute old; later calls need not.
-        if identity.last_used_at.is_none_or(|last| now - last >= 60_000) {
-            entry.identity.last_used_at = Some(now);
-        }
-        Some(identity)
-    }
-
-    fn put(&self, hash: String, identity: TokenIdentity, expires_at: Option<i64>, epoch: u64) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= Self::MAX_ENTRIES {
-            entries.clear();
-        }
-        let now = now_ms();
-        // The caller records this use when the stored one is a minute old: the cached
-        // copy says so, so later calls do not record it again.
-        let mut identity = identity;
-        if identity.last_used_at.is_none_or(|last| now - last >= 60_000) {
-            identity.last_used_at = Some(now);
-        }
-        entries.insert(hash, Cached { identity, expires_at, epoch, read_at: now });
-    }
+async fn lookup(db: &Db, hash: &str) -> Result<Arc<ValidToken>, AppError> {
+    let row = sqlx::query(
+        "SELECT t.id, t.workspace_id, t.scopes, t.last_used_at, t.expires_at, w.rate_limit_per_minute FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
+    )
+    .bind(hash)
+    .bind(now_ms())
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(AppError::Unauthenticated)?;
+    let scopes: String = row.try_get("scopes")?;
+    let last_used_at: Option<i64> = row.try_get("last_used_at")?;
+    Ok(Arc::new(ValidToken {
+        identity: TokenIdentity {
+            token_id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            scopes: scopes.split_whitespace().map(str::to_string).collect(),
+            rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
+            last_used_at,
+        },
+        expires_at: row.try_get("expires_at")?,
+        last_used_at: AtomicI64::new(last_used_at.unwrap_or(0)),
+    }))
 }
 
 /// Every token of a workspace, newest first, for the dashboard.

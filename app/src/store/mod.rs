@@ -36,7 +36,7 @@ pub struct Db {
     pipeline_ready: std::sync::Arc<tokio::sync::Notify>,
     /// SQLite: `<database>-epoch`, see [`Db::epoch`].
     epoch_file: Option<std::sync::Arc<std::path::PathBuf>>,
-    /// Small, rarely changed reads (flow configuration, webhook subscribers), see [`Db::cached`].
+    /// Small, rarely changed reads (API tokens, flow configuration, webhook subscribers), see [`Db::cached`].
     cache: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, CacheEntry>>>,
 }
 

@@ -254,16 +254,6 @@ pub async fn rotate_secret(db: &Db, master: &MasterKey, workspace_id: &str, id: 
     Ok(secret)
 }
 
-/// Called from the outbox writer, inside the transaction of the change: one delivery
-/// and one job for every active endpoint of the workspace that takes `event_type`.
-pub async fn fan_out(tx: &mut sqlx::Transaction<'static, sqlx::Any>, workspace_id: &str, event_id: &str, event_type: &str, payload: &str) -> Result<usize, sqlx::Error> {
-    let endpoints = subscribers(&mut **tx, workspace_id, event_type).await?;
-    let mut batch = Batch::new();
-    fan_out_into(&mut batch, &endpoints, workspace_id, event_id, event_type, payload);
-    batch.run(&mut **tx).await?;
-    Ok(endpoints.len())
-}
-
 /// The active endpoints of a workspace that take `event_type`.
 pub async fn subscribers<'e, E>(executor: E, workspace_id: &str, event_type: &str) -> Result<Vec<String>, sqlx::Error>
 where
@@ -291,7 +281,9 @@ fn subscribed(endpoints: &[(String, String)], event_type: &str) -> Vec<String> {
     endpoints.iter().filter(|(_, types)| types.split_whitespace().any(|t| t == "*" || t == event_type)).map(|(id, _)| id.clone()).collect()
 }
 
-/// A delivery and its job per endpoint, added to `batch`.
+/// A delivery and its job for each of `endpoints` (from [`subscribers`] or
+/// [`cached_subscribers`]), added to `batch`: the outbox writer runs it in the transaction
+/// of the change.
 pub fn fan_out_into(batch: &mut Batch, endpoints: &[String], workspace_id: &str, event_id: &str, event_type: &str, payload: &str) {
     for endpoint_id in endpoints {
         let (delivery_id, insert) = delivery_statement(workspace_id, endpoint_id, event_id, event_type, payload);

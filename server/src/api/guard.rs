@@ -17,7 +17,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<token
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or(AppError::Unauthenticated)?;
-    tokens::authenticate(&state.db, &state.tokens, bearer).await
+    tokens::authenticate(&state.db, bearer).await
 }
 
 /// 401 for a missing, unknown, expired or revoked token; 429 past the workspace's

@@ -72,6 +72,15 @@ impl AppError {
         AppError::Internal
     }
 
+    /// The sentence shown under a form: a validation error's own field messages rather
+    /// than its generic summary.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::Validation(fields) => fields.values().flatten().cloned().collect::<Vec<_>>().join(" "),
+            other => other.to_string(),
+        }
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status_code(&self) -> u16 {
         match self {
@@ -110,17 +119,46 @@ impl FromServerFnError for AppError {
 }
 
 /// Every server function returns through this, so a failed call is answered with its
-/// real status (401, 403, 422…) instead of server_fn's blanket 500. Plain form posts
-/// (no JavaScript yet) keep leptos' redirect back to the form.
+/// real status (401, 403, 422…) instead of server_fn's blanket 500.
+///
+/// Plain form posts (the dashboard's pages are server-rendered, see [`crate::forms`]) are
+/// redirected back to the page they came from, with the outcome in the address:
+/// `__path=<server fn>` on success, plus `__err=<encoded error>` on failure. Earlier
+/// outcomes are dropped from the address first. A function that chose its own redirect
+/// (sign-in, sign-out) keeps it.
 #[cfg(feature = "ssr")]
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     use leptos::prelude::use_context;
-    if let Err(error) = &result {
-        let plain_form_post = use_context::<http::request::Parts>()
-            .and_then(|parts| parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
-            .unwrap_or(false);
-        if let (Some(options), false) = (use_context::<leptos_axum::ResponseOptions>(), plain_form_post) {
+    let Some(options) = use_context::<leptos_axum::ResponseOptions>() else { return result };
+    let parts = use_context::<http::request::Parts>();
+    // A page rendering on the server calls server functions too (GET, HTML accepted):
+    // only a POST is a form's call.
+    let plain_form_post = parts.as_ref().is_some_and(|parts| {
+        parts.method == http::Method::POST
+            && parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+    });
+    if !plain_form_post {
+        if let Err(error) = &result {
             options.set_status(http::StatusCode::from_u16(error.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+        }
+        return result;
+    }
+    let redirected = options.0.read().map(|p| p.headers.contains_key(http::header::LOCATION)).unwrap_or(false);
+    let referer = parts.as_ref().and_then(|p| p.headers.get(http::header::REFERER)).and_then(|v| v.to_str().ok());
+    if let (Some(parts), Some(referer), false) = (&parts, referer, redirected && result.is_ok()) {
+        let path = parts.uri.path();
+        let mut back = referer.to_string();
+        server_fn::error::ServerFnUrlError::<AppError>::strip_error_info(&mut back);
+        if back.ends_with('?') {
+            back.pop();
+        }
+        let location = match &result {
+            Ok(_) => Some(format!("{back}{}__path={path}", if back.contains('?') { '&' } else { '?' })),
+            Err(error) => server_fn::error::ServerFnUrlError::new(path, error.clone()).to_url(&back).ok().map(|url| url.to_string()),
+        };
+        if let Some(location) = location.and_then(|l| http::HeaderValue::from_str(&l).ok()) {
+            options.insert_header(http::header::LOCATION, location);
+            options.set_status(http::StatusCode::SEE_OTHER);
         }
     }
     result

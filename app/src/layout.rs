@@ -3,6 +3,7 @@
 use crate::{
     auth::{current_user, Logout},
     error::AppError,
+    forms,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,7 +13,6 @@ use leptos_router::components::{Outlet, A};
 #[component]
 pub fn Shell() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
-    let logout = ServerAction::<Logout>::new();
     view! {
         <header class="topbar">
             <a href="/" class="brand">"Attest"</a>
@@ -26,9 +26,9 @@ pub fn Shell() -> impl IntoView {
                         match user.await {
                             Ok(Some(u)) => view! {
                                 <a href="/account" class="muted" data-testid="signed-in-as" title="Account security">{u.email}</a>
-                                <ActionForm action=logout attr:class="inline">
+                                <form method="post" action={forms::action::<Logout>()} class="inline">
                                     <button type="submit" class="link">"Sign out"</button>
-                                </ActionForm>
+                                </form>
                             }.into_any(),
                             _ => view! { <a href="/login">"Sign in"</a> }.into_any(),
                         }

@@ -9,6 +9,7 @@ pub mod access;
 pub mod auth;
 pub mod documents;
 pub mod error;
+pub mod forms;
 pub mod flows;
 #[cfg(feature = "ssr")]
 pub mod jobs;
@@ -33,7 +34,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 /// The HTML document around every server-rendered page.
@@ -45,7 +46,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -56,36 +57,41 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// The dashboard: public sign-in, and the signed-in area inside [`layout::Shell`].
+///
+/// Pages render on the server only (Leptos islands): links are real links and forms
+/// post to their server function, which redirects back (see [`forms`]). Only the parts
+/// marked `#[island]` (secrets shown once, the document viewer…) ship to the browser
+/// and hydrate, which keeps the WebAssembly bundle small. Every route renders
+/// `SsrMode::Async`, so islands are in the first HTML the browser gets, never in a
+/// streamed fragment that arrives after hydration ran.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser, so this marks the moment hydration finished;
-    // end-to-end tests wait for it before they interact.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
-
+    let page = SsrMode::Async;
     view! {
         <Stylesheet id="attest" href="/pkg/attest.css"/>
         <Title formatter=|page: String| if page.is_empty() { "Attest".to_string() } else { format!("{page} · Attest") }/>
-        <div id="root" data-hydrated=move || if hydrated.get() { "true" } else { "false" }>
+        // `frontend::hydrate` sets `data-hydrated` once the islands are live; end-to-end
+        // tests wait for it before they click anything that needs them.
+        <div id="root" data-hydrated="false">
             <Router>
                 <Routes fallback=layout::NotFound>
-                    <Route path=path!("/login") view=auth::page::LoginPage/>
-                    <Route path=path!("/mfa") view=auth::mfa_page::MfaPage/>
-                    <Route path=path!("/invite/:token") view=members::page::InvitePage/>
-                    <ParentRoute path=path!("") view=layout::Shell>
-                        <Route path=path!("") view=workspaces::page::HomePage/>
-                        <Route path=path!("/api-reference") view=reference::ApiReferencePage/>
-                        <Route path=path!("/account") view=auth::account::AccountPage/>
-                        <ParentRoute path=path!("/w/:slug") view=workspaces::page::WorkspaceLayout>
-                            <Route path=path!("") view=workspaces::overview::OverviewPage/>
-                            <Route path=path!("/verifications") view=verifications::page::QueuePage/>
-                            <Route path=path!("/verifications/:id") view=verifications::page::DetailPage/>
-                            <Route path=path!("/tokens") view=access::token_page::TokensPage/>
-                            <Route path=path!("/settings") view=flows::page::SettingsPage/>
-                            <Route path=path!("/members") view=members::page::MembersPage/>
-                            <Route path=path!("/activity") view=activity::ActivityPage/>
-                            <Route path=path!("/webhooks") view=webhooks::page::WebhooksPage/>
+                    <Route path=path!("/login") ssr=page.clone() view=auth::page::LoginPage/>
+                    <Route path=path!("/mfa") ssr=page.clone() view=auth::mfa_page::MfaPage/>
+                    <Route path=path!("/invite/:token") ssr=page.clone() view=members::page::InvitePage/>
+                    <ParentRoute path=path!("") ssr=page.clone() view=layout::Shell>
+                        <Route path=path!("") ssr=page.clone() view=workspaces::page::HomePage/>
+                        <Route path=path!("/api-reference") ssr=page.clone() view=reference::ApiReferencePage/>
+                        <Route path=path!("/account") ssr=page.clone() view=auth::account::AccountPage/>
+                        <ParentRoute path=path!("/w/:slug") ssr=page.clone() view=workspaces::page::WorkspaceLayout>
+                            <Route path=path!("") ssr=page.clone() view=workspaces::overview::OverviewPage/>
+                            <Route path=path!("/verifications") ssr=page.clone() view=verifications::page::QueuePage/>
+                            <Route path=path!("/verifications/:id") ssr=page.clone() view=verifications::page::DetailPage/>
+                            <Route path=path!("/tokens") ssr=page.clone() view=access::token_page::TokensPage/>
+                            <Route path=path!("/settings") ssr=page.clone() view=flows::page::SettingsPage/>
+                            <Route path=path!("/members") ssr=page.clone() view=members::page::MembersPage/>
+                            <Route path=path!("/activity") ssr=page.clone() view=activity::ActivityPage/>
+                            <Route path=path!("/webhooks") ssr=page.clone() view=webhooks::page::WebhooksPage/>
                         </ParentRoute>
                     </ParentRoute>
                 </Routes>

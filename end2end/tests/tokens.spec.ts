@@ -18,6 +18,9 @@ test('an admin creates an API token, sees it once, uses it, and revokes it', asy
   await expect(secret).toHaveText(/^att_test_/);
   const token = (await secret.textContent())!.trim();
   await expect(page.getByText('It will not be shown again')).toBeVisible();
+  // "Done" reloads the page: the list now has the token, and the secret is gone.
+  await page.getByRole('button', { name: 'Done' }).click();
+  await expect(page.getByTestId('new-token')).toHaveCount(0);
 
   const row = page.getByRole('row', { name: /Playwright CI/ });
   await expect(row.getByText('active')).toBeVisible();

@@ -1,7 +1,7 @@
 //! The API tokens page (`api_tokens.manage`): create (the secret is shown once),
 //! list with expiry, last use and creator, revoke.
 
-use crate::{error::AppError, layout::ErrorNotice};
+use crate::{error::AppError, forms, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -73,76 +73,93 @@ fn day(time: &Option<String>) -> String {
 pub fn TokensPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
-    let create = ServerAction::<CreateToken>::new();
-    let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(move || (slug(), create.version().get(), revoke.version().get()), |(slug, _, _)| list_tokens(slug));
-    let created = move || create.value().get().and_then(Result::ok);
-    let create_error = move || create.value().get().and_then(Result::err).map(|e| e.to_string());
-
+    let tokens = Resource::new(slug, list_tokens);
     view! {
         <Title text="API tokens"/>
         <h1>"API tokens"</h1>
         <p class="muted">"Tokens authenticate your software's calls to the Attest API. A token is shown once, when it is created; Attest keeps only a hash of it."</p>
-        <section class="panel" aria-labelledby="new-token">
-            <h2 id="new-token">"Create a token"</h2>
-            <ActionForm action=create attr:class="inline-form">
-                <input type="hidden" name="slug" prop:value=slug/>
-                <label for="token-name">"Name"</label>
-                <input id="token-name" type="text" name="name" required maxlength="100" placeholder="e.g. CRM integration"/>
-                <label for="token-expiry">"Expires after (days)"</label>
-                <input id="token-expiry" type="number" name="expires_in_days" min="1" max="3650" value="180" required class="narrow"/>
-                <button type="submit" class="primary">"Create token"</button>
-            </ActionForm>
-            <p class="form-error" role="alert">{create_error}</p>
-            {move || created().map(|token| view! {
-                <div class="secret" role="status">
-                    <p><strong>"Copy this token now. It will not be shown again."</strong></p>
-                    <code data-testid="new-token">{token}</code>
-                </div>
-            })}
-        </section>
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading tokens…"</p> }>
             {move || Suspend::new(async move {
                 match tokens.await {
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"No tokens yet."</p> }.into_any(),
                     Ok(list) => view! {
-                        <table class="data" aria-label="API tokens">
-                            <thead><tr>
-                                <th scope="col">"Name"</th><th scope="col">"Token"</th><th scope="col">"Created by"</th>
-                                <th scope="col">"Created"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th>
-                                <th scope="col">"Status"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                            </tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|t| {
-                                    let status = if t.revoked_at.is_some() { "revoked" } else if t.active { "active" } else { "expired" };
-                                    let id = t.id.clone();
-                                    view! {
-                                        <tr>
-                                            <td>{t.name.clone()}</td>
-                                            <td><code>{format!("{}…", t.prefix)}</code></td>
-                                            <td>{t.created_by.clone()}</td>
-                                            <td>{day(&Some(t.created_at.clone()))}</td>
-                                            <td>{day(&t.expires_at)}</td>
-                                            <td>{t.last_used_at.as_ref().map(|_| day(&t.last_used_at)).unwrap_or_else(|| "never".into())}</td>
-                                            <td><span class=format!("badge {status}")>{status}</span></td>
-                                            <td>
-                                                {t.active.then(|| view! {
-                                                    <ActionForm action=revoke attr:class="inline">
-                                                        <input type="hidden" name="slug" prop:value=slug/>
-                                                        <input type="hidden" name="token_id" value=id.clone()/>
-                                                        <button type="submit" class="danger" aria-label=format!("Revoke {}", t.name)>"Revoke"</button>
-                                                    </ActionForm>
-                                                })}
-                                            </td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+                        <section class="panel" aria-labelledby="new-token">
+                            <h2 id="new-token">"Create a token"</h2>
+                            <NewToken slug=slug()/>
+                        </section>
+                        <p class="form-error" role="alert">{forms::error::<RevokeToken>()}</p>
+                        {if list.is_empty() {
+                            view! { <p class="empty">"No tokens yet."</p> }.into_any()
+                        } else {
+                            view! { <TokenTable slug=slug() list/> }.into_any()
+                        }}
                     }.into_any(),
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+#[component]
+fn TokenTable(slug: String, list: Vec<TokenSummary>) -> impl IntoView {
+    view! {
+        <table class="data" aria-label="API tokens">
+            <thead><tr>
+                <th scope="col">"Name"</th><th scope="col">"Token"</th><th scope="col">"Created by"</th>
+                <th scope="col">"Created"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th>
+                <th scope="col">"Status"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
+            </tr></thead>
+            <tbody>
+                {list.into_iter().map(|t| {
+                    let status = if t.revoked_at.is_some() { "revoked" } else if t.active { "active" } else { "expired" };
+                    view! {
+                        <tr>
+                            <td>{t.name.clone()}</td>
+                            <td><code>{format!("{}…", t.prefix)}</code></td>
+                            <td>{t.created_by.clone()}</td>
+                            <td>{day(&Some(t.created_at.clone()))}</td>
+                            <td>{day(&t.expires_at)}</td>
+                            <td>{t.last_used_at.as_ref().map(|_| day(&t.last_used_at)).unwrap_or_else(|| "never".into())}</td>
+                            <td><span class=format!("badge {status}")>{status}</span></td>
+                            <td>
+                                {t.active.then(|| view! {
+                                    <form method="post" action={forms::action::<RevokeToken>()} class="inline">
+                                        <input type="hidden" name="slug" value=slug.clone()/>
+                                        <input type="hidden" name="token_id" value=t.id.clone()/>
+                                        <button type="submit" class="danger" aria-label=format!("Revoke {}", t.name)>"Revoke"</button>
+                                    </form>
+                                })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// The create form and the new token, shown once. An island: the secret comes back from
+/// the server function to the browser and never travels in an address.
+#[island]
+fn NewToken(slug: String) -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let live = forms::live();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        if let Some(f) = forms::Submitted::take(&ev) {
+            create.dispatch(CreateToken { slug: slug.clone(), name: f.text("name"), expires_in_days: f.text("expires_in_days") });
+        }
+    };
+    view! {
+        <form method="post" action={forms::action::<CreateToken>()} class="inline-form" on:submit=submit>
+            <label for="token-name">"Name"</label>
+            <input id="token-name" type="text" name="name" required maxlength="100" placeholder="e.g. CRM integration"/>
+            <label for="token-expiry">"Expires after (days)"</label>
+            <input id="token-expiry" type="number" name="expires_in_days" min="1" max="3650" value="180" required class="narrow"/>
+            <button type="submit" class="primary" disabled=move || !live.get() || create.pending().get()>"Create token"</button>
+        </form>
+        {move || forms::failure(create.value().get())}
+        {move || create.value().get().and_then(Result::ok).map(|token| view! {
+            <forms::ShownOnce title="Copy this token now. It will not be shown again." testid="new-token" values=vec![token]/>
+        })}
     }
 }

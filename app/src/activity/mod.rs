@@ -1,5 +1,5 @@
 //! The activity log (SPEC §8): who did what, to what, from where, when. Append-only;
-//! the activity page (`activity.view`) filters it by actor and action.
+//! the activity page (`activity.view`) filters it by actor, action, target and time.
 
 #[cfg(feature = "ssr")]
 mod service;
@@ -24,16 +24,41 @@ pub struct ActivityView {
     pub detail: Option<String>,
 }
 
+/// Filters of the activity page; every one optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityFilters {
+    /// Part of the actor's e-mail or kind (`api_token`, `system`).
+    pub actor: Option<String>,
+    /// Start of the action (`login`, `member.`).
+    pub action: Option<String>,
+    /// Start of the target's id (`ver_…`, `usr_…`).
+    pub target: Option<String>,
+    /// First and last day (UTC), `YYYY-MM-DD`.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// `YYYY-MM-DD` → the first millisecond of that day (UTC), plus `days`.
+#[cfg(feature = "ssr")]
+fn day_start(field: &str, text: Option<&str>, days: i64) -> Result<Option<i64>, AppError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| AppError::invalid(field, "Dates are written YYYY-MM-DD."))?;
+    Ok(Some((day + chrono::Duration::days(days)).and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0)))
+}
+
 /// The workspace's entries, plus sign-in events of its members; newest first, 200 at most.
 #[server(prefix = "/rpc", endpoint = "list_activity")]
-pub async fn list_activity(slug: String, actor: Option<String>, action: Option<String>) -> Result<Vec<ActivityView>, AppError> {
+pub async fn list_activity(slug: String, filters: Option<ActivityFilters>) -> Result<Vec<ActivityView>, AppError> {
     crate::error::respond(
         async move {
             use sqlx::Row;
             let state = crate::state::AppState::from_context()?;
             let member = crate::access::member::require(&state, &slug, crate::access::Permission::ActivityView).await?;
-            let actor = actor.map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty());
-            let action = action.map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty());
+            let f = filters.unwrap_or_default();
+            let clean = |v: Option<String>| v.map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty());
+            let (actor, action, target) = (clean(f.actor), clean(f.action), f.target.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()));
+            let from = day_start("from", f.from.as_deref(), 0)?.unwrap_or(i64::MIN);
+            let until = day_start("to", f.to.as_deref(), 1)?.unwrap_or(i64::MAX);
             let rows = sqlx::query(
                 "SELECT a.created_at, a.actor_kind, a.actor_id, u.email AS actor_email, a.action, a.target, a.ip, a.user_agent, a.detail \
                  FROM activity a LEFT JOIN users u ON u.id = a.actor_id \
@@ -41,6 +66,8 @@ pub async fn list_activity(slug: String, actor: Option<String>, action: Option<S
                                                                              OR a.target IN (SELECT user_id FROM memberships WHERE workspace_id = $1)))) \
                    AND ($2 = '' OR LOWER(COALESCE(u.email, a.actor_kind)) LIKE $3) \
                    AND ($4 = '' OR a.action LIKE $5) \
+                   AND ($6 = '' OR substr(a.target, 1, $7) = $6) \
+                   AND a.created_at >= $8 AND a.created_at < $9 \
                  ORDER BY a.id DESC LIMIT 200",
             )
             .bind(&member.workspace_id)
@@ -48,6 +75,10 @@ pub async fn list_activity(slug: String, actor: Option<String>, action: Option<S
             .bind(format!("%{}%", actor.unwrap_or_default()))
             .bind(action.clone().unwrap_or_default())
             .bind(format!("{}%", action.unwrap_or_default()))
+            .bind(target.clone().unwrap_or_default())
+            .bind(target.map(|t| t.chars().count() as i32).unwrap_or(0))
+            .bind(from)
+            .bind(until)
             .fetch_all(state.db.pool())
             .await?;
             rows.iter()
@@ -71,23 +102,29 @@ pub async fn list_activity(slug: String, actor: Option<String>, action: Option<S
     )
 }
 
-/// `/w/:slug/activity?actor=…&action=…`
+/// `/w/:slug/activity?actor=…&action=…&target=…&from=…&to=…`
 #[component]
 pub fn ActivityPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
-    let actor = move || query.read().get("actor").unwrap_or_default();
-    let action = move || query.read().get("action").unwrap_or_default();
-    let entries = Resource::new(move || (slug(), actor(), action()), |(slug, actor, action)| list_activity(slug, Some(actor), Some(action)));
+    let get = move |k: &str| query.read().get(k).unwrap_or_default();
+    let filters = move || ActivityFilters { actor: Some(get("actor")), action: Some(get("action")), target: Some(get("target")), from: Some(get("from")), to: Some(get("to")) };
+    let entries = Resource::new(move || (slug(), filters()), |(slug, filters)| list_activity(slug, Some(filters)));
     view! {
         <Title text="Activity"/>
         <h1>"Activity"</h1>
         <form method="get" class="inline-form filters" role="search" aria-label="Filter activity">
             <label for="actor-filter">"Actor"</label>
-            <input id="actor-filter" type="text" name="actor" prop:value=actor placeholder="email or api_token"/>
+            <input id="actor-filter" type="text" name="actor" value=get("actor") placeholder="email or api_token"/>
             <label for="action-filter">"Action"</label>
-            <input id="action-filter" type="text" name="action" prop:value=action placeholder="e.g. login, member."/>
+            <input id="action-filter" type="text" name="action" value=get("action") placeholder="e.g. login, member."/>
+            <label for="target-filter">"Target"</label>
+            <input id="target-filter" type="text" name="target" value=get("target") placeholder="id, e.g. ver_…"/>
+            <label for="from-filter">"From"</label>
+            <input id="from-filter" type="date" name="from" value=get("from")/>
+            <label for="to-filter">"To"</label>
+            <input id="to-filter" type="date" name="to" value=get("to")/>
             <button type="submit">"Filter"</button>
         </form>
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading activity…"</p> }>

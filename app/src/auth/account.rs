@@ -145,21 +145,7 @@ pub async fn end_other_sessions() -> Result<u64, AppError> {
 /// `/account`
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let begin = ServerAction::<BeginTotp>::new();
-    let confirm = ServerAction::<ConfirmTotp>::new();
-    let disable = ServerAction::<DisableTotp>::new();
-    let regenerate = ServerAction::<NewRecoveryCodes>::new();
-    let end_others = ServerAction::<EndOtherSessions>::new();
-    let view_state = Resource::new(
-        move || (confirm.version().get(), disable.version().get(), regenerate.version().get(), end_others.version().get()),
-        |_| security_state(),
-    );
-    let err = |e: Option<AppError>| e.map(|e| match e {
-        AppError::Validation(fields) => fields.into_values().flatten().collect::<Vec<_>>().join(" "),
-        other => other.to_string(),
-    });
-    let codes = move || confirm.value().get().and_then(Result::ok).or_else(|| regenerate.value().get().and_then(Result::ok));
-
+    let view_state = Resource::new(|| (), |_| security_state());
     view! {
         <Title text="Account security"/>
         <h1>"Account security"</h1>
@@ -172,60 +158,98 @@ pub fn AccountPage() -> impl IntoView {
                             {if s.totp_enabled {
                                 view! {
                                     <p>"An authenticator app is set up. " {format!("{} recovery codes left.", s.recovery_codes_left)}</p>
-                                    <ActionForm action=regenerate attr:class="inline-form">
-                                        <label for="regen-password">"Password"</label>
-                                        <input id="regen-password" type="password" name="password" autocomplete="current-password" required/>
-                                        <button type="submit">"New recovery codes"</button>
-                                    </ActionForm>
-                                    <p class="form-error" role="alert">{move || err(regenerate.value().get().and_then(Result::err))}</p>
-                                    <ActionForm action=disable attr:class="inline-form">
+                                    <NewCodes/>
+                                    <form method="post" action={crate::forms::action::<DisableTotp>()} class="inline-form">
                                         <label for="disable-password">"Password"</label>
                                         <input id="disable-password" type="password" name="password" autocomplete="current-password" required/>
                                         <button type="submit" class="danger">"Remove authenticator"</button>
-                                    </ActionForm>
-                                    <p class="form-error" role="alert">{move || err(disable.value().get().and_then(Result::err))}</p>
+                                    </form>
+                                    <p class="form-error" role="alert">{crate::forms::error::<DisableTotp>()}</p>
                                 }.into_any()
                             } else {
                                 view! {
                                     <p>"Sign-in codes now come by email, a weak factor. An authenticator app (Google Authenticator, 1Password, Authy…) is safer."</p>
-                                    <ActionForm action=begin attr:class="inline-form">
-                                        <label for="totp-password">"Password"</label>
-                                        <input id="totp-password" type="password" name="password" autocomplete="current-password" required/>
-                                        <button type="submit" class="primary">"Set up authenticator app"</button>
-                                    </ActionForm>
-                                    <p class="form-error" role="alert">{move || err(begin.value().get().and_then(Result::err))}</p>
-                                    {move || begin.value().get().and_then(Result::ok).map(|setup| view! {
-                                        <div class="totp-setup">
-                                            <div class="qr" inner_html=setup.qr_svg.clone() role="img" aria-label="QR code for your authenticator app"></div>
-                                            <p>"Scan the code, or enter this key: " <code data-testid="totp-secret">{setup.secret.clone()}</code></p>
-                                            <ActionForm action=confirm attr:class="inline-form">
-                                                <label for="totp-code">"Code from the app"</label>
-                                                <input id="totp-code" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="6"/>
-                                                <button type="submit" class="primary">"Confirm"</button>
-                                            </ActionForm>
-                                            <p class="form-error" role="alert">{move || err(confirm.value().get().and_then(Result::err))}</p>
-                                        </div>
-                                    })}
+                                    {crate::forms::done::<DisableTotp>().then(|| view! { <p class="saved" role="status">"The authenticator app is removed."</p> })}
+                                    <Enrollment/>
                                 }.into_any()
                             }}
-                            {move || codes().map(|codes| view! {
-                                <div class="secret" role="status">
-                                    <p><strong>"Your recovery codes. Store them safely: each works once, and they will not be shown again."</strong></p>
-                                    <ul class="codes" data-testid="recovery-codes">{codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}</ul>
-                                </div>
-                            })}
                         </section>
                         <section class="panel" aria-labelledby="sessions-heading">
                             <h2 id="sessions-heading">"Sessions"</h2>
                             <p>{format!("You are signed in as {}, with {} other active session(s).", s.email, s.other_sessions)}</p>
-                            <ActionForm action=end_others attr:class="inline">
+                            {crate::forms::done::<EndOtherSessions>().then(|| view! { <p class="saved" role="status">"Your other sessions are signed out."</p> })}
+                            <form method="post" action={crate::forms::action::<EndOtherSessions>()} class="inline">
                                 <button type="submit">"Sign out everywhere else"</button>
-                            </ActionForm>
+                            </form>
                         </section>
                     }.into_any(),
                     Err(e) => view! { <crate::layout::ErrorNotice error=e/> }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+const CODES_TITLE: &str = "Your recovery codes. Store them safely: each works once, and they will not be shown again.";
+
+/// Setting up an authenticator app: the password, then the key and QR code, then a code
+/// from the app, then the recovery codes. An island: the key and the codes come back from
+/// server functions to the browser only.
+#[island]
+fn Enrollment() -> impl IntoView {
+    let begin = ServerAction::<BeginTotp>::new();
+    let confirm = ServerAction::<ConfirmTotp>::new();
+    let live = crate::forms::live();
+    let start = move |ev: leptos::ev::SubmitEvent| {
+        if let Some(f) = crate::forms::Submitted::take(&ev) {
+            begin.dispatch(BeginTotp { password: f.text("password") });
+        }
+    };
+    let finish = move |ev: leptos::ev::SubmitEvent| {
+        if let Some(f) = crate::forms::Submitted::take(&ev) {
+            confirm.dispatch(ConfirmTotp { code: f.text("code") });
+        }
+    };
+    view! {
+        <form method="post" action={crate::forms::action::<BeginTotp>()} class="inline-form" on:submit=start>
+            <label for="totp-password">"Password"</label>
+            <input id="totp-password" type="password" name="password" autocomplete="current-password" required/>
+            <button type="submit" class="primary" disabled=move || !live.get()>"Set up authenticator app"</button>
+        </form>
+        {move || crate::forms::failure(begin.value().get())}
+        {move || begin.value().get().and_then(Result::ok).map(|setup| view! {
+            <div class="totp-setup">
+                <div class="qr" inner_html=setup.qr_svg role="img" aria-label="QR code for your authenticator app"></div>
+                <p>"Scan the code, or enter this key: " <code data-testid="totp-secret">{setup.secret}</code></p>
+                <form method="post" action={crate::forms::action::<ConfirmTotp>()} class="inline-form" on:submit=finish>
+                    <label for="totp-code">"Code from the app"</label>
+                    <input id="totp-code" type="text" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="6"/>
+                    <button type="submit" class="primary">"Confirm"</button>
+                </form>
+                {move || crate::forms::failure(confirm.value().get())}
+            </div>
+        })}
+        {move || confirm.value().get().and_then(Result::ok).map(|codes| view! { <crate::forms::ShownOnce title=CODES_TITLE testid="recovery-codes" values=codes/> })}
+    }
+}
+
+/// New recovery codes (the old ones stop working), shown once.
+#[island]
+fn NewCodes() -> impl IntoView {
+    let regenerate = ServerAction::<NewRecoveryCodes>::new();
+    let live = crate::forms::live();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        if let Some(f) = crate::forms::Submitted::take(&ev) {
+            regenerate.dispatch(NewRecoveryCodes { password: f.text("password") });
+        }
+    };
+    view! {
+        <form method="post" action={crate::forms::action::<NewRecoveryCodes>()} class="inline-form" on:submit=submit>
+            <label for="regen-password">"Password"</label>
+            <input id="regen-password" type="password" name="password" autocomplete="current-password" required/>
+            <button type="submit" disabled=move || !live.get()>"New recovery codes"</button>
+        </form>
+        {move || crate::forms::failure(regenerate.value().get())}
+        {move || regenerate.value().get().and_then(Result::ok).map(|codes| view! { <crate::forms::ShownOnce title=CODES_TITLE testid="recovery-codes" values=codes/> })}
     }
 }

@@ -92,11 +92,9 @@ pub async fn resend_mfa() -> Result<(), AppError> {
 /// `/mfa`
 #[component]
 pub fn MfaPage() -> impl IntoView {
-    let verify = ServerAction::<VerifyMfa>::new();
-    let resend = ServerAction::<ResendMfa>::new();
-    let state = Resource::new(move || (verify.version().get(), resend.version().get()), |_| mfa_state());
-    let verify_error = move || verify.value().get().and_then(Result::err);
-    let resend_result = move || resend.value().get();
+    let state = Resource::new(|| (), |_| mfa_state());
+    let verify_error = || crate::forms::outcome::<VerifyMfa>().and_then(Result::err);
+    let resend_result = crate::forms::outcome::<ResendMfa>;
 
     view! {
         <Title text="Enter your sign-in code"/>
@@ -118,20 +116,20 @@ pub fn MfaPage() -> impl IntoView {
                                             format!("We emailed a 6-digit code to {}. It expires in {} minutes.", view.sent_to, (view.expires_in_secs + 59) / 60)
                                         }}
                                     </p>
-                                    <ActionForm action=verify attr:class="stack">
+                                    <form method="post" action={crate::forms::action::<VerifyMfa>()} class="stack">
                                         <label for="code">{if totp { "Code" } else { "Code from the email" }}</label>
                                         <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="20" autofocus/>
-                                        <p class="form-error" role="alert">{move || verify_error().map(|e| e.to_string())}</p>
+                                        <p class="form-error" role="alert">{verify_error().map(|e| e.to_string())}</p>
                                         <button type="submit" class="primary">"Verify"</button>
-                                    </ActionForm>
+                                    </form>
                                     {(!totp).then(|| view! {
-                                        <ActionForm action=resend attr:class="inline">
+                                        <form method="post" action={crate::forms::action::<ResendMfa>()} class="inline">
                                             <button type="submit" class="link" disabled=view.resend_in_secs > 0>
                                                 {if view.resend_in_secs > 0 { format!("Resend code (in {} s)", view.resend_in_secs) } else { "Resend code".to_string() }}
                                             </button>
-                                        </ActionForm>
+                                        </form>
                                     })}
-                                    {move || match resend_result() {
+                                    {match resend_result() {
                                         Some(Ok(())) => Some(view! { <p class="saved" role="status">"A new code is on its way. The previous code no longer works."</p> }.into_any()),
                                         Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()),
                                         None => None,

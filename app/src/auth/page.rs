@@ -1,18 +1,18 @@
 //! The sign-in page.
 
 use super::Login;
+use crate::forms;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let login = ServerAction::<Login>::new();
     let query = use_query_map();
-    let next = move || query.read().get("next").unwrap_or_default();
-    let error = move || login.value().get().and_then(|result| result.err()).map(|e| e.to_string());
-    let notice = move || {
-        let q = query.read();
+    let next = query.read_untracked().get("next").unwrap_or_default();
+    let error = forms::error::<Login>();
+    let notice = || {
+        let q = query.read_untracked();
         if q.get("invited").is_some() {
             Some("Your password is set. Sign in to continue.")
         } else if q.get("expired").is_some() {
@@ -28,18 +28,16 @@ pub fn LoginPage() -> impl IntoView {
             <section class="auth-card" aria-labelledby="sign-in-heading">
                 <p class="brand">"Attest"</p>
                 <h1 id="sign-in-heading">"Sign in"</h1>
-                {move || notice().map(|n| view! { <p class="saved" role="status">{n}</p> })}
-                <ActionForm action=login attr:class="stack" attr:aria-describedby="sign-in-error">
-                    <input type="hidden" name="next" prop:value=next/>
+                {notice().map(|n| view! { <p class="saved" role="status">{n}</p> })}
+                <form method="post" action={forms::action::<Login>()} class="stack" aria-describedby="sign-in-error">
+                    <input type="hidden" name="next" value=next/>
                     <label for="email">"Email"</label>
                     <input id="email" type="email" name="email" autocomplete="username" required/>
                     <label for="password">"Password"</label>
                     <input id="password" type="password" name="password" autocomplete="current-password" required/>
                     <p id="sign-in-error" class="form-error" role="alert">{error}</p>
-                    <button type="submit" class="primary" disabled=move || login.pending().get()>
-                        {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
-                    </button>
-                </ActionForm>
+                    <button type="submit" class="primary">"Sign in"</button>
+                </form>
             </section>
         </main>
     }

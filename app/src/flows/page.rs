@@ -2,7 +2,7 @@
 //! required documents, selfie threshold and decision policy, and the address blacklist.
 
 use super::{DocumentRole, FlowConfig, OnFail, OnPass, NEVER_ACCEPTED};
-use crate::{error::AppError, layout::ErrorNotice};
+use crate::{error::AppError, forms, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -112,18 +112,17 @@ pub async fn save_blacklist(slug: String, addresses: String) -> Result<(), AppEr
 pub fn SettingsPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
-    let save_flow = ServerAction::<SaveFlowSettings>::new();
-    let save_list = ServerAction::<SaveBlacklist>::new();
-    let settings = Resource::new(move || (slug(), save_flow.version().get(), save_list.version().get()), |(slug, _, _)| get_settings(slug));
+    let settings = Resource::new(slug, get_settings);
     let outcome = |value: Option<Result<(), AppError>>| match value {
-        Some(Ok(())) => Some(("saved", "Saved.".to_string())),
-        Some(Err(e)) => Some(("form-error", e.to_string())),
+        Some(Ok(())) => Some(("saved", "status", "Saved.".to_string())),
+        Some(Err(e)) => Some(("form-error", "alert", e.message())),
         None => None,
     };
 
     view! {
         <Title text="Settings"/>
         <h1>"Settings"</h1>
+        {outcome(forms::outcome::<SaveFlowSettings>()).or_else(|| outcome(forms::outcome::<SaveBlacklist>())).map(|(class, role, text)| view! { <p class=class role=role>{text}</p> })}
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading settings…"</p> }>
             {move || Suspend::new(async move {
                 match settings.await {
@@ -134,8 +133,8 @@ pub fn SettingsPage() -> impl IntoView {
                             view! {
                                 <section class="panel" aria-labelledby=id("heading")>
                                     <h2 id=id("heading")>{format!("Flow: {flow}")}</h2>
-                                    <ActionForm action=save_flow attr:class="stack">
-                                        <input type="hidden" name="slug" prop:value=slug/>
+                                    <form method="post" action={forms::action::<SaveFlowSettings>()} class="stack">
+                                        <input type="hidden" name="slug" value=slug/>
                                         <input type="hidden" name="flow" value=flow/>
                                         <label for=id("photo")>"Accepted photo ID types (comma-separated)"</label>
                                         <textarea id=id("photo") name="photo_id_types" rows="2">{config.photo_id_types.join(", ")}</textarea>
@@ -161,25 +160,24 @@ pub fn SettingsPage() -> impl IntoView {
                                         </select>
                                         <p class="muted">{format!("Country restrictions: {}", config.country_restrictions.iter().map(|r| format!("{} only from {}", r.document_type, r.allowed_countries.join("/"))).collect::<Vec<_>>().join("; "))}</p>
                                         <button type="submit" class="primary">{format!("Save {flow}")}</button>
-                                    </ActionForm>
+                                    </form>
                                 </section>
                             }
                         }).collect_view()}
                         <section class="panel" aria-labelledby="blacklist-heading">
                             <h2 id="blacklist-heading">"Address blacklist"</h2>
                             <p class="muted">"One address per line. Proofs of address at these addresses fail the address_blacklisted rule (e.g. another CMRA or a PO box)."</p>
-                            <ActionForm action=save_list attr:class="stack">
-                                <input type="hidden" name="slug" prop:value=slug/>
+                            <form method="post" action={forms::action::<SaveBlacklist>()} class="stack">
+                                <input type="hidden" name="slug" value=slug/>
                                 <label for="blacklist">"Blacklisted addresses"</label>
                                 <textarea id="blacklist" name="addresses" rows="6">{s.blacklist.join("\n")}</textarea>
                                 <button type="submit" class="primary">"Save blacklist"</button>
-                            </ActionForm>
+                            </form>
                         </section>
                     }.into_any(),
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 }
             })}
         </Transition>
-        {move || outcome(save_flow.value().get()).or_else(|| outcome(save_list.value().get())).map(|(class, text)| view! { <p class=class role="status">{text}</p> })}
     }
 }

@@ -1,50 +1,31 @@
 //! The members page and the invitation page.
 
 use super::*;
-use crate::layout::ErrorNotice;
+use crate::{forms, layout::ErrorNotice};
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-fn message(e: AppError) -> String {
-    match e {
-        AppError::Validation(fields) => fields.into_values().flatten().collect::<Vec<_>>().join(" "),
-        other => other.to_string(),
-    }
-}
 
 /// `/w/:slug/members`
 #[component]
 pub fn MembersPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
-    let invite = ServerAction::<InviteMember>::new();
-    let change = ServerAction::<ChangeMemberRole>::new();
-    let remove = ServerAction::<RemoveMember>::new();
-    let unlock = ServerAction::<UnlockMember>::new();
-    let reset = ServerAction::<ResetMemberMfa>::new();
-    let correct = ServerAction::<CorrectMemberEmail>::new();
-    let create_role = ServerAction::<CreateRole>::new();
-    let delete_role = ServerAction::<DeleteRole>::new();
-    let roles = Resource::new(move || (slug(), create_role.version().get(), delete_role.version().get()), |(slug, ..)| list_roles(slug));
-    let members = Resource::new(
-        move || (slug(), invite.version().get(), change.version().get(), remove.version().get(), unlock.version().get(), reset.version().get(), correct.version().get(), roles.get().map(|r| r.map(|r| r.len()).unwrap_or(0))),
-        |(slug, ..)| list_members(slug),
-    );
-    let last_error = move || {
-        [change.value().get(), remove.value().get(), unlock.value().get(), reset.value().get(), correct.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(Result::err)
-            .map(message)
-    };
+    let roles = Resource::new(slug, list_roles);
+    let members = Resource::new(slug, list_members);
+    let last_error = forms::error::<ChangeMemberRole>()
+        .or_else(forms::error::<RemoveMember>)
+        .or_else(forms::error::<UnlockMember>)
+        .or_else(forms::error::<ResetMemberMfa>)
+        .or_else(forms::error::<CorrectMemberEmail>);
 
     view! {
         <Title text="Members"/>
         <h1>"Members"</h1>
         <section class="panel" aria-labelledby="invite-heading">
             <h2 id="invite-heading">"Invite someone"</h2>
-            <ActionForm action=invite attr:class="inline-form">
-                <input type="hidden" name="slug" prop:value=slug/>
+            <form method="post" action={forms::action::<InviteMember>()} class="inline-form">
+                <input type="hidden" name="slug" value=slug/>
                 <label for="invite-email">"Email"</label>
                 <input id="invite-email" type="email" name="email" required/>
                 <label for="invite-role">"Role"</label>
@@ -56,10 +37,10 @@ pub fn MembersPage() -> impl IntoView {
                     </Transition>
                 </select>
                 <button type="submit" class="primary">"Send invitation"</button>
-            </ActionForm>
-            {move || match invite.value().get() {
+            </form>
+            {match forms::outcome::<InviteMember>() {
                 Some(Ok(())) => Some(view! { <p class="saved" role="status">"Invitation sent."</p> }.into_any()),
-                Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{message(e)}</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{e.message()}</p> }.into_any()),
                 None => None,
             }}
         </section>
@@ -74,19 +55,19 @@ pub fn MembersPage() -> impl IntoView {
                             {custom.into_iter().map(|r| view! {
                                 <li>
                                     <strong>{r.label.clone()}</strong> " " <span class="muted">{r.permissions.join(", ")}</span>
-                                    <ActionForm action=delete_role attr:class="inline">
-                                        <input type="hidden" name="slug" prop:value=slug/>
+                                    <form method="post" action={forms::action::<DeleteRole>()} class="inline">
+                                        <input type="hidden" name="slug" value=slug/>
                                         <input type="hidden" name="role_id" value=r.value.clone()/>
                                         <button type="submit" class="danger" aria-label=format!("Delete role {}", r.label)>"Delete"</button>
-                                    </ActionForm>
+                                    </form>
                                 </li>
                             }).collect_view()}
                         </ul>
                     }
                 })}
             </Transition>
-            <ActionForm action=create_role attr:class="stack">
-                <input type="hidden" name="slug" prop:value=slug/>
+            <form method="post" action={forms::action::<CreateRole>()} class="stack">
+                <input type="hidden" name="slug" value=slug/>
                 <label for="role-name">"Role name"</label>
                 <input id="role-name" type="text" name="name" required maxlength="50" placeholder="e.g. Auditor"/>
                 <fieldset class="permissions">
@@ -96,11 +77,8 @@ pub fn MembersPage() -> impl IntoView {
                     }).collect_view()}
                 </fieldset>
                 <button type="submit" class="primary">"Create role"</button>
-            </ActionForm>
-            {move || match (create_role.value().get(), delete_role.value().get()) {
-                (Some(Err(e)), _) | (_, Some(Err(e))) => Some(view! { <p class="form-error" role="alert">{message(e)}</p> }),
-                _ => None,
-            }}
+            </form>
+            {forms::error::<CreateRole>().or_else(forms::error::<DeleteRole>).map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
         </section>
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading members…"</p> }>
             {move || Suspend::new(async move {
@@ -114,7 +92,7 @@ pub fn MembersPage() -> impl IntoView {
                             </tr></thead>
                             <tbody>
                                 {list.into_iter().map(|m| view! {
-                                    <MemberRow member=m slug=slug() roles=choices.clone() change=change remove=remove unlock=unlock reset=reset correct=correct/>
+                                    <MemberRow member=m slug=slug() roles=choices.clone()/>
                                 }).collect_view()}
                             </tbody>
                         </table>
@@ -139,11 +117,6 @@ fn MemberRow(
     member: MemberView,
     slug: String,
     roles: Vec<RoleChoice>,
-    change: ServerAction<ChangeMemberRole>,
-    remove: ServerAction<RemoveMember>,
-    unlock: ServerAction<UnlockMember>,
-    reset: ServerAction<ResetMemberMfa>,
-    correct: ServerAction<CorrectMemberEmail>,
 ) -> impl IntoView {
     let m = member;
     // Copyable handles: each form's children take their own copies.
@@ -154,22 +127,22 @@ fn MemberRow(
         <tr>
             <td>
                 <div>{m.email.clone()}</div>
-                <ActionForm action=correct attr:class="inline-form compact">
+                <form method="post" action={forms::action::<CorrectMemberEmail>()} class="inline-form compact">
                     <Hidden slug=s.get_value() user_id=u.get_value()/>
                     <label class="visually-hidden" for=format!("email-{}", u.get_value())>{format!("New email for {}", email.get_value())}</label>
                     <input id=format!("email-{}", u.get_value()) type="email" name="email" placeholder="Correct email" required/>
                     <button type="submit">"Save email"</button>
-                </ActionForm>
+                </form>
             </td>
             <td>
-                <ActionForm action=change attr:class="inline-form compact">
+                <form method="post" action={forms::action::<ChangeMemberRole>()} class="inline-form compact">
                     <Hidden slug=s.get_value() user_id=u.get_value()/>
                     <label class="visually-hidden" for=format!("role-{}", u.get_value())>{format!("Role of {}", email.get_value())}</label>
                     <select id=format!("role-{}", u.get_value()) name="role">
                         {roles.into_iter().map(|r| view! { <option value=r.value.clone() selected=r.value == m.role>{r.label}</option> }).collect_view()}
                     </select>
                     <button type="submit">"Change role"</button>
-                </ActionForm>
+                </form>
             </td>
             <td>{m.mfa.clone()}</td>
             <td>{match &m.locked_until {
@@ -178,10 +151,10 @@ fn MemberRow(
             }}</td>
             <td class="actions">
                 {m.locked_until.is_some().then(|| view! {
-                    <ActionForm action=unlock attr:class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" aria-label=format!("Unlock {}", email.get_value())>"Unlock"</button></ActionForm>
+                    <form method="post" action={forms::action::<UnlockMember>()} class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" aria-label=format!("Unlock {}", email.get_value())>"Unlock"</button></form>
                 })}
-                <ActionForm action=reset attr:class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" aria-label=format!("Reset MFA of {}", email.get_value())>"Reset MFA"</button></ActionForm>
-                <ActionForm action=remove attr:class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" class="danger" aria-label=format!("Remove {}", email.get_value())>"Remove"</button></ActionForm>
+                <form method="post" action={forms::action::<ResetMemberMfa>()} class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" aria-label=format!("Reset MFA of {}", email.get_value())>"Reset MFA"</button></form>
+                <form method="post" action={forms::action::<RemoveMember>()} class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" class="danger" aria-label=format!("Remove {}", email.get_value())>"Remove"</button></form>
             </td>
         </tr>
     }
@@ -192,7 +165,6 @@ fn MemberRow(
 pub fn InvitePage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
-    let accept = ServerAction::<AcceptInvitation>::new();
     view! {
         <Title text="Accept invitation"/>
         <main class="auth-page">
@@ -200,13 +172,13 @@ pub fn InvitePage() -> impl IntoView {
                 <p class="brand">"Attest"</p>
                 <h1 id="invite-heading">"Set your password"</h1>
                 <p class="muted">"At least 12 characters. A passphrase of several words is easiest to remember."</p>
-                <ActionForm action=accept attr:class="stack">
-                    <input type="hidden" name="token" prop:value=token/>
+                <form method="post" action={forms::action::<AcceptInvitation>()} class="stack">
+                    <input type="hidden" name="token" value=token/>
                     <label for="new-password">"Password"</label>
                     <input id="new-password" type="password" name="password" autocomplete="new-password" required minlength="12"/>
-                    <p class="form-error" role="alert">{move || accept.value().get().and_then(Result::err).map(message)}</p>
+                    <p class="form-error" role="alert">{forms::error::<AcceptInvitation>()}</p>
                     <button type="submit" class="primary">"Join"</button>
-                </ActionForm>
+                </form>
             </section>
         </main>
     }

@@ -2,7 +2,7 @@
 //! verification's detail with its decision (`/w/:slug/verifications/:id`).
 
 use super::{HistoryEntry, Verification};
-use crate::{error::AppError, layout::ErrorNotice};
+use crate::{error::AppError, forms, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -295,7 +295,7 @@ pub fn QueuePage() -> impl IntoView {
                             <form method="get" class="inline-form filters" role="search" aria-label="Search verifications">
                                 <input type="hidden" name="status" value=current()/>
                                 <label for="queue-q">"Search"</label>
-                                <input id="queue-q" type="text" name="q" prop:value=get("q") placeholder="name, email, reference or id"/>
+                                <input id="queue-q" type="text" name="q" value=get("q") placeholder="name, email, reference or id"/>
                                 <label for="queue-flow">"Flow"</label>
                                 <select id="queue-flow" name="flow">
                                     <option value="">"any"</option>
@@ -303,9 +303,9 @@ pub fn QueuePage() -> impl IntoView {
                                     <option value="identity" selected=get("flow") == "identity">"identity"</option>
                                 </select>
                                 <label for="queue-from">"From"</label>
-                                <input id="queue-from" type="date" name="from" prop:value=get("from")/>
+                                <input id="queue-from" type="date" name="from" value=get("from")/>
                                 <label for="queue-to">"To"</label>
-                                <input id="queue-to" type="date" name="to" prop:value=get("to")/>
+                                <input id="queue-to" type="date" name="to" value=get("to")/>
                                 <label for="queue-decision">"Decision"</label>
                                 <select id="queue-decision" name="decision">
                                     <option value="">"any"</option>
@@ -352,12 +352,18 @@ pub fn QueuePage() -> impl IntoView {
     }
 }
 
-/// One document side with zoom and rotate, for reviewers (`documents.view`).
-#[component]
+/// One document side with zoom and rotate, for reviewers (`documents.view`). An island:
+/// zoom and rotation happen in the browser.
+#[island]
 fn DocumentViewer(src: String, label: String) -> impl IntoView {
-    let zoom = RwSignal::new(1.0f64);
-    let rotation = RwSignal::new(0i32);
-    let transform = move || format!("transform: scale({}) rotate({}deg)", zoom.get(), rotation.get());
+    // Zoom in percent, printed as a decimal by hand: formatting an f64 would pull the
+    // float printer into the bundle for this one line.
+    let zoom = RwSignal::new(100u32);
+    let rotation = RwSignal::new(0u32);
+    let transform = move || {
+        let z = zoom.get();
+        format!("transform: scale({}.{:02}) rotate({}deg)", z / 100, z % 100, rotation.get())
+    };
     view! {
         <figure class="viewer">
             <div class="viewer-frame">
@@ -368,8 +374,8 @@ fn DocumentViewer(src: String, label: String) -> impl IntoView {
             <figcaption>
                 <span>{label.clone()}</span>
                 <span class="viewer-tools" role="group" aria-label=format!("View {label}")>
-                    <button type="button" on:click=move |_| zoom.update(|z| *z = (*z + 0.25).min(4.0))>"Zoom in"</button>
-                    <button type="button" on:click=move |_| zoom.update(|z| *z = (*z - 0.25).max(0.5))>"Zoom out"</button>
+                    <button type="button" on:click=move |_| zoom.update(|z| *z = (*z + 25).min(400))>"Zoom in"</button>
+                    <button type="button" on:click=move |_| zoom.update(|z| *z = z.saturating_sub(25).max(50))>"Zoom out"</button>
                     <button type="button" on:click=move |_| rotation.update(|r| *r = (*r + 90) % 360)>"Rotate"</button>
                     <a href=src target="_blank" rel="noopener">"Open"</a>
                 </span>
@@ -384,16 +390,8 @@ pub fn DetailPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let id = move || params.read().get("id").unwrap_or_default();
-    let decide = ServerAction::<DecideVerification>::new();
-    let cancel = ServerAction::<CancelVerification>::new();
-    let decide_doc = ServerAction::<DecideDocument>::new();
-    let data = Resource::new(move || (slug(), id(), decide.version().get(), cancel.version().get(), decide_doc.version().get()), |(slug, id, ..)| verification_detail(slug, id));
-    let error = move || {
-        [decide.value().get(), cancel.value().get(), decide_doc.value().get()].into_iter().flatten().find_map(Result::err).map(|e| match e {
-            AppError::Validation(f) => f.into_values().flatten().collect::<Vec<_>>().join(" "),
-            other => other.to_string(),
-        })
-    };
+    let data = Resource::new(move || (slug(), id()), |(slug, id)| verification_detail(slug, id));
+    let error = || forms::error::<DecideVerification>().or_else(forms::error::<CancelVerification>).or_else(forms::error::<DecideDocument>);
     view! {
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading verification…"</p> }>
             {move || Suspend::new(async move {
@@ -419,7 +417,7 @@ pub fn DetailPage() -> impl IntoView {
                             <Title text=name.clone()/>
                             <h1>{name.clone()} " " <span class=format!("badge status-{}", v.status.code())>{v.status.code().replace('_', " ")}</span></h1>
                             <p class="muted small">{format!("{} · {} · reference {} · version {}", v.id, v.flow.code(), v.reference.clone().unwrap_or_else(|| "—".into()), v.version)}</p>
-                            <p class="form-error" role="alert">{error}</p>
+                            <p class="form-error" role="alert">{error()}</p>
                             <div class="grid-2">
                                 <section class="panel" aria-labelledby="compare-heading">
                                     <h2 id="compare-heading">"Declared vs. extracted (photo ID)"</h2>
@@ -446,8 +444,8 @@ pub fn DetailPage() -> impl IntoView {
                                     <h2 id="decision-heading">"Decision"</h2>
                                     {v.decision.clone().map(|dec| view! { <p>{format!("{} by {} at {}: {}", dec.outcome.code(), dec.by, short(&dec.at), dec.reason.unwrap_or_default())}</p> })}
                                     {(d.can_decide && v.status == super::VerificationStatus::NeedsReview).then(|| view! {
-                                        <ActionForm action=decide attr:class="stack">
-                                            <input type="hidden" name="slug" prop:value=slug/>
+                                        <form method="post" action={forms::action::<DecideVerification>()} class="stack">
+                                            <input type="hidden" name="slug" value=slug/>
                                             <input type="hidden" name="id" value=vid.get_value()/>
                                             <label for="decision-reason">"Reason"</label>
                                             <textarea id="decision-reason" name="reason" rows="2" required maxlength="1000"></textarea>
@@ -457,14 +455,14 @@ pub fn DetailPage() -> impl IntoView {
                                                 <label><input type="radio" name="decision" value="rejected"/>" Reject"</label>
                                             </fieldset>
                                             <button type="submit" class="primary">"Submit decision"</button>
-                                        </ActionForm>
+                                        </form>
                                     })}
                                     {(d.can_manage && matches!(v.status, super::VerificationStatus::Started | super::VerificationStatus::Submitted)).then(|| view! {
-                                        <ActionForm action=cancel attr:class="inline">
-                                            <input type="hidden" name="slug" prop:value=slug/>
+                                        <form method="post" action={forms::action::<CancelVerification>()} class="inline">
+                                            <input type="hidden" name="slug" value=slug/>
                                             <input type="hidden" name="id" value=vid.get_value()/>
                                             <button type="submit" class="danger">"Cancel verification"</button>
-                                        </ActionForm>
+                                        </form>
                                     })}
                                     {v.selfie_match.clone().map(|s| view! { <p>{format!("Selfie match {:.2} (threshold {:.2})", s.score, s.threshold)}</p> })}
                                 </section>
@@ -508,8 +506,8 @@ pub fn DetailPage() -> impl IntoView {
                                                 <td>
                                                     {doc.decision.clone().map(|dec| view! { <div class="small">{format!("{}: {}", dec.outcome.code(), dec.reason.unwrap_or_default())}</div> })}
                                                     {decidable.then(|| view! {
-                                                        <ActionForm action=decide_doc attr:class="inline-form compact">
-                                                            <input type="hidden" name="slug" prop:value=slug/>
+                                                        <form method="post" action={forms::action::<DecideDocument>()} class="inline-form compact">
+                                                            <input type="hidden" name="slug" value=slug/>
                                                             <input type="hidden" name="id" value=vid.get_value()/>
                                                             <input type="hidden" name="document_id" value=doc_id.get_value()/>
                                                             <label class="visually-hidden" for=format!("doc-decision-{}", doc_id.get_value())>{format!("Decision on {label}")}</label>
@@ -520,7 +518,7 @@ pub fn DetailPage() -> impl IntoView {
                                                             <label class="visually-hidden" for=format!("doc-reason-{}", doc_id.get_value())>{format!("Reason for {label}")}</label>
                                                             <input id=format!("doc-reason-{}", doc_id.get_value()) type="text" name="reason" placeholder="reason" required maxlength="1000"/>
                                                             <button type="submit">"Record"</button>
-                                                        </ActionForm>
+                                                        </form>
                                                     })}
                                                 </td>
                                             </tr>
@@ -552,7 +550,7 @@ pub fn DetailPage() -> impl IntoView {
                                     view! { <p class="muted">"No events yet."</p> }.into_any()
                                 } else {
                                     view! {
-                                        <table class="table" aria-label="Webhook events">
+                                        <table class="data" aria-label="Webhook events">
                                             <thead><tr><th scope="col">"Event"</th><th scope="col">"Time"</th><th scope="col">"Delivered"</th></tr></thead>
                                             <tbody>
                                                 {d.events.iter().map(|e| view! {

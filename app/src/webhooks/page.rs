@@ -2,7 +2,7 @@
 //! the secret shown once, rotation, test events, and the delivery log with resend.
 
 use super::{Delivery, WebhookEndpoint, EVENT_TYPES};
-use crate::{error::AppError, layout::ErrorNotice};
+use crate::{error::AppError, forms, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -92,12 +92,6 @@ pub async fn resend_webhook(slug: String, delivery_id: String) -> Result<(), App
     }.await)
 }
 
-fn message(e: AppError) -> String {
-    match e {
-        AppError::Validation(fields) => fields.into_values().flatten().collect::<Vec<_>>().join(" "),
-        other => other.to_string(),
-    }
-}
 
 fn short(t: &str) -> String {
     t.replace('T', " ").chars().take(19).collect()
@@ -110,37 +104,22 @@ pub fn WebhooksPage() -> impl IntoView {
     let query = use_query_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let q = move |k: &str| query.read().get(k).unwrap_or_default();
-    let create = ServerAction::<CreateWebhook>::new();
-    let toggle = ServerAction::<SetWebhookActive>::new();
-    let rotate = ServerAction::<RotateWebhookSecret>::new();
-    let delete = ServerAction::<DeleteWebhook>::new();
-    let test = ServerAction::<SendTestWebhook>::new();
-    let resend = ServerAction::<ResendWebhook>::new();
-    let refresh = RwSignal::new(0u32);
     let data = Resource::new(
-        move || (slug(), q("endpoint"), q("event"), q("status"), create.version().get(), toggle.version().get(), rotate.version().get(), delete.version().get(), test.version().get(), resend.version().get(), refresh.get()),
-        |(slug, endpoint, event, status, ..)| webhooks_view(slug, Some(endpoint), Some(event), Some(status)),
+        move || (slug(), q("endpoint"), q("event"), q("status")),
+        |(slug, endpoint, event, status)| webhooks_view(slug, Some(endpoint), Some(event), Some(status)),
     );
-    let secret = move || create.value().get().and_then(Result::ok).or_else(|| rotate.value().get().and_then(Result::ok));
-    let errors = move || {
-        [create.value().get().map(|r| r.map(|_| ())), rotate.value().get().map(|r| r.map(|_| ())), toggle.value().get(), delete.value().get(), test.value().get(), resend.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(Result::err)
-            .map(message)
+    let error = || {
+        forms::error::<SetWebhookActive>()
+            .or_else(forms::error::<DeleteWebhook>)
+            .or_else(forms::error::<SendTestWebhook>)
+            .or_else(forms::error::<ResendWebhook>)
     };
-
     view! {
         <Title text="Webhooks"/>
         <h1>"Webhooks"</h1>
         <p class="muted">"Attest signs every delivery per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature). Verify it with the endpoint's secret and the raw request body."</p>
-        <p class="form-error" role="alert">{errors}</p>
-        {move || secret().map(|s| view! {
-            <div class="secret" role="status">
-                <p><strong>"Copy this signing secret now. It will not be shown again."</strong></p>
-                <code data-testid="webhook-secret">{s}</code>
-            </div>
-        })}
+        <p class="form-error" role="alert">{error()}</p>
+        {forms::done::<SendTestWebhook>().then(|| view! { <p class="saved" role="status">"Test event queued. Refresh the delivery log to see it arrive."</p> })}
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading webhooks…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -151,64 +130,43 @@ pub fn WebhooksPage() -> impl IntoView {
                             {can.then(|| view! {
                                 <section class="panel" aria-labelledby="new-endpoint">
                                     <h2 id="new-endpoint">"Add an endpoint"</h2>
-                                    <ActionForm action=create attr:class="stack">
-                                        <input type="hidden" name="slug" prop:value=slug/>
-                                        <label for="endpoint-url">"URL"</label>
-                                        <input id="endpoint-url" type="text" name="url" required placeholder="https://example.com/attest/webhooks"/>
-                                        <label for="endpoint-description">"Description"</label>
-                                        <input id="endpoint-description" type="text" name="description" maxlength="500"/>
-                                        <fieldset class="permissions">
-                                            <legend>"Events (none checked: all)"</legend>
-                                            {EVENT_TYPES.into_iter().enumerate().map(|(i, e)| view! {
-                                                <label><input type="checkbox" name=format!("events[{i}]") value=e/>" " {e}</label>
-                                            }).collect_view()}
-                                        </fieldset>
-                                        <button type="submit" class="primary">"Add endpoint"</button>
-                                    </ActionForm>
+                                    <NewEndpoint slug=slug()/>
                                 </section>
                             })}
                             <h2>"Endpoints"</h2>
                             <table class="data" aria-label="Endpoints">
                                 <thead><tr><th scope="col">"URL"</th><th scope="col">"Events"</th><th scope="col">"Status"</th><th scope="col">"Actions"</th></tr></thead>
                                 <tbody>
-                                    {v.endpoints.into_iter().map(|e| {
-                                        let id = StoredValue::new(e.id.clone());
-                                        let url = StoredValue::new(e.url.clone());
-                                        view! {
-                                            <tr>
-                                                <td><code>{e.url.clone()}</code><div class="muted small">{e.description.clone()}</div></td>
-                                                <td class="small">{e.event_types.join(", ")}</td>
-                                                <td>
-                                                    {if e.active { view! { <span class="badge active">"active"</span> }.into_any() } else { view! { <span class="badge revoked">"inactive"</span> }.into_any() }}
-                                                    {e.disabled_reason.clone().map(|r| view! { <div class="small muted">{r}</div> })}
-                                                </td>
-                                                <td class="actions">
-                                                    {can.then(|| view! {
-                                                        <ActionForm action=test attr:class="inline">
-                                                            <input type="hidden" name="slug" prop:value=slug/>
-                                                            <input type="hidden" name="endpoint_id" value=id.get_value()/>
-                                                            <button type="submit" aria-label=format!("Send test event to {}", url.get_value())>"Send test event"</button>
-                                                        </ActionForm>
-                                                        <ActionForm action=toggle attr:class="inline">
-                                                            <input type="hidden" name="slug" prop:value=slug/>
-                                                            <input type="hidden" name="endpoint_id" value=id.get_value()/>
-                                                            <input type="hidden" name="active" value=(!e.active).to_string()/>
-                                                            <button type="submit">{if e.active { "Deactivate" } else { "Activate" }}</button>
-                                                        </ActionForm>
-                                                        <ActionForm action=rotate attr:class="inline">
-                                                            <input type="hidden" name="slug" prop:value=slug/>
-                                                            <input type="hidden" name="endpoint_id" value=id.get_value()/>
-                                                            <button type="submit">"Rotate secret"</button>
-                                                        </ActionForm>
-                                                        <ActionForm action=delete attr:class="inline">
-                                                            <input type="hidden" name="slug" prop:value=slug/>
-                                                            <input type="hidden" name="endpoint_id" value=id.get_value()/>
-                                                            <button type="submit" class="danger">"Delete"</button>
-                                                        </ActionForm>
-                                                    })}
-                                                </td>
-                                            </tr>
-                                        }
+                                    {v.endpoints.into_iter().map(|e| view! {
+                                        <tr>
+                                            <td><code>{e.url.clone()}</code><div class="muted small">{e.description.clone()}</div></td>
+                                            <td class="small">{e.event_types.join(", ")}</td>
+                                            <td>
+                                                {if e.active { view! { <span class="badge active">"active"</span> }.into_any() } else { view! { <span class="badge revoked">"inactive"</span> }.into_any() }}
+                                                {e.disabled_reason.clone().map(|r| view! { <div class="small muted">{r}</div> })}
+                                            </td>
+                                            <td class="actions">
+                                                {can.then(|| view! {
+                                                    <form method="post" action={forms::action::<SendTestWebhook>()} class="inline">
+                                                        <input type="hidden" name="slug" value=slug()/>
+                                                        <input type="hidden" name="endpoint_id" value=e.id.clone()/>
+                                                        <button type="submit" aria-label=format!("Send test event to {}", e.url)>"Send test event"</button>
+                                                    </form>
+                                                    <form method="post" action={forms::action::<SetWebhookActive>()} class="inline">
+                                                        <input type="hidden" name="slug" value=slug()/>
+                                                        <input type="hidden" name="endpoint_id" value=e.id.clone()/>
+                                                        <input type="hidden" name="active" value=(!e.active).to_string()/>
+                                                        <button type="submit">{if e.active { "Deactivate" } else { "Activate" }}</button>
+                                                    </form>
+                                                    <RotateSecret slug=slug() endpoint_id=e.id.clone()/>
+                                                    <form method="post" action={forms::action::<DeleteWebhook>()} class="inline">
+                                                        <input type="hidden" name="slug" value=slug()/>
+                                                        <input type="hidden" name="endpoint_id" value=e.id.clone()/>
+                                                        <button type="submit" class="danger">"Delete"</button>
+                                                    </form>
+                                                })}
+                                            </td>
+                                        </tr>
                                     }).collect_view()}
                                 </tbody>
                             </table>
@@ -229,41 +187,39 @@ pub fn WebhooksPage() -> impl IntoView {
                                     {["", "pending", "succeeded", "failed", "canceled"].into_iter().map(|s| view! { <option value=s selected=q("status") == s>{if s.is_empty() { "any" } else { s }}</option> }).collect_view()}
                                 </select>
                                 <button type="submit">"Filter"</button>
-                                <button type="button" on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
+                                // Submitting the same filters again reloads the log.
+                                <button type="submit">"Refresh"</button>
                             </form>
                             <table class="data" aria-label="Deliveries">
                                 <thead><tr><th scope="col">"Event"</th><th scope="col">"Endpoint"</th><th scope="col">"Status"</th><th scope="col">"Attempts"</th><th scope="col">"Actions"</th></tr></thead>
                                 <tbody>
-                                    {v.deliveries.into_iter().map(|d| {
-                                        let delivery = StoredValue::new(d.id.clone());
-                                        view! {
-                                            <tr>
-                                                <td><code>{d.event_type.clone()}</code><div class="small muted">{d.id.clone()}</div></td>
-                                                <td class="small">{d.url.clone()}</td>
-                                                <td><span class=format!("badge {}", if d.status == "succeeded" { "active" } else { "revoked" })>{d.status.clone()}</span></td>
-                                                <td class="small">
-                                                    <ul class="attempts" aria-label=format!("Attempts of {}", d.id)>
-                                                        {d.attempt_log.into_iter().map(|a| view! {
-                                                            <li>
-                                                                {short(&a.attempted_at)} " · " {a.trigger.clone()} " · "
-                                                                {a.response_status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no response".into())}
-                                                                {a.failure_class.clone().map(|c| format!(" · {c}"))}
-                                                                " · " {format!("{} ms", a.duration_ms)}
-                                                            </li>
-                                                        }).collect_view()}
-                                                    </ul>
-                                                </td>
-                                                <td>
-                                                    {can.then(|| view! {
-                                                        <ActionForm action=resend attr:class="inline">
-                                                            <input type="hidden" name="slug" prop:value=slug/>
-                                                            <input type="hidden" name="delivery_id" value=delivery.get_value()/>
-                                                            <button type="submit" aria-label=format!("Resend {}", delivery.get_value())>"Resend"</button>
-                                                        </ActionForm>
-                                                    })}
-                                                </td>
-                                            </tr>
-                                        }
+                                    {v.deliveries.into_iter().map(|d| view! {
+                                        <tr>
+                                            <td><code>{d.event_type.clone()}</code><div class="small muted">{d.id.clone()}</div></td>
+                                            <td class="small">{d.url.clone()}</td>
+                                            <td><span class=format!("badge {}", if d.status == "succeeded" { "active" } else { "revoked" })>{d.status.clone()}</span></td>
+                                            <td class="small">
+                                                <ul class="attempts" aria-label=format!("Attempts of {}", d.id)>
+                                                    {d.attempt_log.into_iter().map(|a| view! {
+                                                        <li>
+                                                            {short(&a.attempted_at)} " · " {a.trigger.clone()} " · "
+                                                            {a.response_status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no response".into())}
+                                                            {a.failure_class.clone().map(|c| format!(" · {c}"))}
+                                                            " · " {format!("{} ms", a.duration_ms)}
+                                                        </li>
+                                                    }).collect_view()}
+                                                </ul>
+                                            </td>
+                                            <td>
+                                                {can.then(|| view! {
+                                                    <form method="post" action={forms::action::<ResendWebhook>()} class="inline">
+                                                        <input type="hidden" name="slug" value=slug()/>
+                                                        <input type="hidden" name="delivery_id" value=d.id.clone()/>
+                                                        <button type="submit" aria-label=format!("Resend {}", d.id)>"Resend"</button>
+                                                    </form>
+                                                })}
+                                            </td>
+                                        </tr>
                                     }).collect_view()}
                                 </tbody>
                             </table>
@@ -273,5 +229,57 @@ pub fn WebhooksPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+const SECRET_TITLE: &str = "Copy this signing secret now. It will not be shown again.";
+
+/// The add-endpoint form and the new endpoint's signing secret, shown once. An island:
+/// the secret comes back from the server function to the browser only.
+#[island]
+fn NewEndpoint(slug: String) -> impl IntoView {
+    let create = ServerAction::<CreateWebhook>::new();
+    let live = forms::live();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        if let Some(f) = forms::Submitted::take(&ev) {
+            let events = Some(f.all("events")).filter(|e| !e.is_empty());
+            create.dispatch(CreateWebhook { slug: slug.clone(), url: f.text("url"), description: f.text("description"), events });
+        }
+    };
+    view! {
+        <form method="post" action={forms::action::<CreateWebhook>()} class="stack" on:submit=submit>
+            <label for="endpoint-url">"URL"</label>
+            <input id="endpoint-url" type="text" name="url" required placeholder="https://example.com/attest/webhooks"/>
+            <label for="endpoint-description">"Description"</label>
+            <input id="endpoint-description" type="text" name="description" maxlength="500"/>
+            <fieldset class="permissions">
+                <legend>"Events (none checked: all)"</legend>
+                {EVENT_TYPES.into_iter().map(|e| view! {
+                    <label><input type="checkbox" name="events" value=e/>" " {e}</label>
+                }).collect_view()}
+            </fieldset>
+            <button type="submit" class="primary" disabled=move || !live.get() || create.pending().get()>"Add endpoint"</button>
+        </form>
+        {move || forms::failure(create.value().get())}
+        {move || create.value().get().and_then(Result::ok).map(|secret| view! { <forms::ShownOnce title=SECRET_TITLE testid="webhook-secret" values=vec![secret]/> })}
+    }
+}
+
+/// "Rotate secret" for one endpoint, and the new secret, shown once.
+#[island]
+fn RotateSecret(slug: String, endpoint_id: String) -> impl IntoView {
+    let rotate = ServerAction::<RotateWebhookSecret>::new();
+    let live = forms::live();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        if forms::Submitted::take(&ev).is_some() {
+            rotate.dispatch(RotateWebhookSecret { slug: slug.clone(), endpoint_id: endpoint_id.clone() });
+        }
+    };
+    view! {
+        <form method="post" action={forms::action::<RotateWebhookSecret>()} class="inline" on:submit=submit>
+            <button type="submit" disabled=move || !live.get() || rotate.pending().get()>"Rotate secret"</button>
+        </form>
+        {move || forms::failure(rotate.value().get())}
+        {move || rotate.value().get().and_then(Result::ok).map(|secret| view! { <forms::ShownOnce title=SECRET_TITLE testid="webhook-secret" values=vec![secret]/> })}
     }
 }

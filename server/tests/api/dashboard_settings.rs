@@ -129,3 +129,84 @@ async fn the_reference_page_lists_the_documented_operations() {
     let page = client.get(app.url("/api-reference")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("/api/v1/openapi.json"));
 }
+
+/// Without JavaScript a dashboard form posts to its server function, which sends the
+/// browser back to the page with the outcome in the address; the page shows it.
+async fn form_posts_come_back_to_the_page_with_their_outcome(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let admin = signed_in(&app, "admin@acme.test", Role::Admin).await;
+    let page = app.url("/w/acme/settings");
+    let post = |form: Vec<(&'static str, &'static str)>, referer: String| {
+        admin
+            .post(app.url("/rpc/save_flow_settings"))
+            .header("Accept", "text/html,application/xhtml+xml")
+            .header("Sec-Fetch-Site", "same-origin")
+            .header("Referer", referer)
+            .form(&form)
+            .send()
+    };
+    let form = vec![
+        ("slug", "acme"), ("flow", "usps1583"), ("photo_id_types", "passport, social_security_card"),
+        ("proof_of_address_types", "lease"), ("selfie_threshold", "0.6"), ("on_pass", "manual_review"), ("on_fail", "manual_review"),
+    ];
+    // A refused change: back to the page (an earlier outcome dropped), the error named.
+    let refused = post(form.clone(), format!("{page}?__path=%2Frpc%2Fsave_blacklist")).await.unwrap();
+    assert_eq!(refused.status(), 303);
+    let location = refused.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&format!("{page}?__path=%2Frpc%2Fsave_flow_settings&__err=")), "{location}");
+    let html = admin.get(&location).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("never accepted"), "the page shows why");
+    assert!(!html.contains("Saved."));
+
+    // A good one: back to the page, which says it is saved.
+    let mut good = form;
+    good[2] = ("photo_id_types", "passport");
+    let saved = post(good, location).await.unwrap();
+    assert_eq!(saved.status(), 303);
+    let location = saved.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, format!("{page}?__path=/rpc/save_flow_settings"));
+    let html = admin.get(&location).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Saved."), "the page confirms");
+    assert!(!html.contains("never accepted"));
+    let (_, settings) = app.rpc(&admin, "get_settings", &[("slug", "acme")]).await;
+    assert_eq!(settings["flows"][0]["photo_id_types"], json!(["passport"]));
+
+    // Called from script (JSON accepted), the same failure is a plain 422.
+    let (status, _) = app.rpc(&admin, "save_flow_settings", &[("slug", "acme"), ("flow", "usps1583"), ("photo_id_types", "social_security_card"), ("proof_of_address_types", ""), ("selfie_threshold", "0.6"), ("on_pass", "manual_review"), ("on_fail", "manual_review")]).await;
+    assert_eq!(status, 422);
+}
+both_engines!(form_posts_come_back_to_the_page_with_their_outcome);
+
+async fn the_activity_log_filters_by_actor_action_target_and_time(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let admin = signed_in(&app, "admin@acme.test", Role::Admin).await;
+    let (_, token) = app.rpc(&admin, "create_token", &[("slug", "acme"), ("name", "CRM"), ("expires_in_days", "30")]).await;
+    assert!(token.is_string());
+    let (_, list) = app.rpc(&admin, "list_tokens", &[("slug", "acme")]).await;
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(app.rpc(&admin, "revoke_token", &[("slug", "acme"), ("token_id", &id)]).await.0, 200);
+
+    let actions = |filters: Vec<(&'static str, String)>| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let mut form = vec![("slug".to_string(), "acme".to_string())];
+            form.extend(filters.into_iter().map(|(k, v)| (format!("filters[{k}]"), v)));
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let (status, body) = app.rpc(&admin, "list_activity", &form).await;
+            (status, body.as_array().map(|a| a.iter().map(|e| e["action"].as_str().unwrap().to_string()).collect::<Vec<_>>()).unwrap_or_default())
+        }
+    };
+    let today = chrono::Utc::now().date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).format("%Y-%m-%d").to_string();
+
+    assert_eq!(actions(vec![("target", id.clone())]).await.1, vec!["api_token.revoked", "api_token.created"]);
+    assert_eq!(actions(vec![("target", id[..6].to_string()), ("action", "api_token.rev".into())]).await.1, vec!["api_token.revoked"]);
+    assert_eq!(actions(vec![("target", "tok_nothing".into())]).await.1, Vec::<String>::new());
+    assert_eq!(actions(vec![("actor", "ADMIN@acme".into()), ("action", "api_token".into())]).await.1.len(), 2);
+    assert_eq!(actions(vec![("from", day(0)), ("to", day(0)), ("action", "api_token".into())]).await.1.len(), 2, "today's entries");
+    assert!(actions(vec![("from", day(1))]).await.1.is_empty(), "nothing from tomorrow on");
+    assert!(actions(vec![("to", day(-1))]).await.1.is_empty(), "nothing until yesterday");
+    assert_eq!(actions(vec![("from", "26/11/2026".into())]).await.0, 422, "a date that is not YYYY-MM-DD is refused");
+}
+both_engines!(the_activity_log_filters_by_actor_action_target_and_time);

@@ -122,10 +122,9 @@ impl FromServerFnError for AppError {
 /// real status (401, 403, 422…) instead of server_fn's blanket 500.
 ///
 /// Plain form posts (the dashboard's pages are server-rendered, see [`crate::forms`]) are
-/// redirected back to the page they came from, with the outcome in the address:
-/// `__path=<server fn>` on success, plus `__err=<encoded error>` on failure. Earlier
-/// outcomes are dropped from the address first. A function that chose its own redirect
-/// (sign-in, sign-out) keeps it.
+/// redirected back to the page they came from, with the outcome in the address (see
+/// [`crate::forms::back_to_page`]). A function that chose its own redirect (sign-in,
+/// sign-out) keeps it.
 #[cfg(feature = "ssr")]
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     use leptos::prelude::use_context;
@@ -146,17 +145,8 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     let redirected = options.0.read().map(|p| p.headers.contains_key(http::header::LOCATION)).unwrap_or(false);
     let referer = parts.as_ref().and_then(|p| p.headers.get(http::header::REFERER)).and_then(|v| v.to_str().ok());
     if let (Some(parts), Some(referer), false) = (&parts, referer, redirected && result.is_ok()) {
-        let path = parts.uri.path();
-        let mut back = referer.to_string();
-        server_fn::error::ServerFnUrlError::<AppError>::strip_error_info(&mut back);
-        if back.ends_with('?') {
-            back.pop();
-        }
-        let location = match &result {
-            Ok(_) => Some(format!("{back}{}__path={path}", if back.contains('?') { '&' } else { '?' })),
-            Err(error) => server_fn::error::ServerFnUrlError::new(path, error.clone()).to_url(&back).ok().map(|url| url.to_string()),
-        };
-        if let Some(location) = location.and_then(|l| http::HeaderValue::from_str(&l).ok()) {
+        let location = crate::forms::back_to_page(referer, parts.uri.path(), result.as_ref().err());
+        if let Ok(location) = http::HeaderValue::from_str(&location) {
             options.insert_header(http::header::LOCATION, location);
             options.set_status(http::StatusCode::SEE_OTHER);
         }

@@ -3,8 +3,9 @@
 //! A dashboard form is a plain `<form method="post">` whose action is its server
 //! function's URL ([`action`]). The browser posts it, the server function runs, and
 //! [`crate::error::respond`] sends the browser back to the page with the outcome in the
-//! address, which the page reads with [`outcome`] and shows: an error under the form,
-//! or a confirmation. Nothing here needs WebAssembly, so forms work before (and without)
+//! address ([`back_to_page`]), which the page reads with [`outcome`] and shows: an error
+//! under the form, or a confirmation. The outcome is signed, so a link cannot make a page
+//! say "Saved." or show a message of the sender's choosing. Nothing here needs WebAssembly, so forms work before (and without)
 //! the bundle. Results that must not travel in an address, such as a new token's secret,
 //! are shown by islands that call their server function from the browser instead.
 
@@ -18,14 +19,73 @@ pub fn action<S: ServerFn>() -> &'static str {
     S::PATH
 }
 
-/// The outcome of the last post of `S` from this page, if the address names it.
+/// The query parameters of an outcome: the server function, its encoded error (absent
+/// on success) and the signature over both.
+const OUTCOME_KEYS: [&str; 3] = ["__path", "__err", "__sig"];
+
+/// The outcome of the last post of `S` from this page, if the address names it and its
+/// signature holds.
 pub fn outcome<S: ServerFn>() -> Option<Result<(), AppError>> {
     let query = use_query_map();
     let query = query.read_untracked();
-    (query.get_str("__path")? == S::PATH).then(|| match query.get_str("__err") {
+    if query.get_str("__path")? != S::PATH {
+        return None;
+    }
+    let error = query.get_str("__err");
+    if !genuine(S::PATH, error.unwrap_or_default(), query.get_str("__sig").unwrap_or_default()) {
+        return None;
+    }
+    Some(match error {
         Some(encoded) => Err(ServerFnUrlError::<AppError>::decode_err(encoded)),
         None => Ok(()),
     })
+}
+
+#[cfg(feature = "ssr")]
+fn signature(path: &str, error: &str) -> Option<String> {
+    use hmac::{Hmac, Mac};
+    let state = crate::state::AppState::from_context().ok()?;
+    let key = state.files.master.derive("form-outcome");
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).ok()?;
+    mac.update(path.as_bytes());
+    mac.update(b"\n");
+    mac.update(error.as_bytes());
+    Some(hex::encode(&mac.finalize().into_bytes()[..16]))
+}
+
+#[cfg(feature = "ssr")]
+fn genuine(path: &str, error: &str, sig: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    signature(path, error).is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(sig.as_bytes())))
+}
+
+/// Pages render on the server only; there is no outcome to read in the browser.
+#[cfg(not(feature = "ssr"))]
+fn genuine(_path: &str, _error: &str, _sig: &str) -> bool {
+    false
+}
+
+/// Where a plain form post of the server function at `path` sends the browser: back to
+/// `referer`, without any earlier outcome, plus `__path=<path>`, the encoded error when
+/// it failed (`__err`, as server_fn encodes it) and the signature (`__sig`).
+#[cfg(feature = "ssr")]
+pub fn back_to_page(referer: &str, path: &str, error: Option<&AppError>) -> String {
+    use base64::{engine::general_purpose::URL_SAFE, Engine};
+    use server_fn::error::FromServerFnError;
+    let (page, query) = referer.split_once('?').unwrap_or((referer, ""));
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !OUTCOME_KEYS.contains(&pair.split('=').next().unwrap_or_default()))
+        .map(str::to_string)
+        .collect();
+    let encoded = error.map(|e| URL_SAFE.encode(e.ser())).unwrap_or_default();
+    pairs.push(format!("__path={path}"));
+    if error.is_some() {
+        // URL_SAFE's alphabet needs no escaping in a query, except its '=' padding.
+        pairs.push(format!("__err={}", encoded.replace('=', "%3D")));
+    }
+    pairs.push(format!("__sig={}", signature(path, &encoded).unwrap_or_default()));
+    format!("{page}?{}", pairs.join("&"))
 }
 
 /// The error message of the last post of `S`, for the form's `role="alert"` line.

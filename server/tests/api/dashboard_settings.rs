@@ -153,10 +153,15 @@ async fn form_posts_come_back_to_the_page_with_their_outcome(engine: Engine) {
     let refused = post(form.clone(), format!("{page}?__path=%2Frpc%2Fsave_blacklist")).await.unwrap();
     assert_eq!(refused.status(), 303);
     let location = refused.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.starts_with(&format!("{page}?__path=%2Frpc%2Fsave_flow_settings&__err=")), "{location}");
+    assert!(location.starts_with(&format!("{page}?__path=/rpc/save_flow_settings&__err=")), "{location}");
+    assert!(location.contains("&__sig="), "{location}");
     let html = admin.get(&location).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("never accepted"), "the page shows why");
     assert!(!html.contains("Saved."));
+    // The outcome is signed: an address made up (or altered) elsewhere shows nothing.
+    let forged = location.split("&__sig=").next().unwrap();
+    assert!(!admin.get(forged).send().await.unwrap().text().await.unwrap().contains("never accepted"));
+    assert!(!admin.get(format!("{page}?__path=/rpc/save_flow_settings")).send().await.unwrap().text().await.unwrap().contains("Saved."));
 
     // A good one: back to the page, which says it is saved.
     let mut good = form;
@@ -164,7 +169,7 @@ async fn form_posts_come_back_to_the_page_with_their_outcome(engine: Engine) {
     let saved = post(good, location).await.unwrap();
     assert_eq!(saved.status(), 303);
     let location = saved.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(location, format!("{page}?__path=/rpc/save_flow_settings"));
+    assert!(location.starts_with(&format!("{page}?__path=/rpc/save_flow_settings&__sig=")), "{location}");
     let html = admin.get(&location).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Saved."), "the page confirms");
     assert!(!html.contains("never accepted"));

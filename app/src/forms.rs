@@ -113,9 +113,19 @@ pub fn live() -> ReadSignal<bool> {
 /// `ActionForm`'s generic form decoding, a large part of the bundle.
 pub struct Submitted(leptos::web_sys::FormData);
 
+/// An island form's `on:submit`: stops the browser's own submission and hands the
+/// form's fields to `dispatch`, which calls the server function.
+pub fn on_submit(dispatch: impl Fn(Submitted) + 'static) -> impl Fn(leptos::ev::SubmitEvent) + 'static {
+    move |ev| {
+        if let Some(fields) = Submitted::take(&ev) {
+            dispatch(fields);
+        }
+    }
+}
+
 impl Submitted {
     /// Stops the browser's own submission and reads the form's fields.
-    pub fn take(ev: &leptos::ev::SubmitEvent) -> Option<Self> {
+    fn take(ev: &leptos::ev::SubmitEvent) -> Option<Self> {
         use leptos::{wasm_bindgen::JsCast, web_sys};
         ev.prevent_default();
         let form = ev.target()?.dyn_into::<web_sys::HtmlFormElement>().ok()?;
@@ -152,7 +162,11 @@ pub fn ShownOnce(title: &'static str, testid: &'static str, values: Vec<String>)
     }
 }
 
-/// A form error line, shown when the island's last call failed.
-pub fn failure<T>(result: Option<Result<T, AppError>>) -> Option<impl IntoView> {
-    result.and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{e.message()}</p> })
+/// What an island's last call answered, for its view: the error under the form, or
+/// `show` of the value (a secret shown once, the next step). Nothing before the first call.
+pub fn answer<T, V: IntoView>(result: Option<Result<T, AppError>>, show: impl FnOnce(T) -> V) -> Option<impl IntoView> {
+    result.map(|result| match result {
+        Ok(value) => Either::Left(show(value)),
+        Err(e) => Either::Right(view! { <p class="form-error" role="alert">{e.message()}</p> }),
+    })
 }

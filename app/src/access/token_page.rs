@@ -144,11 +144,9 @@ fn TokenTable(slug: String, list: Vec<TokenSummary>) -> impl IntoView {
 fn NewToken(slug: String) -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let live = forms::live();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        if let Some(f) = forms::Submitted::take(&ev) {
-            create.dispatch(CreateToken { slug: slug.clone(), name: f.text("name"), expires_in_days: f.text("expires_in_days") });
-        }
-    };
+    let submit = forms::on_submit(move |f| {
+        create.dispatch(CreateToken { slug: slug.clone(), name: f.text("name"), expires_in_days: f.text("expires_in_days") });
+    });
     view! {
         <form method="post" action={forms::action::<CreateToken>()} class="inline-form" on:submit=submit>
             <label for="token-name">"Name"</label>
@@ -157,8 +155,7 @@ fn NewToken(slug: String) -> impl IntoView {
             <input id="token-expiry" type="number" name="expires_in_days" min="1" max="3650" value="180" required class="narrow"/>
             <button type="submit" class="primary" disabled=move || !live.get() || create.pending().get()>"Create token"</button>
         </form>
-        {move || forms::failure(create.value().get())}
-        {move || create.value().get().and_then(Result::ok).map(|token| view! {
+        {move || forms::answer(create.value().get(), |token| view! {
             <forms::ShownOnce title="Copy this token now. It will not be shown again." testid="new-token" values=vec![token]/>
         })}
     }

@@ -200,36 +200,28 @@ fn Enrollment() -> impl IntoView {
     let begin = ServerAction::<BeginTotp>::new();
     let confirm = ServerAction::<ConfirmTotp>::new();
     let live = crate::forms::live();
-    let start = move |ev: leptos::ev::SubmitEvent| {
-        if let Some(f) = crate::forms::Submitted::take(&ev) {
-            begin.dispatch(BeginTotp { password: f.text("password") });
-        }
-    };
-    let finish = move |ev: leptos::ev::SubmitEvent| {
-        if let Some(f) = crate::forms::Submitted::take(&ev) {
-            confirm.dispatch(ConfirmTotp { code: f.text("code") });
-        }
-    };
+    let start = crate::forms::on_submit(move |f| {
+        begin.dispatch(BeginTotp { password: f.text("password") });
+    });
     view! {
         <form method="post" action={crate::forms::action::<BeginTotp>()} class="inline-form" on:submit=start>
             <label for="totp-password">"Password"</label>
             <input id="totp-password" type="password" name="password" autocomplete="current-password" required/>
             <button type="submit" class="primary" disabled=move || !live.get()>"Set up authenticator app"</button>
         </form>
-        {move || crate::forms::failure(begin.value().get())}
-        {move || begin.value().get().and_then(Result::ok).map(|setup| view! {
+        {move || crate::forms::answer(begin.value().get(), move |setup| view! {
             <div class="totp-setup">
                 <div class="qr" inner_html=setup.qr_svg role="img" aria-label="QR code for your authenticator app"></div>
                 <p>"Scan the code, or enter this key: " <code data-testid="totp-secret">{setup.secret}</code></p>
-                <form method="post" action={crate::forms::action::<ConfirmTotp>()} class="inline-form" on:submit=finish>
+                <form method="post" action={crate::forms::action::<ConfirmTotp>()} class="inline-form"
+                      on:submit=crate::forms::on_submit(move |f| { confirm.dispatch(ConfirmTotp { code: f.text("code") }); })>
                     <label for="totp-code">"Code from the app"</label>
                     <input id="totp-code" type="text" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="6"/>
                     <button type="submit" class="primary">"Confirm"</button>
                 </form>
-                {move || crate::forms::failure(confirm.value().get())}
             </div>
         })}
-        {move || confirm.value().get().and_then(Result::ok).map(|codes| view! { <crate::forms::ShownOnce title=CODES_TITLE testid="recovery-codes" values=codes/> })}
+        {move || crate::forms::answer(confirm.value().get(), |codes| view! { <crate::forms::ShownOnce title=CODES_TITLE testid="recovery-codes" values=codes/> })}
     }
 }
 
@@ -238,18 +230,15 @@ fn Enrollment() -> impl IntoView {
 fn NewCodes() -> impl IntoView {
     let regenerate = ServerAction::<NewRecoveryCodes>::new();
     let live = crate::forms::live();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        if let Some(f) = crate::forms::Submitted::take(&ev) {
-            regenerate.dispatch(NewRecoveryCodes { password: f.text("password") });
-        }
-    };
+    let submit = crate::forms::on_submit(move |f| {
+        regenerate.dispatch(NewRecoveryCodes { password: f.text("password") });
+    });
     view! {
         <form method="post" action={crate::forms::action::<NewRecoveryCodes>()} class="inline-form" on:submit=submit>
             <label for="regen-password">"Password"</label>
             <input id="regen-password" type="password" name="password" autocomplete="current-password" required/>
             <button type="submit" disabled=move || !live.get()>"New recovery codes"</button>
         </form>
-        {move || crate::forms::failure(regenerate.value().get())}
-        {move || regenerate.value().get().and_then(Result::ok).map(|codes| view! { <crate::forms::ShownOnce title=CODES_TITLE testid="recovery-codes" values=codes/> })}
+        {move || crate::forms::answer(regenerate.value().get(), |codes| view! { <crate::forms::ShownOnce title=CODES_TITLE testid="recovery-codes" values=codes/> })}
     }
 }

@@ -240,12 +240,10 @@ const SECRET_TITLE: &str = "Copy this signing secret now. It will not be shown a
 fn NewEndpoint(slug: String) -> impl IntoView {
     let create = ServerAction::<CreateWebhook>::new();
     let live = forms::live();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        if let Some(f) = forms::Submitted::take(&ev) {
-            let events = Some(f.all("events")).filter(|e| !e.is_empty());
-            create.dispatch(CreateWebhook { slug: slug.clone(), url: f.text("url"), description: f.text("description"), events });
-        }
-    };
+    let submit = forms::on_submit(move |f| {
+        let events = Some(f.all("events")).filter(|e| !e.is_empty());
+        create.dispatch(CreateWebhook { slug: slug.clone(), url: f.text("url"), description: f.text("description"), events });
+    });
     view! {
         <form method="post" action={forms::action::<CreateWebhook>()} class="stack" on:submit=submit>
             <label for="endpoint-url">"URL"</label>
@@ -260,8 +258,7 @@ fn NewEndpoint(slug: String) -> impl IntoView {
             </fieldset>
             <button type="submit" class="primary" disabled=move || !live.get() || create.pending().get()>"Add endpoint"</button>
         </form>
-        {move || forms::failure(create.value().get())}
-        {move || create.value().get().and_then(Result::ok).map(|secret| view! { <forms::ShownOnce title=SECRET_TITLE testid="webhook-secret" values=vec![secret]/> })}
+        {move || forms::answer(create.value().get(), |secret| view! { <forms::ShownOnce title=SECRET_TITLE testid="webhook-secret" values=vec![secret]/> })}
     }
 }
 
@@ -270,16 +267,13 @@ fn NewEndpoint(slug: String) -> impl IntoView {
 fn RotateSecret(slug: String, endpoint_id: String) -> impl IntoView {
     let rotate = ServerAction::<RotateWebhookSecret>::new();
     let live = forms::live();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        if forms::Submitted::take(&ev).is_some() {
-            rotate.dispatch(RotateWebhookSecret { slug: slug.clone(), endpoint_id: endpoint_id.clone() });
-        }
-    };
+    let submit = forms::on_submit(move |_| {
+        rotate.dispatch(RotateWebhookSecret { slug: slug.clone(), endpoint_id: endpoint_id.clone() });
+    });
     view! {
         <form method="post" action={forms::action::<RotateWebhookSecret>()} class="inline" on:submit=submit>
             <button type="submit" disabled=move || !live.get() || rotate.pending().get()>"Rotate secret"</button>
         </form>
-        {move || forms::failure(rotate.value().get())}
-        {move || rotate.value().get().and_then(Result::ok).map(|secret| view! { <forms::ShownOnce title=SECRET_TITLE testid="webhook-secret" values=vec![secret]/> })}
+        {move || forms::answer(rotate.value().get(), |secret| view! { <forms::ShownOnce title=SECRET_TITLE testid="webhook-secret" values=vec![secret]/> })}
     }
 }

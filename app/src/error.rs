@@ -43,8 +43,15 @@ pub enum AppError {
     /// Sign-in refused while the email is locked; `until` is RFC 3339 UTC.
     #[error("This account is locked after too many failed sign-ins. Try again after {} UTC, or ask an administrator to unlock it.", short_time(until))]
     Locked { until: String },
-    #[error("Too many sign-in attempts from your network. Try again in {} minutes.", retry_after_secs.div_ceil(60))]
+    #[error("Too many sign-in attempts from your network. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Every password-hashing slot is taken and the queue is full (a sign-in flood).
+    #[error("The server is busy. Try again in a moment.")]
+    Busy { retry_after_secs: u64 },
+    /// Too many wrong second-factor codes across sign-ins: only an admin (or
+    /// `attest admin unlock`) lifts this.
+    #[error("Your second factor is locked after too many wrong codes. Ask an administrator to unlock your account.")]
+    MfaLocked,
     /// No live MFA challenge: it expired, was used up, or the sign-in was interrupted.
     #[error("Your sign-in code has expired or this sign-in was interrupted. Log in again to receive a new code.")]
     MfaExpired,
@@ -81,6 +88,14 @@ impl AppError {
         }
     }
 
+    /// Seconds a refused client should wait (`Retry-After`), for the errors that say so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after_secs } | AppError::TooManyAttempts { retry_after_secs } | AppError::Busy { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status_code(&self) -> u16 {
         match self {
@@ -93,8 +108,8 @@ impl AppError {
             AppError::MethodNotAllowed => 405,
             AppError::Validation(_) => 422,
             AppError::BadRequest(_) => 400,
-            AppError::RateLimited { .. } | AppError::TooManyAttempts { .. } => 429,
-            AppError::Locked { .. } => 423,
+            AppError::RateLimited { .. } | AppError::TooManyAttempts { .. } | AppError::Busy { .. } => 429,
+            AppError::Locked { .. } | AppError::MfaLocked => 423,
             AppError::MfaExpired => 410,
             AppError::WrongCode => 401,
             AppError::Internal | AppError::Transport(_) => 500,
@@ -139,6 +154,9 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if !plain_form_post {
         if let Err(error) = &result {
             options.set_status(http::StatusCode::from_u16(error.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+            if let Some(secs) = error.retry_after_secs() {
+                options.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            }
         }
         return result;
     }
@@ -187,10 +205,11 @@ mod response {
                 AppError::Unauthenticated | AppError::InvalidCredentials => {
                     headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 }
-                AppError::RateLimited { retry_after_secs } | AppError::TooManyAttempts { retry_after_secs } => {
-                    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                other => {
+                    if let Some(secs) = other.retry_after_secs() {
+                        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                    }
                 }
-                _ => {}
             }
             response
         }

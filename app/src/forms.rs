@@ -20,8 +20,14 @@ pub fn action<S: ServerFn>() -> &'static str {
 }
 
 /// The query parameters of an outcome: the server function, its encoded error (absent
-/// on success) and the signature over both.
-const OUTCOME_KEYS: [&str; 3] = ["__path", "__err", "__sig"];
+/// on success), when it stops being shown (unix seconds) and the signature over those
+/// and the browser's session.
+const OUTCOME_KEYS: [&str; 4] = ["__path", "__err", "__exp", "__sig"];
+
+/// How long an outcome in an address is shown: long enough for the redirect back, short
+/// enough that a copied link says nothing later.
+#[cfg(feature = "ssr")]
+const OUTCOME_TTL_SECS: i64 = 10 * 60;
 
 /// The outcome of the last post of `S` from this page, if the address names it and its
 /// signature holds.
@@ -32,7 +38,7 @@ pub fn outcome<S: ServerFn>() -> Option<Result<(), AppError>> {
         return None;
     }
     let error = query.get_str("__err");
-    if !genuine(S::PATH, error.unwrap_or_default(), query.get_str("__sig").unwrap_or_default()) {
+    if !genuine(S::PATH, error.unwrap_or_default(), query.get_str("__exp").unwrap_or_default(), query.get_str("__sig").unwrap_or_default()) {
         return None;
     }
     Some(match error {
@@ -41,27 +47,54 @@ pub fn outcome<S: ServerFn>() -> Option<Result<(), AppError>> {
     })
 }
 
+/// The browser's session id (its session cookie), which an outcome is bound to: a link
+/// with an outcome shows it to nobody but the browser it was made for. Empty before the
+/// first session.
 #[cfg(feature = "ssr")]
-fn signature(path: &str, error: &str) -> Option<String> {
+fn session_binding() -> String {
+    let Some(parts) = use_context::<http::request::Parts>() else { return String::new() };
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == "attest_session" || *name == "__Host-attest_session")
+        .map(|(_, value)| value.to_string())
+        .unwrap_or_default()
+}
+
+/// The `__sig` of an outcome: an HMAC (key derived from the master key) over the server
+/// function, the encoded error, the expiry and the browser's session id.
+#[cfg(feature = "ssr")]
+pub fn outcome_signature(master: &crate::documents::crypto::MasterKey, path: &str, error: &str, expires: &str, session: &str) -> String {
     use hmac::{Hmac, Mac};
-    let state = crate::state::AppState::from_context().ok()?;
-    let key = state.files.master.derive("form-outcome");
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).ok()?;
-    mac.update(path.as_bytes());
-    mac.update(b"\n");
-    mac.update(error.as_bytes());
-    Some(hex::encode(&mac.finalize().into_bytes()[..16]))
+    let key = master.derive("form-outcome");
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key length");
+    for part in [path, error, expires, session] {
+        mac.update(part.as_bytes());
+        mac.update(b"\n");
+    }
+    hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
 #[cfg(feature = "ssr")]
-fn genuine(path: &str, error: &str, sig: &str) -> bool {
+fn signature(path: &str, error: &str, expires: &str) -> Option<String> {
+    let state = crate::state::AppState::from_context().ok()?;
+    Some(outcome_signature(&state.files.master, path, error, expires, &session_binding()))
+}
+
+#[cfg(feature = "ssr")]
+fn genuine(path: &str, error: &str, expires: &str, sig: &str) -> bool {
     use subtle::ConstantTimeEq;
-    signature(path, error).is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(sig.as_bytes())))
+    let live = expires.parse::<i64>().is_ok_and(|exp| exp >= crate::store::now_ms() / 1000);
+    live && signature(path, error, expires).is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(sig.as_bytes())))
 }
 
 /// Pages render on the server only; there is no outcome to read in the browser.
 #[cfg(not(feature = "ssr"))]
-fn genuine(_path: &str, _error: &str, _sig: &str) -> bool {
+fn genuine(_path: &str, _error: &str, _expires: &str, _sig: &str) -> bool {
     false
 }
 
@@ -78,13 +111,18 @@ pub fn back_to_page(referer: &str, path: &str, error: Option<&AppError>) -> Stri
         .filter(|pair| !pair.is_empty() && !OUTCOME_KEYS.contains(&pair.split('=').next().unwrap_or_default()))
         .map(str::to_string)
         .collect();
+    // A call that could not even be decoded may quote what was sent: never echo it.
+    let unreadable = AppError::BadRequest("The form could not be read. Reload the page and try again.".into());
+    let error = error.map(|e| if matches!(e, AppError::Transport(_)) { &unreadable } else { e });
     let encoded = error.map(|e| URL_SAFE.encode(e.ser())).unwrap_or_default();
+    let expires = (crate::store::now_ms() / 1000 + OUTCOME_TTL_SECS).to_string();
     pairs.push(format!("__path={path}"));
     if error.is_some() {
         // URL_SAFE's alphabet needs no escaping in a query, except its '=' padding.
         pairs.push(format!("__err={}", encoded.replace('=', "%3D")));
     }
-    pairs.push(format!("__sig={}", signature(path, &encoded).unwrap_or_default()));
+    pairs.push(format!("__exp={expires}"));
+    pairs.push(format!("__sig={}", signature(path, &encoded, &expires).unwrap_or_default()));
     format!("{page}?{}", pairs.join("&"))
 }
 

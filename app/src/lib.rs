@@ -37,8 +37,26 @@ use leptos_router::{
     path, SsrMode,
 };
 
+/// The Content-Security-Policy of a page: scripts only from us and the page's own
+/// inline bootstrap (its nonce), WebAssembly allowed to compile, no plug-ins, no
+/// framing, forms post only to us. Style attributes are allowed (the viewer's rotation,
+/// the overview's bars); style sheets only from us.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; style-src-attr 'unsafe-inline'; \
+         img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
+
 /// The HTML document around every server-rendered page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+        if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce.to_string())) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -79,6 +97,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") ssr=page.clone() view=auth::page::LoginPage/>
                     <Route path=path!("/mfa") ssr=page.clone() view=auth::mfa_page::MfaPage/>
                     <Route path=path!("/invite/:token") ssr=page.clone() view=members::page::InvitePage/>
+                    <Route path=path!("/forgot-password") ssr=page.clone() view=auth::password_page::ForgotPasswordPage/>
+                    <Route path=path!("/reset-password/:token") ssr=page.clone() view=auth::password_page::ResetPasswordPage/>
                     <ParentRoute path=path!("") ssr=page.clone() view=layout::Shell>
                         <Route path=path!("") ssr=page.clone() view=workspaces::page::HomePage/>
                         <Route path=path!("/api-reference") ssr=page.clone() view=reference::ApiReferencePage/>

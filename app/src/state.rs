@@ -51,6 +51,9 @@ pub struct Settings {
     pub in_process_workers: bool,
     /// How long a worker holds a job before another may take it over (ms).
     pub job_lease_ms: i64,
+    /// Load balancers whose `X-Forwarded-For` names the client (see
+    /// [`crate::auth::client_ip`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Shared by every request: cloned per request and per middleware, so one `Arc`.

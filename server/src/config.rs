@@ -44,6 +44,11 @@ pub struct FileConfig {
     pub workers: Option<bool>,
     pub models_dir: Option<PathBuf>,
     pub job_lease_secs: Option<u64>,
+    pub session_idle_minutes: Option<i64>,
+    pub trusted_proxies: Option<String>,
+    pub metrics_token: Option<String>,
+    pub ip_throttle_failures: Option<i64>,
+    pub ip_slowdown_secs: Option<i64>,
 }
 
 /// What the flags said (already merged with their `ATTEST_*` variables by clap).
@@ -81,6 +86,13 @@ pub struct Config {
     pub models_dir: PathBuf,
     /// How long a worker holds a job before another may take it over.
     pub job_lease: std::time::Duration,
+    /// A signed-in session ends after this much inactivity (it slides with use).
+    pub session_idle: std::time::Duration,
+    /// Load balancers whose `X-Forwarded-For` is believed (`ATTEST_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Bearer credential for `/metrics` (`ATTEST_METRICS_TOKEN`); without it `/metrics`
+    /// answers loopback clients only, and nobody in production.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Config {
@@ -169,8 +181,25 @@ impl Config {
         let lockout = app::auth::lockout::LockoutPolicy {
             max_failures: number("ATTEST_LOCKOUT_THRESHOLD", file.lockout_threshold, 5, 1..=100)?,
             lock_minutes: number("ATTEST_LOCKOUT_MINUTES", file.lockout_minutes, 15, 1..=24 * 60)?,
+            ip_max_failures: number("ATTEST_IP_THROTTLE_FAILURES", file.ip_throttle_failures, 50, 1..=100_000)?,
+            ip_slow_secs: number("ATTEST_IP_SLOWDOWN_SECS", file.ip_slowdown_secs, 10, 1..=3600)?,
             ..Default::default()
         };
+        let session_idle_minutes = number("ATTEST_SESSION_IDLE_MINUTES", file.session_idle_minutes, 30, 1..=12 * 60)?;
+        let trusted_proxies = match var("ATTEST_TRUSTED_PROXIES").or(file.trusted_proxies) {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<ipnet::IpNet>().or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| bad("ATTEST_TRUSTED_PROXIES", "must be comma-separated addresses or CIDR blocks, e.g. 10.0.0.0/8,192.0.2.7"))?,
+            None => Vec::new(),
+        };
+        let metrics_token = var("ATTEST_METRICS_TOKEN").or(file.metrics_token).filter(|t| !t.is_empty());
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic())) {
+            return Err(bad("ATTEST_METRICS_TOKEN", "must be at least 16 visible ASCII characters"));
+        }
 
         let webhook_timeout = match var("ATTEST_WEBHOOK_TIMEOUT_SECS") {
             Some(v) => v.parse::<u64>().ok().filter(|s| (1..=120).contains(s)).ok_or_else(|| bad("ATTEST_WEBHOOK_TIMEOUT_SECS", "must be 1–120 seconds"))?,
@@ -199,6 +228,9 @@ impl Config {
         };
 
         Ok(Config {
+            session_idle: std::time::Duration::from_secs(session_idle_minutes as u64 * 60),
+            trusted_proxies,
+            metrics_token: metrics_token.map(SecretString::from),
             models_dir,
             job_lease: std::time::Duration::from_secs(job_lease_secs),
             in_process_workers,

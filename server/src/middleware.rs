@@ -2,8 +2,8 @@
 
 use app::auth::{session_store::USER_KEY, SessionUser};
 use axum::{
-    extract::Request,
-    http::{header, Method, StatusCode},
+    extract::{Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
     Json,
@@ -15,6 +15,8 @@ fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/mfa"
         || path.starts_with("/invite/")
+        || path == "/forgot-password"
+        || path.starts_with("/reset-password/")
         || path == "/healthz"
         || path == "/readyz"
         || path == "/metrics"
@@ -61,7 +63,7 @@ pub async fn reject_cross_site_writes(request: Request, next: Next) -> Response 
         false
     };
     if cross_site {
-        tracing::warn!(path = %request.uri().path(), "cross-site write refused");
+        tracing::warn!(path = %redact_path(request.uri().path()), "cross-site write refused");
         return (
             StatusCode::FORBIDDEN,
             Json(serde_json::json!({ "message": "Cross-site request refused." })),
@@ -69,6 +71,69 @@ pub async fn reject_cross_site_writes(request: Request, next: Next) -> Response 
             .into_response();
     }
     next.run(request).await
+}
+
+/// Public pages whose last path segment is a secret (invitation, password reset,
+/// e-mail confirmation, capture links).
+const SECRET_PATH_PREFIXES: [&str; 4] = ["/invite/", "/reset-password/", "/confirm-email/", "/c/"];
+
+/// `path` as it may appear in a log line: the secret segment of a link replaced.
+pub fn redact_path(path: &str) -> String {
+    match SECRET_PATH_PREFIXES.iter().find(|prefix| path.starts_with(*prefix)) {
+        Some(prefix) => format!("{prefix}[redacted]"),
+        None => path.chars().take(512).collect(),
+    }
+}
+
+/// Keeps a signed-in session alive while it is used: the idle timeout slides. Saving on
+/// every request would write the session row each time, so the session is marked used
+/// at most every tenth of the idle period (a minute at most); tower-sessions then saves
+/// it with a fresh expiry and cookie.
+pub async fn keep_session_alive(State(idle): State<std::time::Duration>, session: Session, request: Request, next: Next) -> Response {
+    const SEEN_KEY: &str = "seen_at";
+    if let Ok(Some(_)) = session.get::<SessionUser>(USER_KEY).await {
+        let now = app::store::now_ms();
+        let every = (idle.as_millis() as i64 / 10).clamp(1_000, 60_000);
+        let seen = session.get::<i64>(SEEN_KEY).await.ok().flatten().unwrap_or(0);
+        if now - seen >= every {
+            if let Err(e) = session.insert(SEEN_KEY, now).await {
+                tracing::warn!(error = %e, "could not mark the session as used");
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// Headers every response carries: no framing, no sniffing, no referrer to other sites,
+/// HSTS in production, nothing stored by caches (pages and documents hold PII) unless the
+/// route chose its own caching (`/pkg`), a strict Content-Security-Policy where a page
+/// did not set its own (pages set one with their script nonce, see `app::shell`), and
+/// `sandbox` on document files, so a document can never run as a page of ours.
+pub async fn security_headers(State(production): State<bool>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    if production {
+        set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
+    }
+    set(headers, header::CACHE_CONTROL, "no-store");
+    if is_document_file(&path) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'"));
+    } else {
+        set(headers, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    }
+    response
+}
+
+/// A route that answers with a stored document (dashboard viewer or REST download).
+fn is_document_file(path: &str) -> bool {
+    (path.starts_with("/w/") && path.contains("/documents/")) || (path.starts_with("/api/") && path.contains("/documents/") && path.ends_with("/file"))
 }
 
 fn url_encode(value: &str) -> String {
@@ -94,6 +159,21 @@ mod tests {
         for path in ["/", "/w/acme", "/loginx", "/pkgs"] {
             assert!(!is_public(path), "{path}");
         }
+    }
+
+    #[test]
+    fn secret_links_never_reach_a_log_line() {
+        assert_eq!(redact_path("/invite/abcDEF123secret"), "/invite/[redacted]");
+        assert_eq!(redact_path("/reset-password/abc"), "/reset-password/[redacted]");
+        assert_eq!(redact_path("/w/acme/verifications"), "/w/acme/verifications");
+    }
+
+    #[test]
+    fn document_routes_are_recognised() {
+        assert!(is_document_file("/w/acme/documents/doc_1/front"));
+        assert!(is_document_file("/api/v1/usps1583/verifications/ver_1/documents/doc_1/file"));
+        assert!(!is_document_file("/api/v1/usps1583/verifications/ver_1/documents"));
+        assert!(!is_document_file("/w/acme/verifications"));
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
             public_url: config.public_url.clone(),
             in_process_workers: config.in_process_workers,
             job_lease_ms: config.job_lease.as_millis() as i64,
+            trusted_proxies: config.trusted_proxies.clone(),
         }),
         files,
         mailer: mailer(config)?,
@@ -87,8 +88,47 @@ pub fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
     })
 }
 
+/// Who may read `/metrics`.
+#[derive(Clone)]
+pub struct MetricsAccess {
+    /// SHA-256 of `ATTEST_METRICS_TOKEN`: the token itself is not kept.
+    token_sha256: Option<[u8; 32]>,
+    production: bool,
+}
+
+impl MetricsAccess {
+    pub fn new(config: &Config) -> MetricsAccess {
+        use secrecy::ExposeSecret;
+        use sha2::Digest;
+        MetricsAccess {
+            token_sha256: config.metrics_token.as_ref().map(|t| sha2::Sha256::digest(t.expose_secret().as_bytes()).into()),
+            production: config.environment.is_production(),
+        }
+    }
+
+    /// With a token configured: exactly `Authorization: Bearer <token>`. Without one:
+    /// loopback clients in sandbox, nobody in production.
+    fn allows(&self, peer: std::net::IpAddr, headers: &http::HeaderMap) -> bool {
+        use sha2::Digest;
+        use subtle::ConstantTimeEq;
+        match &self.token_sha256 {
+            Some(expected) => headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .is_some_and(|given| bool::from(sha2::Sha256::digest(given.trim().as_bytes()).as_slice().ct_eq(expected))),
+            None => !self.production && peer.is_loopback(),
+        }
+    }
+}
+
 /// The whole HTTP surface: dashboard (SSR + server functions), assets, REST API, probes.
 pub fn router(state: AppState) -> Router {
+    router_with(state, MetricsAccess { token_sha256: None, production: false }, std::time::Duration::from_secs(30 * 60))
+}
+
+/// [`router`] with the settings that only the HTTP layer needs.
+pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle: std::time::Duration) -> Router {
     let production = state.settings.environment.is_production();
     let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(if production { "__Host-attest_session" } else { "attest_session" })
@@ -96,7 +136,7 @@ pub fn router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(session_idle.as_secs() as i64)));
 
     let routes = generate_route_list(App);
     let pkg_dir = std::path::Path::new(&*state.leptos_options.site_root).join("pkg");
@@ -109,6 +149,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(session_idle, middleware::keep_session_alive))
         .layer(axum::middleware::from_fn(middleware::require_session_for_pages))
         .layer(axum::middleware::from_fn(middleware::reject_cross_site_writes))
         .layer(session_layer);
@@ -116,7 +157,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics).layer(axum::middleware::from_fn_with_state(metrics_access, guard_metrics)))
         .nest("/api/v1", api::router(state.clone(), api::ratelimit::RateLimiter::default()))
         // Other API versions and paths: JSON 404s, never the dashboard's HTML.
         .route("/api", axum::routing::any(|| async { app::error::AppError::NotFound }))
@@ -134,11 +175,14 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(22 * 1024 * 1024))
+        .layer(axum::middleware::from_fn_with_state(production, middleware::security_headers))
         .layer(CompressionLayer::new().gzip(true))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+            // Paths only (never query strings), with the secret of a link redacted.
+            let path = middleware::redact_path(request.uri().path());
+            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %path)
         }))
         .layer(SetRequestIdLayer::new(request_id, middleware::MakeRequestId))
 }
@@ -155,6 +199,20 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "database": "error" })))
         }
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "database": "timeout" }))),
+    }
+}
+
+/// `/metrics` for whom [`MetricsAccess`] allows; 404 for everyone else (as if absent).
+async fn guard_metrics(
+    State(access): State<MetricsAccess>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if access.allows(peer.ip(), request.headers()) {
+        next.run(request).await
+    } else {
+        app::error::AppError::NotFound.into_response()
     }
 }
 
@@ -184,8 +242,29 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let metrics_access = MetricsAccess { token_sha256: None, production: state.settings.environment.is_production() };
+    serve_with(listener, state, metrics_access, std::time::Duration::from_secs(30 * 60), shutdown).await
+}
+
+/// [`serve`] with the HTTP layer's own settings from `config`.
+pub async fn serve_configured(
+    listener: TcpListener,
+    state: AppState,
+    config: &Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with(listener, state, MetricsAccess::new(config), config.session_idle, shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    metrics_access: MetricsAccess,
+    session_idle: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let workers = state.settings.in_process_workers.then(|| tokio::spawn(worker::run(state.clone())));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router_with(state, metrics_access, session_idle).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     if let Some(workers) = workers {
         workers.abort();

@@ -66,7 +66,7 @@ pub async fn create(db: &Db, workspace_id: &str, name: &str, permission_codes: &
         match Permission::ALL.into_iter().find(|p| p.code() == code) {
             Some(p) if !permissions.contains(&p) => permissions.push(p),
             Some(_) => {}
-            None => return Err(AppError::invalid("permissions", format!("'{code}' is not a permission."))),
+            None => return Err(AppError::invalid("permissions", "An unknown permission was given.".to_string())),
         }
     }
     if permissions.is_empty() {

@@ -22,13 +22,20 @@ pub struct TotpSetup {
 }
 
 #[cfg(feature = "ssr")]
+/// The password asked again before a change to the account's security: through the same
+/// hashing slot, throttle and lockout as sign-in, so the account page is no way around
+/// them.
 async fn reauthenticate(state: &crate::state::AppState, password: &str) -> Result<super::SessionUser, AppError> {
     let user = super::service::require_user().await?;
-    let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(&user.id).fetch_one(state.db.pool()).await?;
-    if password.is_empty() || password.len() > 1024 || !super::password::verify(password.to_string(), stored).await? {
+    if password.is_empty() || password.len() > 1024 {
         return Err(AppError::invalid("password", "The password is not correct."));
     }
-    Ok(user)
+    let origin = super::service::request_origin().await;
+    match super::service::check_password(state, &user.email, password, &origin).await {
+        Ok(_) => Ok(user),
+        Err(AppError::InvalidCredentials) => Err(AppError::invalid("password", "The password is not correct.")),
+        Err(other) => Err(other),
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -119,9 +126,91 @@ pub async fn new_recovery_codes(password: String) -> Result<Vec<String>, AppErro
             if !super::totp::is_enrolled(&state.db, &user.id).await? {
                 return Err(AppError::BadRequest("Set up an authenticator app first.".into()));
             }
-            let codes = super::totp::regenerate_recovery_codes(&state.db, &user.id).await?;
+            let codes = super::totp::regenerate_recovery_codes(&state.db, &state.files.master, &user.id).await?;
             log(&state, &user.id, "mfa.recovery_codes_regenerated").await?;
             Ok(codes)
+        }
+        .await,
+    )
+}
+
+/// Session key of the e-mailed code that confirms a password change.
+#[cfg(feature = "ssr")]
+const STEP_UP_KEY: &str = "step_up_challenge";
+
+/// How a password change proves the second factor for this user.
+#[cfg(feature = "ssr")]
+async fn change_factor(state: &crate::state::AppState, user_id: &str) -> Result<&'static str, AppError> {
+    Ok(if super::totp::is_enrolled(&state.db, user_id).await? {
+        "totp"
+    } else if state.settings.mfa_required {
+        "email"
+    } else {
+        "none"
+    })
+}
+
+/// Mails a code that confirms a password change (users without an authenticator app).
+#[server(prefix = "/rpc", endpoint = "send_password_change_code")]
+pub async fn send_password_change_code() -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let user = super::service::require_user().await?;
+            if change_factor(&state, &user.id).await? != "email" {
+                return Err(AppError::BadRequest("Use the code from your authenticator app.".into()));
+            }
+            let session = super::service::session().await?;
+            if let Some(previous) = session.get::<String>(STEP_UP_KEY).await.map_err(|e| AppError::internal("reading session", e))? {
+                if let Ok(challenge) = super::mfa::live(&state.db, &previous).await {
+                    let now = crate::store::now_ms();
+                    if now < challenge.resend_available_at {
+                        let wait = (challenge.resend_available_at - now + 999) / 1000;
+                        return Err(AppError::BadRequest(format!("You can request a new code in {wait} seconds.")));
+                    }
+                }
+            }
+            let id = super::mfa::open(&state.db, &state.files.master, state.mailer.as_ref(), &user.id, &user.email, super::mfa::Method::Email).await?;
+            session.insert(STEP_UP_KEY, id).await.map_err(|e| AppError::internal("writing session", e))
+        }
+        .await,
+    )
+}
+
+/// Changes the password: the current one, the second factor, the new one. The user's
+/// other sessions end.
+#[server(prefix = "/rpc", endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String, code: Option<String>) -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let user = super::service::require_user().await?;
+            let origin = super::service::request_origin().await;
+            let session = super::service::session().await?;
+            let current = session.id().map(|id| id.to_string()).unwrap_or_default();
+            let challenge: Option<String> = session.get(STEP_UP_KEY).await.map_err(|e| AppError::internal("reading session", e))?;
+            let code = code.unwrap_or_default();
+            let factor = match change_factor(&state, &user.id).await? {
+                "totp" => super::passwords::SecondFactor::Authenticator(&code),
+                "email" => super::passwords::SecondFactor::EmailChallenge { challenge_id: challenge.as_deref(), code: &code },
+                _ => super::passwords::SecondFactor::NotNeeded,
+            };
+            super::passwords::change(&state, &user, &current, &current_password, factor, &new_password, &origin).await?;
+            session.remove::<String>(STEP_UP_KEY).await.map_err(|e| AppError::internal("writing session", e))?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Which second factor the password form asks for: `totp`, `email` or `none`.
+#[server(prefix = "/rpc", endpoint = "password_change_factor")]
+pub async fn password_change_factor() -> Result<String, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let user = super::service::require_user().await?;
+            Ok(change_factor(&state, &user.id).await?.to_string())
         }
         .await,
     )
@@ -174,6 +263,7 @@ pub fn AccountPage() -> impl IntoView {
                                 }.into_any()
                             }}
                         </section>
+                        <PasswordChange/>
                         <section class="panel" aria-labelledby="sessions-heading">
                             <h2 id="sessions-heading">"Sessions"</h2>
                             <p>{format!("You are signed in as {}, with {} other active session(s).", s.email, s.other_sessions)}</p>
@@ -187,6 +277,47 @@ pub fn AccountPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// The "Password" panel: current password, the second factor, the new password.
+#[component]
+fn PasswordChange() -> impl IntoView {
+    let factor = Resource::new(|| (), |_| password_change_factor());
+    view! {
+        <section class="panel" aria-labelledby="password-heading">
+            <h2 id="password-heading">"Password"</h2>
+            {crate::forms::done::<ChangePassword>().then(|| view! { <p class="saved" role="status">"Your password is changed. Your other sessions are signed out."</p> })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let factor = factor.await.unwrap_or_else(|_| "none".into());
+                    view! {
+                        {(factor == "email").then(|| view! {
+                            <form method="post" action={crate::forms::action::<SendPasswordChangeCode>()} class="inline">
+                                <button type="submit">"E-mail me a code"</button>
+                            </form>
+                            {match crate::forms::outcome::<SendPasswordChangeCode>() {
+                                Some(Ok(())) => Some(view! { <p class="saved" role="status">"A code is on its way to your e-mail."</p> }.into_any()),
+                                Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{e.message()}</p> }.into_any()),
+                                None => None,
+                            }}
+                        })}
+                        <form method="post" action={crate::forms::action::<ChangePassword>()} class="stack narrow">
+                            <label for="current-password">"Current password"</label>
+                            <input id="current-password" type="password" name="current_password" autocomplete="current-password" required/>
+                            {(factor != "none").then(|| view! {
+                                <label for="change-code">{if factor == "totp" { "Code from your authenticator app (or a recovery code)" } else { "Code from the e-mail" }}</label>
+                                <input id="change-code" type="text" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="24"/>
+                            })}
+                            <label for="new-password">"New password"</label>
+                            <input id="new-password" type="password" name="new_password" autocomplete="new-password" required minlength="12"/>
+                            <p class="form-error" role="alert">{crate::forms::error::<ChangePassword>()}</p>
+                            <button type="submit" class="primary">"Change password"</button>
+                        </form>
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }
 

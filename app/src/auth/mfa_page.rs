@@ -55,21 +55,27 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
             if code.len() > 64 {
                 return Err(AppError::WrongCode);
             }
-            match super::mfa::verify(&state.db, &state.files.master, &pending.challenge_id, &code).await {
+            let verified = super::mfa::verify(&state.db, &state.files.master, state.mailer.as_ref(), &pending.challenge_id, &pending.email, &code).await?;
+            match verified {
                 Ok(_) => {
                     super::service::finish_mfa(&pending, &origin, &state.db).await?;
                     leptos_axum::redirect(&pending.next);
                     Ok(())
                 }
-                Err(e) => {
-                    let action = if e == AppError::MfaExpired { "mfa.challenge_voided" } else { "mfa.failed" };
+                Err(refusal) => {
+                    let action = match refusal {
+                        super::mfa::Refusal::Wrong => "mfa.failed",
+                        super::mfa::Refusal::ChallengeVoided => "mfa.challenge_voided",
+                        super::mfa::Refusal::LockedNow => "mfa.locked",
+                        super::mfa::Refusal::Locked => "mfa.refused_locked",
+                    };
                     crate::activity::record(
                         state.db.pool(),
                         crate::activity::Entry { workspace_id: None, actor: &crate::access::Actor::Account { id: pending.user_id.clone() }, action, target: Some(&pending.user_id), detail: None },
                         &origin,
                     )
                     .await?;
-                    Err(e)
+                    Err(refusal.error())
                 }
             }
         }
@@ -104,7 +110,13 @@ pub fn MfaPage() -> impl IntoView {
                 <Transition fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         let expired = matches!(verify_error(), Some(AppError::MfaExpired));
+                        let locked = matches!(verify_error(), Some(AppError::MfaLocked));
                         match state.await {
+                            _ if locked => view! {
+                                <h1 id="mfa-heading">"Sign-in locked"</h1>
+                                <p role="alert">{AppError::MfaLocked.to_string()}</p>
+                                <a href="/login" class="button">"Back to sign-in"</a>
+                            }.into_any(),
                             Ok(view) if !expired => {
                                 let totp = view.method == "totp";
                                 view! {
@@ -124,7 +136,7 @@ pub fn MfaPage() -> impl IntoView {
                                     </form>
                                     {(!totp).then(|| view! {
                                         <form method="post" action={crate::forms::action::<ResendMfa>()} class="inline">
-                                            <button type="submit" class="link" disabled=view.resend_in_secs > 0>
+                                            <button type="submit" class="link" disabled={view.resend_in_secs > 0}>
                                                 {if view.resend_in_secs > 0 { format!("Resend code (in {} s)", view.resend_in_secs) } else { "Resend code".to_string() }}
                                             </button>
                                         </form>

@@ -5,11 +5,16 @@
 
 pub mod account;
 #[cfg(feature = "ssr")]
+pub mod client_ip;
+#[cfg(feature = "ssr")]
 pub mod lockout;
 #[cfg(feature = "ssr")]
 pub mod mfa;
 pub mod mfa_page;
 pub mod page;
+pub mod password_page;
+#[cfg(feature = "ssr")]
+pub mod passwords;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]

@@ -13,7 +13,7 @@ pub fn LoginPage() -> impl IntoView {
     let error = forms::error::<Login>();
     let notice = || {
         let q = query.read_untracked();
-        if q.get("invited").is_some() {
+        if q.get("invited").is_some() || q.get("reset").is_some() {
             Some("Your password is set. Sign in to continue.")
         } else if q.get("expired").is_some() {
             Some("Your session has ended. Sign in again.")
@@ -38,6 +38,7 @@ pub fn LoginPage() -> impl IntoView {
                     <p id="sign-in-error" class="form-error" role="alert">{error}</p>
                     <button type="submit" class="primary">"Sign in"</button>
                 </form>
+                <p><a href="/forgot-password">"Forgot password?"</a></p>
             </section>
         </main>
     }

@@ -1,12 +1,54 @@
 //! Password hashing: argon2id with the OWASP parameters (19 MiB, 2 passes, 1 lane),
-//! always on the blocking pool so a login never stalls the async executor.
+//! always on the blocking pool so a login never stalls the async executor, and never
+//! more hashes at once than the machine has cores: a flood of sign-ins waits briefly
+//! for a slot and past a short queue is answered 429 at once ([`AppError::Busy`]),
+//! instead of piling 19 MiB hashes onto the blocking pool.
 
 use crate::error::AppError;
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Algorithm, Argon2, Params, Version,
 };
-use std::sync::LazyLock;
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        LazyLock,
+    },
+    time::Duration,
+};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// One hashing slot per core.
+static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(cores()));
+/// Requests waiting for a slot right now.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+/// How long a request waits for a slot before it is told to come back.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+/// The right to run one hash now; taken before anything else is spent on an attempt.
+pub struct Slot(#[allow(dead_code)] SemaphorePermit<'static>);
+
+/// A hashing slot, or `Err(Busy)` when the queue is full or the wait runs out.
+pub async fn slot() -> Result<Slot, AppError> {
+    if let Ok(permit) = SLOTS.try_acquire() {
+        return Ok(Slot(permit));
+    }
+    let busy = AppError::Busy { retry_after_secs: 1 };
+    if WAITING.fetch_add(1, Ordering::SeqCst) >= 4 * cores() {
+        WAITING.fetch_sub(1, Ordering::SeqCst);
+        return Err(busy);
+    }
+    let permit = tokio::time::timeout(SLOT_WAIT, SLOTS.acquire()).await;
+    WAITING.fetch_sub(1, Ordering::SeqCst);
+    match permit {
+        Ok(Ok(permit)) => Ok(Slot(permit)),
+        _ => Err(busy),
+    }
+}
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are valid");
@@ -23,9 +65,35 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .to_string()
 });
 
+/// Minimum length per NIST 800-63B, no composition rules; strength as zxcvbn estimates
+/// it (score 3 of 4 or better: "safely unguessable" against an online attack plus
+/// throttling), with `context` (the user's e-mail, the workspace name…) counted as
+/// guessable words.
+pub fn check_strength(password: &str, context: &[&str]) -> Result<(), AppError> {
+    if password.chars().count() < 12 {
+        return Err(AppError::invalid("password", "The password must be at least 12 characters."));
+    }
+    if password.len() > 1024 {
+        return Err(AppError::invalid("password", "The password may not be longer than 1024 bytes."));
+    }
+    // zxcvbn's cost grows with length; past 100 characters only the length matters.
+    let head: String = password.chars().take(100).collect();
+    let estimate = zxcvbn::zxcvbn(&head, context);
+    if (estimate.score() as u8) < 3 {
+        let hint = estimate.feedback().and_then(|f| f.warning()).map(|w| format!(" {w}.")).unwrap_or_default();
+        return Err(AppError::invalid(
+            "password",
+            format!("The password is too easy to guess.{hint} Use a longer phrase of unrelated words."),
+        ));
+    }
+    Ok(())
+}
+
 /// Hashes `password` into a PHC string.
 pub async fn hash(password: String) -> Result<String, AppError> {
+    let slot = slot().await?;
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let salt = SaltString::generate(&mut OsRng);
         argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
     })
@@ -36,8 +104,9 @@ pub async fn hash(password: String) -> Result<String, AppError> {
 
 /// Whether `password` matches `stored` (a PHC string). `None` verifies against a dummy
 /// hash and returns false, taking the same time as a real check.
-pub async fn verify(password: String, stored: Option<String>) -> Result<bool, AppError> {
+pub async fn verify(slot: Slot, password: String, stored: Option<String>) -> Result<bool, AppError> {
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let (hash, real) = match stored {
             Some(hash) => (hash, true),
             None => (DUMMY_HASH.clone(), false),
@@ -59,12 +128,22 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Ap
 mod tests {
     use super::*;
 
+    #[test]
+    fn weak_passwords_are_refused_by_length_and_by_estimate() {
+        assert!(check_strength("short", &[]).is_err());
+        for weak in ["password1234", "qwertyuiop12", "aaaaaaaaaaaaaaaa", "ada@acme.test2026"] {
+            assert!(check_strength(weak, &["ada@acme.test"]).is_err(), "{weak}");
+        }
+        assert!(check_strength("correct horse battery staple", &[]).is_ok());
+        assert!(check_strength(&"x".repeat(2000), &[]).is_err(), "too long");
+    }
+
     #[tokio::test]
     async fn hashes_verify_only_their_password() {
         let stored = hash("correct horse battery".into()).await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
-        assert!(verify("correct horse battery".into(), Some(stored.clone())).await.unwrap());
-        assert!(!verify("wrong horse battery".into(), Some(stored)).await.unwrap());
-        assert!(!verify("anything".into(), None).await.unwrap());
+        assert!(verify(slot().await.unwrap(), "correct horse battery".into(), Some(stored.clone())).await.unwrap());
+        assert!(!verify(slot().await.unwrap(), "wrong horse battery".into(), Some(stored)).await.unwrap());
+        assert!(!verify(slot().await.unwrap(), "anything".into(), None).await.unwrap());
     }
 }

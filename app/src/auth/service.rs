@@ -39,12 +39,10 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
 pub async fn request_origin() -> RequestOrigin {
     use axum::extract::ConnectInfo;
     use std::net::SocketAddr;
-    let ip = leptos_axum::extract::<ConnectInfo<SocketAddr>>().await.ok().map(|c| c.0.ip().to_string());
-    let user_agent = leptos_axum::extract::<http::HeaderMap>()
-        .await
-        .ok()
-        .and_then(|h| h.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string));
-    RequestOrigin { ip, user_agent }
+    let peer = leptos_axum::extract::<ConnectInfo<SocketAddr>>().await.ok().map(|c| c.0.ip());
+    let headers = leptos_axum::extract::<http::HeaderMap>().await.unwrap_or_default();
+    let trusted = crate::state::AppState::from_context().map(|s| s.settings.trusted_proxies.clone()).unwrap_or_default();
+    super::client_ip::origin(peer, &headers, &trusted)
 }
 
 /// Signed-in sessions end this long after sign-in, however active (absolute timeout).
@@ -68,45 +66,60 @@ pub enum SignIn {
 
 /// Checks the password of `email`. Unknown emails are verified against a dummy hash,
 /// so both failures take the same time and get the same [`AppError::InvalidCredentials`].
-/// Locked emails and throttled addresses are refused before any check. Every attempt
-/// is written to the activity log.
+/// The attempt takes a hashing slot, then is reserved against the address throttle and
+/// the email's lockout before any hash runs (see [`super::lockout`]). Every attempt is
+/// written to the activity log.
 pub async fn verify_credentials(
     state: &crate::state::AppState,
     email: &str,
     password: &str,
     origin: &RequestOrigin,
 ) -> Result<SessionUser, AppError> {
-    let db = &state.db;
-    let policy = state.settings.lockout;
     let email = normalize_email(email);
     if email.is_empty() || email.len() > 254 || password.is_empty() || password.len() > 1024 {
         return Err(AppError::InvalidCredentials);
     }
-    super::lockout::ensure_ip_allowed(db, origin.ip.as_deref(), &policy).await?;
-    if let Err(locked) = super::lockout::ensure_unlocked(db, &email).await {
-        log_attempt(db, "login.refused_locked", None, &email, origin).await?;
-        return Err(locked);
+    let user_id = check_password(state, &email, password, origin).await?;
+    Ok(SessionUser { id: user_id, email, signed_in_at: crate::store::now_ms() })
+}
+
+/// The password check behind sign-in and every re-entry of the password (account page):
+/// the same slot, throttle, lockout and activity entries. Returns the user's id.
+pub async fn check_password(state: &crate::state::AppState, email: &str, password: &str, origin: &RequestOrigin) -> Result<String, AppError> {
+    let db = &state.db;
+    let policy = state.settings.lockout;
+    // Cheap refusals first: a locked email costs no hashing slot.
+    if let Some(until) = super::lockout::locked_until(db, email).await? {
+        log_attempt(db, "login.refused_locked", None, email, origin).await?;
+        return Err(AppError::Locked { until: crate::verifications::rfc3339(until) });
     }
-    let row = sqlx::query("SELECT id, password_hash FROM users WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(db.pool())
-        .await?;
+    let slot = super::password::slot().await?;
+    super::lockout::reserve_ip(db, origin.ip.as_deref(), &policy).await?;
+    let reservation = match super::lockout::reserve(db, email, &policy).await {
+        Ok(reservation) => reservation,
+        Err(locked) => {
+            super::lockout::release_ip(db, origin.ip.as_deref()).await?;
+            log_attempt(db, "login.refused_locked", None, email, origin).await?;
+            return Err(locked);
+        }
+    };
+    let row = sqlx::query("SELECT id, password_hash FROM users WHERE email = $1").bind(email).fetch_optional(db.pool()).await?;
     let (user_id, stored) = match row {
         Some(row) => (Some(row.try_get::<String, _>("id")?), row.try_get::<Option<String>, _>("password_hash")?),
         None => (None, None),
     };
-    let ok = password::verify(password.to_string(), stored).await?;
+    let ok = password::verify(slot, password.to_string(), stored).await?;
     match (user_id, ok) {
         (Some(id), true) => {
-            super::lockout::record_success(db, &email).await?;
-            log_attempt(db, "login.password_ok", Some(&id), &email, origin).await?;
-            Ok(SessionUser { id, email, signed_in_at: crate::store::now_ms() })
+            super::lockout::record_success(db, email).await?;
+            super::lockout::release_ip(db, origin.ip.as_deref()).await?;
+            log_attempt(db, "login.password_ok", Some(&id), email, origin).await?;
+            Ok(id)
         }
         (user_id, _) => {
-            super::lockout::record_ip_failure(db, origin.ip.as_deref(), &policy).await?;
-            log_attempt(db, "login.failed", user_id.as_deref(), &email, origin).await?;
-            if let Some(until) = super::lockout::record_failure(db, &email, &policy).await? {
-                log_attempt(db, "login.locked", user_id.as_deref(), &email, origin).await?;
+            log_attempt(db, "login.failed", user_id.as_deref(), email, origin).await?;
+            if let Some(until) = reservation.locks_until {
+                log_attempt(db, "login.locked", user_id.as_deref(), email, origin).await?;
                 return Err(AppError::Locked { until: crate::verifications::rfc3339(until) });
             }
             Err(AppError::InvalidCredentials)
@@ -132,6 +145,10 @@ async fn log_attempt(db: &Db, action: &str, user_id: Option<&str>, email: &str, 
 /// configured in sandbox, and always for users with an authenticator app.
 pub async fn sign_in(state: &crate::state::AppState, email: &str, password: &str, origin: &RequestOrigin) -> Result<SignIn, AppError> {
     let user = verify_credentials(state, email, password, origin).await?;
+    if super::mfa::is_locked(&state.db, &user.id).await? {
+        log_attempt(&state.db, "mfa.refused_locked", Some(&user.id), &user.email, origin).await?;
+        return Err(AppError::MfaLocked);
+    }
     let has_totp = super::totp::is_enrolled(&state.db, &user.id).await?;
     if !state.settings.mfa_required && !has_totp {
         log_attempt(&state.db, "login.succeeded", Some(&user.id), &user.email, origin).await?;
@@ -176,10 +193,21 @@ pub async fn end_session() -> Result<(), AppError> {
     session().await?.flush().await.map_err(|e| AppError::internal("ending session", e))
 }
 
-/// `next` when it is a local path (`/…`, not `//…`), else `/`: no open redirects.
+/// `next` when it is a same-origin path, else `/`: no open redirects. Only visible ASCII
+/// is accepted (browsers drop tabs and newlines, so `/\t/evil.example` would become
+/// `//evil.example`, and other bytes cannot go into a `Location` header), and the path
+/// must not start `//` or `/\` (another host to a browser).
 pub fn local_redirect_target(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
+        Some(path)
+            if path.starts_with('/')
+                && path.len() <= 2048
+                && !path.starts_with("//")
+                && path.bytes().all(|b| b.is_ascii_graphic())
+                && !path.contains('\\') =>
+        {
+            path.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -191,7 +219,18 @@ mod tests {
     #[test]
     fn only_local_paths_are_redirect_targets() {
         assert_eq!(local_redirect_target(Some("/w/acme")), "/w/acme");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil.example", "w/acme"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "w/acme",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/\u{7f}/x",
+            "/caf\u{e9}",
+            "/\u{2028}/evil.example",
+        ] {
             assert_eq!(local_redirect_target(Some(bad)), "/", "{bad}");
         }
         assert_eq!(local_redirect_target(None), "/");

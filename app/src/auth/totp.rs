@@ -87,28 +87,49 @@ pub async fn confirm(db: &Db, master: &MasterKey, user_id: &str, email: &str, co
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    let codes = replace_recovery_codes(&mut tx, user_id).await?;
+    let codes = replace_recovery_codes(&mut tx, master, user_id).await?;
     tx.commit().await?;
     Ok(codes)
 }
 
-fn hash_recovery(code: &str) -> String {
-    let normalized: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase();
-    hex::encode(Sha256::digest(normalized.as_bytes()))
+fn normalize_recovery(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
 }
 
-async fn replace_recovery_codes(tx: &mut sqlx::Transaction<'static, sqlx::Any>, user_id: &str) -> Result<Vec<String>, AppError> {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+/// Recovery codes are stored as an HMAC keyed from the master key (`h1:` + hex), so a
+/// copy of the database alone cannot be searched for them.
+fn hash_recovery(master: &MasterKey, code: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let key = master.derive("recovery-code");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key length");
+    mac.update(normalize_recovery(code).as_bytes());
+    format!("h1:{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The bare SHA-256 that codes issued before the keyed hash were stored as; they keep
+/// working until used or replaced.
+fn legacy_hash_recovery(code: &str) -> String {
+    hex::encode(Sha256::digest(normalize_recovery(code).as_bytes()))
+}
+
+/// 16 characters of a 32-letter alphabet: 80 random bits, read as `xxxx-xxxx-xxxx-xxxx`.
+fn new_recovery_code() -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    // 256 is a multiple of 32: every letter is equally likely.
+    let raw: Vec<char> = bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
+    raw.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+}
+
+async fn replace_recovery_codes(tx: &mut sqlx::Transaction<'static, sqlx::Any>, master: &MasterKey, user_id: &str) -> Result<Vec<String>, AppError> {
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
     let mut codes = Vec::with_capacity(RECOVERY_CODES);
     for _ in 0..RECOVERY_CODES {
-        let mut bytes = [0u8; 10];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        let raw: String = bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
-        let code = format!("{}-{}", &raw[..5], &raw[5..]);
+        let code = new_recovery_code();
         sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
             .bind(user_id)
-            .bind(hash_recovery(&code))
+            .bind(hash_recovery(master, &code))
             .bind(now_ms())
             .execute(&mut **tx)
             .await?;
@@ -118,9 +139,9 @@ async fn replace_recovery_codes(tx: &mut sqlx::Transaction<'static, sqlx::Any>, 
 }
 
 /// New recovery codes, the old ones void.
-pub async fn regenerate_recovery_codes(db: &Db, user_id: &str) -> Result<Vec<String>, AppError> {
+pub async fn regenerate_recovery_codes(db: &Db, master: &MasterKey, user_id: &str) -> Result<Vec<String>, AppError> {
     let mut tx = db.begin_write().await?;
-    let codes = replace_recovery_codes(&mut tx, user_id).await?;
+    let codes = replace_recovery_codes(&mut tx, master, user_id).await?;
     tx.commit().await?;
     Ok(codes)
 }
@@ -152,10 +173,11 @@ pub async fn verify_login_code(db: &Db, master: &MasterKey, user_id: &str, code:
             .await?;
         return Ok(accepted.rows_affected() == 1);
     }
-    let used = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
+    let used = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash IN ($3, $4) AND used_at IS NULL")
         .bind(now_ms())
         .bind(user_id)
-        .bind(hash_recovery(code))
+        .bind(hash_recovery(master, code))
+        .bind(legacy_hash_recovery(code))
         .execute(db.pool())
         .await?;
     Ok(used.rows_affected() == 1)
@@ -196,7 +218,22 @@ mod tests {
 
     #[test]
     fn recovery_codes_hash_the_same_however_typed() {
-        assert_eq!(hash_recovery("abcde-fghjk"), hash_recovery(" ABCDE FGHJK "));
-        assert_ne!(hash_recovery("abcde-fghjk"), hash_recovery("abcde-fghjm"));
+        let master = MasterKey::generate();
+        assert_eq!(hash_recovery(&master, "abcd-efgh-jkmn-pqrs"), hash_recovery(&master, " ABCD EFGH JKMN PQRS "));
+        assert_ne!(hash_recovery(&master, "abcd-efgh-jkmn-pqrs"), hash_recovery(&master, "abcd-efgh-jkmn-pqrt"));
+    }
+
+    #[test]
+    fn recovery_codes_carry_80_bits_under_a_keyed_hash() {
+        let code = new_recovery_code();
+        let letters: String = code.chars().filter(|c| *c != '-').collect();
+        assert_eq!(letters.len(), 16, "{code}");
+        // 16 letters of 32: 16 × 5 = 80 bits.
+        assert!(letters.bytes().all(|b| b"0123456789abcdefghjkmnpqrstvwxyz".contains(&b)));
+        let master = MasterKey::generate();
+        let stored = hash_recovery(&master, &code);
+        assert!(stored.starts_with("h1:"));
+        assert_ne!(stored, hash_recovery(&MasterKey::generate(), &code), "the hash is keyed");
+        assert_ne!(stored.trim_start_matches("h1:"), legacy_hash_recovery(&code));
     }
 }

@@ -36,7 +36,7 @@ pub fn parse_types(field: &str, text: &str) -> Result<Vec<String>, AppError> {
     types.dedup();
     for t in &types {
         if !(2..=50).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-            return Err(AppError::invalid(field, format!("'{t}' is not a document type code (lower-case letters, digits and _).")));
+            return Err(AppError::invalid(field, "Document type codes are lower-case letters, digits and _.".to_string()));
         }
         if NEVER_ACCEPTED.contains(&t.as_str()) {
             return Err(AppError::invalid(field, format!("{t} is never accepted for PS Form 1583.")));

@@ -28,15 +28,9 @@ pub fn validate_email(email: &str) -> Result<(), AppError> {
     }
 }
 
-/// Minimum length per NIST 800-63B; no composition rules.
+/// Length and strength: see [`crate::auth::password::check_strength`].
 pub fn validate_password(password: &str) -> Result<(), AppError> {
-    if password.chars().count() < 12 {
-        return Err(AppError::invalid("password", "The password must be at least 12 characters."));
-    }
-    if password.len() > 1024 {
-        return Err(AppError::invalid("password", "The password may not be longer than 1024 bytes."));
-    }
-    Ok(())
+    crate::auth::password::check_strength(password, &[])
 }
 
 /// Creates the user (or finds the existing one with that email, setting the password

@@ -79,7 +79,7 @@ fn validate_events(events: &[String]) -> Result<Vec<String>, String> {
     for e in events {
         let e = e.trim();
         if e != "*" && !EVENT_TYPES.contains(&e) {
-            return Err(format!("'{e}' is not an event type."));
+            return Err("An unknown event type was given.".to_string());
         }
         if !out.iter().any(|o| o == e) {
             out.push(e.to_string());

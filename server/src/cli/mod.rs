@@ -78,7 +78,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                 "attest serving"
             );
             let state = startup::app_state(&config, db)?;
-            startup::serve(listener, state, startup::shutdown_signal()).await
+            startup::serve_configured(listener, state, &config, startup::shutdown_signal()).await
         }
         Command::Worker => {
             let db = startup::open_database(&config).await?;

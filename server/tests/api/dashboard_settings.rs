@@ -169,7 +169,7 @@ async fn form_posts_come_back_to_the_page_with_their_outcome(engine: Engine) {
     let saved = post(good, location).await.unwrap();
     assert_eq!(saved.status(), 303);
     let location = saved.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.starts_with(&format!("{page}?__path=/rpc/save_flow_settings&__sig=")), "{location}");
+    assert!(location.starts_with(&format!("{page}?__path=/rpc/save_flow_settings&__exp=")), "{location}");
     let html = admin.get(&location).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Saved."), "the page confirms");
     assert!(!html.contains("never accepted"));

@@ -96,7 +96,8 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = format!("http://{}", listener.local_addr().unwrap());
         let state = server::startup::app_state(&config, db.clone()).expect("state");
-        tokio::spawn(server::startup::serve(listener, state, std::future::pending()));
+        let serving = config.clone();
+        tokio::spawn(async move { server::startup::serve_configured(listener, state, &serving, std::future::pending()).await });
 
         TestApp { address, client: client(), db, config, _data_dir: data_dir }
     }
@@ -244,9 +245,8 @@ impl TestApp {
 
     /// The sign-in code of the newest mail to `email`.
     pub fn latest_code(&self, email: &str) -> String {
-        let mail = self.outbox().into_iter().rev().find(|m| m.contains(&format!("To: {email}"))).expect("a mail to the user");
-        let subject = mail.lines().find(|l| l.starts_with("Subject:")).unwrap();
-        subject.rsplit(' ').next().unwrap().trim().to_string()
+        let mail = self.outbox().into_iter().rev().find(|m| m.contains(&format!("To: {email}")) && m.contains("sign-in code is")).expect("a sign-in code mailed to the user");
+        sign_in_code(&mail)
     }
 
     /// Calls a server function with a form body, as the hydrated page does.
@@ -263,6 +263,12 @@ impl TestApp {
         let text = response.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
     }
+}
+
+/// The 6-digit code in a sign-in mail's body (never in its subject).
+pub fn sign_in_code(mail: &str) -> String {
+    let at = mail.find("sign-in code is ").expect("a sign-in code in the mail") + "sign-in code is ".len();
+    mail[at..].chars().take(6).collect()
 }
 
 /// A real 320×240 PNG (a grey card with a dark band): decodes, but holds no document.

@@ -11,6 +11,8 @@ mod dashboard;
 mod dashboard_settings;
 mod security;
 mod security_mfa;
+mod security_sign_in;
+mod security_http;
 mod webhooks;
 mod pipeline;
 mod review;

@@ -83,7 +83,8 @@ both_engines!(admins_and_operators_unlock);
 
 async fn one_address_failing_across_many_emails_is_throttled(engine: Engine) {
     let app = TestApp::spawn(engine).await;
-    for i in 0..50 {
+    // The allowance (50), then one slowed attempt; the next must wait.
+    for i in 0..51 {
         let email = format!("user{i}@acme.test");
         app.rpc(&app.client, "login", &[("email", &email), ("password", "guess")]).await;
     }

@@ -65,7 +65,14 @@ ensure_models() {
   bash "$ROOT/scripts/models/face.sh" "$ATTEST_MODELS_DIR"
 }
 
+# The site, then the `attest` binary the way the test build makes it: `cargo test
+# --no-run` over the same packages, so `scripts/run` after `scripts/test` (or the
+# other way round) finds everything built and starts in seconds. A plain `cargo build
+# -p server` would resolve other features (tests unify their dev-dependencies') and
+# compile the dependencies a second time.
 build_all() {
-  log "building the site and the attest binary"
-  cargo run -q -p xtask -- build
+  log "building the site"
+  cargo run -q -p xtask -- site
+  log "building the attest binary (and the tests, with the same features)"
+  cargo test -q -p app -p server -p attest-extract --no-run
 }

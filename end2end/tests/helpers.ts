@@ -57,5 +57,7 @@ export async function signIn(page: Page, email: string, password: string) {
   await hydrated(page);
   await page.getByLabel('Code from the email').fill(code);
   await page.getByRole('button', { name: 'Verify' }).click();
-  await expect(page.getByRole('heading', { name: 'Your workspaces' })).toBeVisible();
+  // Every end-to-end user belongs to one workspace: signing in lands in it.
+  await expect(page).toHaveURL(/\/w\/e2e$/);
+  await expect(page.getByRole('heading', { name: 'E2E Mailboxes' })).toBeVisible();
 }

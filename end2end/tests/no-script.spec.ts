@@ -15,7 +15,7 @@ test('without JavaScript an admin signs in, saves settings and sees a refused ch
   await expect(page.getByRole('heading', { name: 'Enter your sign-in code' })).toBeVisible();
   await page.getByLabel('Code from the email').fill(codeFrom(await waitForMail(email, before)));
   await page.getByRole('button', { name: 'Verify' }).click();
-  await expect(page.getByRole('heading', { name: 'Your workspaces' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'E2E Mailboxes' })).toBeVisible();
 
   await page.goto('/w/e2e/settings');
   await page.getByLabel('Blacklisted addresses').fill('PO Box 1, Nowhere');

@@ -6,7 +6,6 @@ const reviewId = process.env.E2E_REVIEW_ID ?? '';
 
 test('a reviewer filters the queue, opens a case, sees the failed rule and approves it', async ({ page }) => {
   await signIn(page, process.env.E2E_EMAIL ?? '', password);
-  await page.getByRole('link', { name: /E2E Mailboxes/ }).click();
   await page.getByRole('navigation', { name: 'Workspace' }).getByRole('link', { name: 'Verifications' }).click();
   await expect(page.getByRole('heading', { name: 'Review queue' })).toBeVisible();
   await hydrated(page);

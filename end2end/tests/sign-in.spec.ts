@@ -27,14 +27,14 @@ test('wrong credentials get one generic message', async ({ page }) => {
   await expect(page.getByRole('alert')).toHaveText('Invalid email or password.');
 });
 
-test('a member signs in with the emailed code, sees the workspace home after hydration, and signs out', async ({ page }) => {
+test('a member signs in with the emailed code, lands in their one workspace, and signs out', async ({ page }) => {
   await signIn(page, email, password);
-  await expect(page).toHaveURL(/\/$/);
-  const workspaces = page.getByRole('list', { name: 'Workspaces' });
-  await expect(workspaces.getByRole('link', { name: /E2E Mailboxes/ })).toBeVisible();
+  await expect(page).toHaveURL(/\/w\/e2e$/);
   await expect(page.getByTestId('signed-in-as')).toHaveText(email);
   await hydrated(page);
-
+  // The chooser is still there for whoever goes looking.
+  await page.goto('/');
+  const workspaces = page.getByRole('list', { name: 'Workspaces' });
   await workspaces.getByRole('link', { name: /E2E Mailboxes/ }).click();
   await expect(page).toHaveURL(/\/w\/e2e$/);
   await expect(page.getByRole('heading', { name: 'E2E Mailboxes' })).toBeVisible();

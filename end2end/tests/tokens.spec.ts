@@ -5,7 +5,6 @@ const password = process.env.E2E_PASSWORD ?? '';
 
 test('an admin creates an API token, sees it once, uses it, and revokes it', async ({ page, request }) => {
   await signIn(page, process.env.E2E_ADMIN_EMAIL ?? '', password);
-  await page.getByRole('link', { name: /E2E Mailboxes/ }).click();
   const workspaceNav = page.getByRole('navigation', { name: 'Workspace' });
   await workspaceNav.getByRole('link', { name: 'API tokens' }).click();
   await expect(page.getByRole('heading', { name: 'API tokens' })).toBeVisible();

@@ -59,7 +59,7 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
             match verified {
                 Ok(_) => {
                     super::service::finish_mfa(&pending, &origin, &state.db).await?;
-                    leptos_axum::redirect(&pending.next);
+                    leptos_axum::redirect(&super::service::landing(&state.db, &pending.user_id, &pending.next).await?);
                     Ok(())
                 }
                 Err(refusal) => {

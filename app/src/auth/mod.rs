@@ -50,8 +50,9 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
             let next = service::local_redirect_target(next.as_deref());
             match service::sign_in(&state, &email, &password, &origin).await? {
                 service::SignIn::Complete(user) => {
+                    let landing = service::landing(&state.db, &user.id, &next).await?;
                     service::start_session(user).await?;
-                    leptos_axum::redirect(&next);
+                    leptos_axum::redirect(&landing);
                 }
                 service::SignIn::NeedsMfa(pending) => {
                     service::start_mfa(service::PendingMfa { next, ..pending }).await?;

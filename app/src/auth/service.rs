@@ -181,6 +181,19 @@ pub async fn finish_mfa(pending: &PendingMfa, origin: &RequestOrigin, db: &Db) -
     start_session(SessionUser { id: pending.user_id.clone(), email: pending.email.clone(), signed_in_at: crate::store::now_ms() }).await
 }
 
+/// Where a completed sign-in goes: `next`, except that the home page of someone with
+/// exactly one workspace is that workspace (no one-card chooser).
+pub async fn landing(db: &Db, user_id: &str, next: &str) -> Result<String, AppError> {
+    if next != "/" {
+        return Ok(next.to_string());
+    }
+    let workspaces = crate::workspaces::service::list_for_user(db, user_id).await?;
+    Ok(match workspaces.as_slice() {
+        [only] => format!("/w/{}", only.slug),
+        _ => next.to_string(),
+    })
+}
+
 /// Starts a signed-in session with a fresh id (no session fixation).
 pub async fn start_session(user: SessionUser) -> Result<(), AppError> {
     let session = session().await?;

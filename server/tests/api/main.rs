@@ -13,6 +13,7 @@ mod security;
 mod security_mfa;
 mod security_sign_in;
 mod security_http;
+mod first_minutes;
 mod webhooks;
 mod pipeline;
 mod review;

@@ -190,7 +190,8 @@ async fn redirects_after_sign_in_stay_on_this_site(engine: Engine) {
             .unwrap();
         assert!(response.status().as_u16() < 500, "{next:?}: {}", response.status());
         let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_string());
-        assert_eq!(location.as_deref(), Some("/"), "{next:?}");
+        // Home, which for someone with one workspace is that workspace.
+        assert_eq!(location.as_deref(), Some("/w/acme"), "{next:?}");
     }
     // A same-site path is kept.
     let response = app
@@ -205,6 +206,17 @@ async fn redirects_after_sign_in_stay_on_this_site(engine: Engine) {
     assert_eq!(response.headers()["location"], "/w/acme/verifications?status=needs_review");
 }
 both_engines!(redirects_after_sign_in_stay_on_this_site);
+
+async fn signing_in_lands_in_the_only_workspace(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.seed_member("acme", "ada@acme.test", PASSWORD, Role::Reviewer).await;
+    let location = |response: reqwest::Response| response.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(location(app.login(&app.new_client(), "ada@acme.test", PASSWORD).await).as_deref(), Some("/w/acme"));
+    // With two workspaces the chooser is the landing page.
+    app.seed_member("beta", "ada@acme.test", PASSWORD, Role::Viewer).await;
+    assert_eq!(location(app.login(&app.new_client(), "ada@acme.test", PASSWORD).await).as_deref(), Some("/"));
+}
+both_engines!(signing_in_lands_in_the_only_workspace);
 
 async fn passwords_change_only_with_the_current_one_and_the_second_factor(engine: Engine) {
     let app = TestApp::spawn_with(engine, &[("ATTEST_MFA_REQUIRED", "true")]).await;

@@ -78,10 +78,14 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
     }))
 }
 
-/// SMTP when configured; otherwise (sandbox only) the local outbox under the data dir.
+/// SMTP when configured (over TLS in production: `smtps://` or STARTTLS required);
+/// otherwise (sandbox only) the local outbox under the data dir.
 pub fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
     use secrecy::ExposeSecret;
     Ok(match &config.smtp_url {
+        Some(url) if config.environment.is_production() && !app::mail::requires_tls(url.expose_secret()) => {
+            anyhow::bail!("ATTEST_SMTP_URL: production requires smtps:// or smtp://…?tls=required (STARTTLS)")
+        }
         Some(url) => Arc::new(SmtpMailer::new(url.expose_secret(), &config.mail_from).map_err(anyhow::Error::msg)?),
         None => Arc::new(OutboxMailer::new(config.data_dir.join("outbox"), &config.mail_from).map_err(anyhow::Error::msg)?),
     })

@@ -145,6 +145,8 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
         }))
         .layer(SetRequestIdLayer::new(request_id, middleware::MakeRequestId))
+        // First of all: a client's request id is kept only when well formed.
+        .layer(axum::middleware::from_fn(middleware::drop_malformed_request_id))
 }
 
 async fn healthz() -> impl IntoResponse {

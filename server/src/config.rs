@@ -137,6 +137,12 @@ impl Config {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
                 return Err(bad("ATTEST_SMTP_URL", "must look like smtp://user:pass@host:port or smtps://…"));
             }
+            if environment.is_production() && !app::mail::requires_tls(url) {
+                return Err(bad(
+                    "ATTEST_SMTP_URL",
+                    "production sends sign-in codes and SMTP credentials only over TLS: use smtps://user:pass@host:465 or smtp://user:pass@host:587?tls=required (STARTTLS)",
+                ));
+            }
         } else if environment.is_production() {
             return Err(bad("ATTEST_SMTP_URL", "production requires a real SMTP server for sign-in codes"));
         }
@@ -336,7 +342,7 @@ mod tests {
 
         let flags = FlagConfig { config_file: Some(path), ..FlagConfig::default() };
         let key = app::documents::crypto::MasterKey::generate().to_base64();
-        let config = Config::from_sources(&flags, &env(&[("ATTEST_SMTP_URL", "smtp://mail:25"), ("ATTEST_MASTER_KEY", &key)])).unwrap();
+        let config = Config::from_sources(&flags, &env(&[("ATTEST_SMTP_URL", "smtp://mail:587?tls=required"), ("ATTEST_MASTER_KEY", &key)])).unwrap();
         assert_eq!(config.addr.port(), 9000);
         assert_eq!(config.environment, Environment::Production);
     }
@@ -351,7 +357,7 @@ mod tests {
             (FlagConfig::default(), &[("ATTEST_ENV", "production")], "ATTEST_SMTP_URL"),
             (
                 FlagConfig::default(),
-                &[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", "smtp://m:25"), ("ATTEST_MFA_REQUIRED", "false")],
+                &[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", "smtps://m:465"), ("ATTEST_MFA_REQUIRED", "false")],
                 "ATTEST_MFA_REQUIRED",
             ),
             (FlagConfig::default(), &[("ATTEST_SMTP_URL", "http://mail")], "ATTEST_SMTP_URL"),
@@ -359,12 +365,27 @@ mod tests {
             (FlagConfig::default(), &[("ATTEST_LOCKOUT_THRESHOLD", "zero")], "ATTEST_LOCKOUT_THRESHOLD"),
             (FlagConfig::default(), &[("ATTEST_LOCKOUT_MINUTES", "0")], "ATTEST_LOCKOUT_MINUTES"),
             (FlagConfig::default(), &[("ATTEST_PUBLIC_URL", "attest.example.com")], "ATTEST_PUBLIC_URL"),
-            (FlagConfig::default(), &[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", "smtp://m:25")], "ATTEST_MASTER_KEY"),
+            (FlagConfig::default(), &[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", "smtp://m:587?tls=required")], "ATTEST_MASTER_KEY"),
         ];
         for (flags, vars, setting) in cases {
             let err = Config::from_sources(flags, &env(vars)).unwrap_err();
             assert!(err.to_string().contains(setting), "{err} should name {setting}");
         }
+    }
+
+    #[test]
+    fn production_refuses_clear_text_smtp() {
+        let key = app::documents::crypto::MasterKey::generate().to_base64();
+        for url in ["smtp://user:pass@mail.example.com:25", "smtp://mail.example.com:587?tls=opportunistic", "smtp://mail.example.com?tls=none", "smtp://mail.example.com?tls=required&tls=none", "smtp://127.0.0.1:25"] {
+            let err = Config::from_sources(&FlagConfig::default(), &env(&[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", url), ("ATTEST_MASTER_KEY", &key)])).unwrap_err();
+            assert!(err.to_string().contains("ATTEST_SMTP_URL") && err.to_string().contains("TLS"), "{url}: {err}");
+        }
+        for url in ["smtps://user:pass@mail.example.com:465", "smtp://user:pass@mail.example.com:587?tls=required"] {
+            let config = Config::from_sources(&FlagConfig::default(), &env(&[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", url), ("ATTEST_MASTER_KEY", &key)]));
+            assert!(config.is_ok(), "{url}: {config:?}");
+        }
+        // Sandbox may still use a plain local sink.
+        assert!(Config::from_sources(&FlagConfig::default(), &env(&[("ATTEST_SMTP_URL", "smtp://127.0.0.1:1025")])).is_ok());
     }
 
     #[test]

@@ -177,9 +177,42 @@ mod tests {
     }
 
     #[test]
+    fn only_short_plain_request_ids_are_kept() {
+        for id in ["abc", "req_01HZY", "0b7c9e1e-3f7a-4a63-9d55-8a8f1d8f6c1b", "a.b_c-d", &"x".repeat(64)] {
+            assert!(is_well_formed_request_id(id.as_bytes()), "{id}");
+        }
+        for id in ["", "abc\u{7f}", "a b", "a\tb", "line\r\nbreak", "ümlaut", "a/b", "{\"json\":1}", &"x".repeat(65)] {
+            assert!(!is_well_formed_request_id(id.as_bytes()), "{id:?}");
+        }
+    }
+
+    #[test]
     fn next_parameter_is_encoded() {
         assert_eq!(url_encode("/w/acme?tab=a&b=c"), "/w/acme%3Ftab%3Da%26b%3Dc");
     }
+}
+
+/// Whether a client's `x-request-id` may be kept: 1–64 of `[A-Za-z0-9._-]`. Anything
+/// else (control characters, spaces, huge values) never reaches logs or response headers.
+pub fn is_well_formed_request_id(value: &[u8]) -> bool {
+    (1..=64).contains(&value.len()) && value.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Removes an `x-request-id` that is not [well formed](is_well_formed_request_id) (or
+/// comes more than once), so [`MakeRequestId`] gives the request one of ours. Runs
+/// before the request-id and trace layers.
+pub async fn drop_malformed_request_id(mut request: Request, next: Next) -> Response {
+    let headers = request.headers_mut();
+    let mut values = headers.get_all("x-request-id").iter();
+    let keep = match (values.next(), values.next()) {
+        (None, _) => true,
+        (Some(value), None) => is_well_formed_request_id(value.as_bytes()),
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        headers.remove("x-request-id");
+    }
+    next.run(request).await
 }
 
 /// `x-request-id` for requests that come without one: our sortable ids (`req_…`), made

@@ -79,10 +79,14 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
     }))
 }
 
-/// SMTP when configured; otherwise (sandbox only) the local outbox under the data dir.
+/// SMTP when configured (over TLS in production: `smtps://` or STARTTLS required);
+/// otherwise (sandbox only) the local outbox under the data dir.
 pub fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
     use secrecy::ExposeSecret;
     Ok(match &config.smtp_url {
+        Some(url) if config.environment.is_production() && !app::mail::requires_tls(url.expose_secret()) => {
+            anyhow::bail!("ATTEST_SMTP_URL: production requires smtps:// or smtp://…?tls=required (STARTTLS)")
+        }
         Some(url) => Arc::new(SmtpMailer::new(url.expose_secret(), &config.mail_from).map_err(anyhow::Error::msg)?),
         None => Arc::new(OutboxMailer::new(config.data_dir.join("outbox"), &config.mail_from).map_err(anyhow::Error::msg)?),
     })
@@ -185,6 +189,8 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
             tracing::info_span!("request", request_id = %id, method = %request.method(), path = %path)
         }))
         .layer(SetRequestIdLayer::new(request_id, middleware::MakeRequestId))
+        // First of all: a client's request id is kept only when well formed.
+        .layer(axum::middleware::from_fn(middleware::drop_malformed_request_id))
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -1,6 +1,6 @@
 //! Background work, inside `attest serve` and in `attest worker` processes: the durable
 //! job queue (webhook deliveries and the document pipeline) and removal of expired
-//! sessions.
+//! sessions and idempotency records.
 
 use app::{auth::session_store::DbSessionStore, jobs, state::AppState, store::ids::new_id};
 use std::time::Duration;
@@ -98,6 +98,9 @@ async fn delete_expired_sessions(state: AppState) {
         tick.tick().await;
         if let Err(e) = store.delete_expired().await {
             tracing::warn!(error = %e, "deleting expired sessions failed");
+        }
+        if let Err(e) = crate::api::delete_expired_idempotency_keys(&state.db).await {
+            tracing::warn!(error = %e, "deleting expired idempotency keys failed");
         }
     }
 }

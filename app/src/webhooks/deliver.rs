@@ -1,6 +1,8 @@
 //! Sending one delivery: Standard Webhooks signature (the `standardwebhooks` crate), a
-//! POST with a timeout and no redirects, an SSRF guard on every resolved address in
-//! production, the attempt logged with its failure class, and the retry schedule.
+//! POST with a timeout, no redirects and no proxy, an SSRF guard on every resolved
+//! address (production: public addresses only; sandbox: public and loopback, SPEC §1),
+//! at most 4 KB of the response body read, the attempt logged with its failure class,
+//! and the retry schedule.
 
 use super::service::{open_secret, DELIVER_JOB};
 use crate::{
@@ -42,7 +44,9 @@ impl Deliverer {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(GuardedResolver { production: environment.is_production() }))
+            // A proxy from HTTP(S)_PROXY would be the only address the guard sees.
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver { environment }))
             .user_agent("Attest-Webhooks/1")
             .pool_max_idle_per_host(64)
             .build()
@@ -58,7 +62,9 @@ impl Deliverer {
     }
 }
 
-/// Whether an address may receive webhooks in production.
+/// Whether an address may receive webhooks in production: globally reachable unicast
+/// only. IPv6 forms that carry an IPv4 address (mapped, NAT64 64:ff9b::/96, 6to4) are
+/// judged by that address; other special ranges are refused outright.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -72,32 +78,67 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || o[0] == 0
                 || (o[0] == 100 && (o[1] & 0xC0) == 64)
+                // IETF protocol assignments (192.0.0.0/24), benchmarking (198.18.0.0/15), the 6to4 relay anycast (192.88.99.0/24).
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] & 0xFE) == 18)
+                || (o[0] == 192 && o[1] == 88 && o[2] == 99)
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| IpAddr::V4(std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let s = v6.segments();
-            !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80)
+            // NAT64 (well-known prefix): the gateway connects to the embedded IPv4 address.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(embedded(s[6], s[7]));
+            }
+            // 6to4: 2002:AABB:CCDD::/48 tunnels to AA.BB.CC.DD.
+            if s[0] == 0x2002 {
+                return is_public(embedded(s[1], s[2]));
+            }
+            !(s[..6] == [0; 6] // ::/96: unspecified, loopback and IPv4-compatible (deprecated) addresses
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (s[0] == 0x64 && s[1] == 0xff9b) // 64:ff9b:1::/48, local-use NAT64
+                || (s[0] == 0x100 && s[1..4] == [0, 0, 0]) // discard-only 100::/64
+                || (s[0] == 0x2001 && s[1] == 0) // Teredo 2001::/32 (an obfuscated IPv4 inside)
+                || (s[0] == 0x2001 && s[1] == 0xdb8)) // documentation
         }
     }
 }
 
-/// Resolves names and, in production, refuses the host when any of its addresses is
-/// private, loopback, link-local or a metadata address (checked at connect time, so a
-/// DNS answer that changes after validation cannot slip through).
+/// Loopback, the one non-public destination sandbox allows (SPEC §1).
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+/// Whether webhooks may reach `ip` in `environment`: public addresses, and loopback in
+/// sandbox; never private, link-local, metadata or reserved addresses.
+pub fn is_allowed(ip: IpAddr, environment: Environment) -> bool {
+    is_public(ip) || (!environment.is_production() && is_loopback(ip))
+}
+
+/// Resolves names and refuses the host when any of its addresses is not
+/// [allowed](is_allowed) in the environment (checked at connect time, so a DNS answer
+/// that changes after validation cannot slip through).
 #[derive(Debug)]
 struct GuardedResolver {
-    production: bool,
+    environment: Environment,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let production = self.production;
+        let environment = self.environment;
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
-            if production && addrs.iter().any(|a| !is_public(a.ip())) {
+            if addrs.iter().any(|a| !is_allowed(a.ip(), environment)) {
                 return Err(Box::new(Blocked) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
@@ -109,7 +150,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
 struct Blocked;
 impl std::fmt::Display for Blocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("blocked: the host resolves to a private, loopback, link-local or metadata address")
+        f.write_str("blocked: the host resolves to a private, link-local, metadata or reserved address (or loopback, in production)")
     }
 }
 impl std::error::Error for Blocked {}
@@ -382,11 +423,9 @@ async fn send(deliverer: &Deliverer, url: &str, id: &str, timestamp: i64, signat
     let started = Instant::now();
     let elapsed = |s: Instant| s.elapsed().as_millis() as i64;
     // IP literals skip DNS, so the guard checks them here.
-    if deliverer.environment.is_production() {
-        let literal = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string())).and_then(|h| h.parse::<IpAddr>().ok());
-        if literal.is_some_and(|ip| !is_public(ip)) || !url.starts_with("https://") {
-            return Outcome { status: None, body: None, retry_after: None, failure: Some(("blocked", Blocked.to_string())), duration_ms: 0 };
-        }
+    let literal = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string())).and_then(|h| h.parse::<IpAddr>().ok());
+    if literal.is_some_and(|ip| !is_allowed(ip, deliverer.environment)) || (deliverer.environment.is_production() && !url.starts_with("https://")) {
+        return Outcome { status: None, body: None, retry_after: None, failure: Some(("blocked", Blocked.to_string())), duration_ms: 0 };
     }
     let response = deliverer
         .client
@@ -408,8 +447,7 @@ async fn send(deliverer: &Deliverer, url: &str, id: &str, timestamp: i64, signat
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .filter(|_| status.as_u16() == 429 || status.as_u16() == 503)
                 .map(Duration::from_secs);
-            let body = response.text().await.unwrap_or_default();
-            let body: String = body.chars().take(4096).collect();
+            let body = read_body_prefix(response, MAX_LOGGED_BODY).await;
             let failure = (!status.is_success()).then(|| {
                 let detail = if status.is_redirection() { format!("HTTP {status}: redirects are not followed") } else { format!("HTTP {status}") };
                 ("http_status", detail)
@@ -418,6 +456,28 @@ async fn send(deliverer: &Deliverer, url: &str, id: &str, timestamp: i64, signat
         }
         Err(e) => Outcome { status: None, body: None, retry_after: None, failure: Some(classify(&e)), duration_ms: elapsed(started) },
     }
+}
+
+/// The most of a response body read and logged.
+const MAX_LOGGED_BODY: usize = 4096;
+
+/// Reads at most `limit` bytes of the body, chunk by chunk, and drops the rest unread (a
+/// receiver may answer with a huge or endless body); lossy UTF-8, cut to `limit` bytes.
+async fn read_body_prefix(mut response: reqwest::Response, limit: usize) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk[..chunk.len().min(limit - bytes.len())]),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    let mut end = text.len().min(limit);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text
 }
 
 /// Tells the workspace's owners and admins that an endpoint was turned off.
@@ -475,5 +535,146 @@ mod tests {
         let sandbox = Deliverer::new(Environment::Sandbox, Duration::from_secs(2), vec![Duration::ZERO]).unwrap();
         let outcome = send(&sandbox, "http://127.0.0.1:1/hook", "msg_1", 0, "v1,x", "{}").await;
         assert_eq!(outcome.failure.as_ref().map(|f| f.0), Some("connection_refused"), "sandbox allows loopback");
+    }
+
+    #[test]
+    fn special_ranges_that_embed_or_reach_private_networks_are_not_public() {
+        for ip in [
+            "::ffff:10.0.0.1",        // IPv4-mapped private
+            "::ffff:169.254.169.254", // IPv4-mapped metadata
+            "::10.0.0.1",             // IPv4-compatible
+            "::8.8.8.8",              // IPv4-compatible, deprecated whatever it embeds
+            "64:ff9b::10.0.0.1",      // NAT64 to a private address
+            "64:ff9b::a9fe:a9fe",     // NAT64 to 169.254.169.254
+            "64:ff9b:1::1",           // local-use NAT64
+            "2002:0a00:0001::1",      // 6to4 of 10.0.0.1
+            "2002:7f00:0001::1",      // 6to4 of 127.0.0.1
+            "2002:a9fe:a9fe::",       // 6to4 of 169.254.169.254
+            "2001:0:4136:e378::1",    // Teredo
+            "2001:db8::1",            // documentation
+            "fec0::1",                // site-local
+            "198.18.0.1",             // benchmarking 198.18.0.0/15
+            "198.19.255.254",
+            "192.0.0.1",              // IETF protocol assignments 192.0.0.0/24
+            "192.0.0.170",
+            "192.88.99.1",            // 6to4 relay anycast
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["::ffff:8.8.8.8", "64:ff9b::808:808", "2002:0808:0808::1", "198.20.0.1", "192.0.1.1", "2a00:1450:4001::1"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sandbox_refuses_private_and_link_local_destinations_but_allows_loopback() {
+        let sandbox = Deliverer::new(Environment::Sandbox, Duration::from_secs(2), vec![Duration::ZERO]).unwrap();
+        for url in ["http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/latest", "http://192.168.1.1/", "http://0.0.0.0:1/hook"] {
+            let outcome = send(&sandbox, url, "msg_1", 0, "v1,x", "{}").await;
+            assert_eq!(outcome.failure.as_ref().map(|f| f.0), Some("blocked"), "{url}: {:?}", outcome.failure);
+        }
+        // Names are checked on every resolved address at connect time.
+        use reqwest::dns::Resolve as _;
+        let resolver = GuardedResolver { environment: Environment::Sandbox };
+        for name in ["10.0.0.1", "169.254.169.254"] {
+            assert!(resolver.resolve(name.parse().unwrap()).await.is_err(), "{name}");
+        }
+        assert!(resolver.resolve("localhost".parse().unwrap()).await.is_ok());
+        for url in ["http://127.0.0.1:1/hook", "http://localhost:1/hook", "http://[::1]:1/hook"] {
+            let outcome = send(&sandbox, url, "msg_1", 0, "v1,x", "{}").await;
+            assert_eq!(outcome.failure.as_ref().map(|f| f.0), Some("connection_refused"), "{url}: sandbox allows loopback");
+        }
+    }
+
+    /// A receiver on loopback that answers 200 with `body_chunk` repeated forever (or
+    /// `repeat` times, with a content-length); returns its port.
+    async fn endless_receiver(body_chunk: &'static [u8], repeat: Option<usize>) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let head = match repeat {
+                        Some(n) => format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", n * body_chunk.len()),
+                        None => "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_string(),
+                    };
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let mut sent = 0;
+                    while repeat.is_none_or(|n| sent < n) {
+                        if socket.write_all(body_chunk).await.is_err() {
+                            return;
+                        }
+                        sent += 1;
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_huge_or_endless_response_body_is_read_only_up_to_4_kb() {
+        let sandbox = Deliverer::new(Environment::Sandbox, Duration::from_secs(20), vec![Duration::ZERO]).unwrap();
+        // Never ends: the delivery still completes, long before the timeout.
+        let port = endless_receiver(b"0123456789abcdef", None).await;
+        let outcome = tokio::time::timeout(Duration::from_secs(5), send(&sandbox, &format!("http://127.0.0.1:{port}/hook"), "msg_1", 0, "v1,x", "{}"))
+            .await
+            .expect("the delivery completes without reading the whole body");
+        assert_eq!(outcome.status, Some(200), "{:?}", outcome.failure);
+        let body = outcome.body.unwrap();
+        assert_eq!(body.len(), 4096);
+        assert!(body.starts_with("0123456789abcdef"));
+        // 64 MB of three-byte characters: at most 4 KB logged, cut on a character boundary.
+        let port = endless_receiver("€€€€€€€€€€€€€€€€".as_bytes(), Some(64 * 1024 * 1024 / 48)).await;
+        let outcome = tokio::time::timeout(Duration::from_secs(5), send(&sandbox, &format!("http://127.0.0.1:{port}/hook"), "msg_1", 0, "v1,x", "{}")).await.unwrap();
+        let body = outcome.body.unwrap();
+        assert!(body.len() <= 4096 && body.len() > 4000, "{}", body.len());
+        assert!(body.chars().all(|c| c == '€'));
+    }
+
+    /// Run in a child process of this test binary with HTTP(S)_PROXY set (the variables
+    /// are read when the client is built; setting them here would leak into other tests).
+    #[tokio::test]
+    async fn proxy_environment_variables_are_ignored() {
+        use tokio::io::AsyncReadExt;
+        if std::env::var("ATTEST_TEST_PROXY_CHILD").is_err() {
+            // The "proxy": records whether anything connected to it.
+            let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let proxy_url = format!("http://127.0.0.1:{}", proxy.local_addr().unwrap().port());
+            let used = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = used.clone();
+            tokio::spawn(async move {
+                while let Ok((mut socket, _)) = proxy.accept().await {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                    let mut buf = [0u8; 1024];
+                    let _ = socket.read(&mut buf).await;
+                }
+            });
+            let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "webhooks::deliver::tests::proxy_environment_variables_are_ignored", "--nocapture"])
+                .env("ATTEST_TEST_PROXY_CHILD", "1")
+                .env("HTTP_PROXY", &proxy_url)
+                .env("http_proxy", &proxy_url)
+                .env("HTTPS_PROXY", &proxy_url)
+                .env("ALL_PROXY", &proxy_url)
+                .env_remove("NO_PROXY")
+                .env_remove("no_proxy")
+                .output()
+                .await
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&child.stdout);
+            assert!(child.status.success() && stdout.contains("1 passed"), "{stdout}\n{}", String::from_utf8_lossy(&child.stderr));
+            assert!(!used.load(std::sync::atomic::Ordering::SeqCst), "the delivery went through the proxy");
+            return;
+        }
+        let sandbox = Deliverer::new(Environment::Sandbox, Duration::from_secs(5), vec![Duration::ZERO]).unwrap();
+        let port = endless_receiver(b"ok", Some(1)).await;
+        let outcome = send(&sandbox, &format!("http://127.0.0.1:{port}/hook"), "msg_1", 0, "v1,x", "{}").await;
+        assert_eq!((outcome.status, outcome.body.as_deref()), (Some(200), Some("ok")), "{:?}", outcome.failure);
     }
 }

@@ -53,8 +53,9 @@ fn decode(row: &AnyRow) -> Result<WebhookEndpoint, AppError> {
     })
 }
 
-/// Checks a URL for the environment: `https` only in production, `http` too in sandbox.
-/// (Addresses are checked again at connect time, on every resolved address.)
+/// Checks a URL for the environment: `https` only in production, `http` too in sandbox;
+/// an IP address must be public (or loopback, in sandbox). Names are checked at connect
+/// time, on every resolved address ([`super::deliver::is_allowed`]).
 pub fn validate_url(url: &str, environment: Environment) -> Result<reqwest::Url, String> {
     let parsed = reqwest::Url::parse(url.trim()).map_err(|_| "The url must be a valid URL.".to_string())?;
     match parsed.scheme() {
@@ -67,6 +68,14 @@ pub fn validate_url(url: &str, environment: Environment) -> Result<reqwest::Url,
     }
     if url.len() > 2000 {
         return Err("The url may not be greater than 2000 characters.".into());
+    }
+    let literal = parsed.host_str().map(|h| h.trim_matches(['[', ']'])).and_then(|h| h.parse::<std::net::IpAddr>().ok());
+    if literal.is_some_and(|ip| !super::deliver::is_allowed(ip, environment)) {
+        return Err(if environment.is_production() {
+            "The url must not point at a private, loopback, link-local or reserved address.".into()
+        } else {
+            "The url must not point at a private, link-local or reserved address (loopback is allowed in sandbox).".into()
+        });
     }
     Ok(parsed)
 }

@@ -1,11 +1,24 @@
 //! `Idempotency-Key` on POST: the first response to a key is stored; a retry with the
 //! same key and the same request gets that response again (`Idempotent-Replayed:
 //! true`), a different request with the same key is refused (422).
+//!
+//! Keys live 24 hours: an older key is forgotten (the request runs afresh) and the
+//! workers delete old records ([`delete_expired`]). Stored responses are sealed
+//! (AES-256-GCM under a key derived from the master key), since some carry a webhook
+//! secret or applicant data. A key is used, replayed or not, only by a token holding the
+//! route's scope ([`POST_SCOPES`]), so a replay cannot hand a response to a token that
+//! could not have made the request.
 
-use app::{access::tokens::TokenIdentity, error::AppError, state::AppState, store::now_ms};
+use app::{
+    access::tokens::TokenIdentity,
+    documents::crypto::{self, MasterKey},
+    error::AppError,
+    state::AppState,
+    store::{now_ms, Db},
+};
 use axum::{
     body::{to_bytes, Body},
-    extract::{Request, State},
+    extract::{MatchedPath, Request, State},
     http::{HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -17,6 +30,39 @@ use sqlx::Row;
 const MAX_REQUEST_BYTES: usize = 21 * 1024 * 1024 + 64 * 1024;
 /// Responses larger than this are not stored (none of the POST responses come close).
 const MAX_STORED_RESPONSE: usize = 1024 * 1024;
+/// How long a key is remembered.
+pub const KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The scope each POST route requires (its handler checks the same one), by route
+/// pattern under `/api/v1`. A test checks that every POST route is listed.
+pub const POST_SCOPES: &[(&str, &str)] = &[
+    ("/{flow}/verifications", "verifications:write"),
+    ("/{flow}/verifications/{id}/submit", "verifications:write"),
+    ("/{flow}/verifications/{id}/cancel", "verifications:write"),
+    ("/{flow}/verifications/{id}/decision", "decisions:write"),
+    ("/{flow}/verifications/{id}/documents", "verifications:write"),
+    ("/{flow}/verifications/{id}/documents/{doc_id}/decision", "decisions:write"),
+    ("/webhook-endpoints", "webhooks:manage"),
+    ("/webhook-endpoints/{id}/rotate-secret", "webhooks:manage"),
+    ("/webhook-endpoints/{id}/test", "webhooks:manage"),
+    ("/webhook-deliveries/{id}/resend", "webhooks:manage"),
+];
+
+fn required_scope(matched: &str) -> Option<&'static str> {
+    let route = matched.strip_prefix("/api/v1").unwrap_or(matched);
+    POST_SCOPES.iter().find(|(pattern, _)| *pattern == route).map(|(_, scope)| *scope)
+}
+
+/// The key that seals stored responses.
+fn sealing_key(master: &MasterKey) -> MasterKey {
+    MasterKey::from_bytes(master.derive("idempotency-responses"))
+}
+
+/// Deletes the records older than [`KEY_TTL_MS`]; how many went.
+pub async fn delete_expired(db: &Db) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(now_ms() - KEY_TTL_MS).execute(db.pool()).await?;
+    Ok(done.rows_affected())
+}
 
 pub async fn replay_or_record(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let key = request.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -26,8 +72,16 @@ pub async fn replay_or_record(State(state): State<AppState>, request: Request, n
     let Some(identity) = request.extensions().get::<TokenIdentity>().cloned() else {
         return next.run(request).await;
     };
+    // Not a POST route (a 404 or 405 follows): nothing worth remembering.
+    let Some(scope) = request.extensions().get::<MatchedPath>().and_then(|m| required_scope(m.as_str())) else {
+        return next.run(request).await;
+    };
     if key.is_empty() || key.len() > 255 {
         return AppError::invalid("Idempotency-Key", "The Idempotency-Key may not be empty or greater than 255 characters.").into_response();
+    }
+    // Before the store is read: a replay answers only a token that could make the request.
+    if let Err(e) = identity.require(scope) {
+        return e.into_response();
     }
 
     let (parts, body) = request.into_parts();
@@ -42,11 +96,22 @@ pub async fn replay_or_record(State(state): State<AppState>, request: Request, n
     hasher.update(&bytes);
     let request_hash = hex::encode(hasher.finalize());
 
+    // An expired record of this key is forgotten: the request runs as a new one.
+    let now = now_ms();
+    let forgotten = sqlx::query("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at < $3")
+        .bind(&identity.workspace_id)
+        .bind(&key)
+        .bind(now - KEY_TTL_MS)
+        .execute(state.db.pool())
+        .await;
+    if let Err(e) = forgotten {
+        return AppError::from(e).into_response();
+    }
     let inserted = sqlx::query("INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&identity.workspace_id)
         .bind(&key)
         .bind(&request_hash)
-        .bind(now_ms())
+        .bind(now)
         .execute(state.db.pool())
         .await;
     match inserted {
@@ -69,9 +134,9 @@ pub async fn replay_or_record(State(state): State<AppState>, request: Request, n
             .execute(state.db.pool())
             .await
     } else {
-        sqlx::query("UPDATE idempotency_keys SET response_status = $1, response_body = $2 WHERE workspace_id = $3 AND key = $4")
+        sqlx::query("UPDATE idempotency_keys SET response_status = $1, response_sealed = $2 WHERE workspace_id = $3 AND key = $4")
             .bind(parts.status.as_u16() as i64)
-            .bind(String::from_utf8_lossy(&bytes).to_string())
+            .bind(hex::encode(crypto::seal(&sealing_key(&state.files.master), &bytes)))
             .bind(&identity.workspace_id)
             .bind(&key)
             .execute(state.db.pool())
@@ -84,9 +149,10 @@ pub async fn replay_or_record(State(state): State<AppState>, request: Request, n
 }
 
 async fn replay(state: &AppState, workspace_id: &str, key: &str, request_hash: &str) -> Response {
-    let row = sqlx::query("SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE workspace_id = $1 AND key = $2")
+    let row = sqlx::query("SELECT request_hash, response_status, response_sealed FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at >= $3")
         .bind(workspace_id)
         .bind(key)
+        .bind(now_ms() - KEY_TTL_MS)
         .fetch_optional(state.db.pool())
         .await;
     let row = match row {
@@ -99,9 +165,14 @@ async fn replay(state: &AppState, workspace_id: &str, key: &str, request_hash: &
         return AppError::invalid("Idempotency-Key", "This Idempotency-Key was already used with a different request.").into_response();
     }
     let status: Option<i64> = row.try_get("response_status").unwrap_or(None);
-    let body: Option<String> = row.try_get("response_body").unwrap_or(None);
-    match (status, body) {
-        (Some(status), Some(body)) => {
+    let sealed: Option<String> = row.try_get("response_sealed").unwrap_or(None);
+    match (status, sealed) {
+        (Some(status), Some(sealed)) => {
+            let opened = hex::decode(&sealed).map_err(|e| e.to_string()).and_then(|b| crypto::open(&sealing_key(&state.files.master), &b).map_err(|e| e.to_string()));
+            let body = match opened {
+                Ok(body) => body,
+                Err(e) => return AppError::internal("opening a stored idempotent response", e).into_response(),
+            };
             let mut response = (StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK), body).into_response();
             let headers = response.headers_mut();
             headers.insert("content-type", HeaderValue::from_static("application/json"));
@@ -109,5 +180,22 @@ async fn replay(state: &AppState, workspace_id: &str, key: &str, request_hash: &
             response
         }
         _ => AppError::Conflict("A request with this Idempotency-Key is still being processed.".into()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_post_route_has_its_scope_listed() {
+        let (_, doc) = super::super::routes().split_for_parts();
+        let mut posts: Vec<String> = doc.paths.paths.iter().filter(|(_, item)| item.post.is_some()).map(|(path, _)| path.clone()).collect();
+        posts.sort();
+        let mut listed: Vec<String> = POST_SCOPES.iter().map(|(path, _)| path.to_string()).collect();
+        listed.sort();
+        assert_eq!(posts, listed);
+        assert_eq!(required_scope("/api/v1/webhook-endpoints"), Some("webhooks:manage"));
+        assert!(POST_SCOPES.iter().all(|(_, scope)| app::access::tokens::ALL_SCOPES.contains(scope)));
     }
 }

@@ -362,6 +362,80 @@ async fn idempotency_keys_replay_or_refuse(engine: Engine) {
 }
 both_engines!(idempotency_keys_replay_or_refuse);
 
+async fn a_replayed_webhook_secret_is_not_stored_in_clear(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let body = json!({ "url": "http://127.0.0.1:9/hook" });
+    let post = || app.client.post(api.url("/webhook-endpoints")).bearer_auth(&api.token).header("Idempotency-Key", "create-hook").json(&body).send();
+    let first: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    let secret = first["secret"].as_str().unwrap().to_string();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT response_sealed FROM idempotency_keys").fetch_all(app.db.pool()).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let raw = secret.trim_start_matches("whsec_");
+    for text in [secret.as_str(), raw, &hex_of(raw), "127.0.0.1"] {
+        assert!(!stored[0].contains(text), "{text} is stored in clear");
+    }
+    let again = post().await.unwrap();
+    assert_eq!((again.status().as_u16(), again.headers()["idempotent-replayed"].to_str().unwrap()), (201, "true"));
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap(), first, "the replay still answers with the first response");
+}
+both_engines!(a_replayed_webhook_secret_is_not_stored_in_clear);
+
+fn hex_of(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn an_idempotency_key_older_than_24_hours_is_not_replayed(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let post = || app.client.post(api.url("/usps1583/verifications")).bearer_auth(&api.token).header("Idempotency-Key", "old-key").json(&usps_body()).send();
+    let first: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    let day_and_a_second: i64 = 24 * 3600 * 1000 + 1000;
+    sqlx::query("UPDATE idempotency_keys SET created_at = created_at - $1").bind(day_and_a_second).execute(app.db.pool()).await.unwrap();
+    let again = post().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert!(again.headers().get("idempotent-replayed").is_none(), "an expired key is not replayed");
+    assert_ne!(again.json::<serde_json::Value>().await.unwrap()["id"], first["id"]);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM verifications").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(count, 2);
+    // The workers' sweep deletes old records and keeps fresh ones.
+    assert_eq!(post().await.unwrap().headers()["idempotent-replayed"], "true");
+    sqlx::query("INSERT INTO idempotency_keys (workspace_id, key, request_hash, created_at) SELECT workspace_id, 'ancient', request_hash, created_at - $1 FROM idempotency_keys")
+        .bind(day_and_a_second)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(server::api::delete_expired_idempotency_keys(&app.db).await.unwrap(), 1);
+    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM idempotency_keys").fetch_all(app.db.pool()).await.unwrap();
+    assert_eq!(keys, vec!["old-key".to_string()]);
+}
+both_engines!(an_idempotency_key_older_than_24_hours_is_not_replayed);
+
+async fn a_token_without_the_scope_cannot_replay_another_tokens_key(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let body = json!({ "url": "http://127.0.0.1:9/hook" });
+    let (status, created) = {
+        let r = app.client.post(api.url("/webhook-endpoints")).bearer_auth(&api.token).header("Idempotency-Key", "k-1").json(&body).send().await.unwrap();
+        (r.status(), r.json::<serde_json::Value>().await.unwrap())
+    };
+    assert_eq!(status, 201);
+    let reader = app::access::tokens::create(&app.db, app.config.environment, "acme", "reader", None, &app::access::Actor::Operator).await.unwrap();
+    sqlx::query("UPDATE api_tokens SET scopes = 'verifications:read' WHERE id = $1").bind(&reader.id).execute(app.db.pool()).await.unwrap();
+    app.db.bump_epoch();
+    let replay = app.client.post(api.url("/webhook-endpoints")).bearer_auth(&reader.token).header("Idempotency-Key", "k-1").json(&body).send().await.unwrap();
+    assert_eq!(replay.status(), 403);
+    assert!(replay.headers().get("idempotent-replayed").is_none());
+    let text = replay.text().await.unwrap();
+    assert!(!text.contains(created["secret"].as_str().unwrap()), "{text}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), json!({ "message": "This action is unauthorized." }));
+    // The token that holds the scope still gets its replay.
+    let own = app.client.post(api.url("/webhook-endpoints")).bearer_auth(&api.token).header("Idempotency-Key", "k-1").json(&body).send().await.unwrap();
+    assert_eq!(own.status(), 201);
+    assert_eq!(own.json::<serde_json::Value>().await.unwrap()["secret"], created["secret"]);
+}
+both_engines!(a_token_without_the_scope_cannot_replay_another_tokens_key);
+
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let app = TestApp::spawn(Engine::Sqlite).await;

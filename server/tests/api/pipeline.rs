@@ -156,7 +156,7 @@ async fn production_refuses_sandbox_test_data() {
     let key = app::documents::crypto::MasterKey::generate().to_base64();
     let app = TestApp::spawn_with(
         Engine::Sqlite,
-        &[("ATTEST_ENV", "production"), ("ATTEST_MFA_REQUIRED", "true"), ("ATTEST_SMTP_URL", "smtp://127.0.0.1:9"), ("ATTEST_MASTER_KEY", &key)],
+        &[("ATTEST_ENV", "production"), ("ATTEST_MFA_REQUIRED", "true"), ("ATTEST_SMTP_URL", "smtp://127.0.0.1:9?tls=required"), ("ATTEST_MASTER_KEY", &key)],
     )
     .await;
     let api = app.api("acme").await;

@@ -271,6 +271,21 @@ async fn endpoint_input_is_validated_and_scoped(engine: Engine) {
 }
 both_engines!(endpoint_input_is_validated_and_scoped);
 
+/// SPEC §1: sandbox allows `http` and loopback, never the private or link-local network.
+async fn sandbox_endpoints_may_not_point_at_private_or_metadata_addresses(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    for url in ["http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data/", "http://[::ffff:192.168.1.1]/hook", "http://[64:ff9b::a00:1]/hook"] {
+        let (status, body) = api.post("/webhook-endpoints", json!({ "url": url })).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert!(body["errors"]["url"][0].as_str().unwrap().contains("private"), "{body}");
+    }
+    endpoint(&api, "http://127.0.0.1:9/hook", json!([])).await;
+    let (id, _) = endpoint(&api, "http://localhost:9/hook", json!([])).await;
+    assert_eq!(api.patch(&format!("/webhook-endpoints/{id}"), json!({ "url": "http://10.1.2.3/hook" })).await.0, 422);
+}
+both_engines!(sandbox_endpoints_may_not_point_at_private_or_metadata_addresses);
+
 async fn nothing_is_lost_when_a_worker_dies_mid_delivery(engine: Engine) {
     // The server runs without workers; a "crashed" worker holds the job's lease; a
     // separate `attest worker` process takes over once the lease runs out.

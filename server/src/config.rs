@@ -82,7 +82,7 @@ pub struct Config {
     /// `attest serve` runs job workers too (default).
     pub in_process_workers: bool,
     /// The extraction models (`scripts/models` installs them): `ocrb.traineddata`,
-    /// `face/*.dat`. Default: `<data dir>/models`.
+    /// `face/*.dat`. Default: `~/.cache/attest/models`, where `scripts/models` puts them.
     pub models_dir: PathBuf,
     /// How long a worker holds a job before another may take it over.
     pub job_lease: std::time::Duration,
@@ -93,6 +93,13 @@ pub struct Config {
     /// Bearer credential for `/metrics` (`ATTEST_METRICS_TOKEN`); without it `/metrics`
     /// answers loopback clients only, and nobody in production.
     pub metrics_token: Option<SecretString>,
+}
+
+/// `$XDG_CACHE_HOME/attest/models`, else `$HOME/.cache/attest/models` (where
+/// `scripts/models` puts them), else `./models`.
+fn default_models_dir(env: &HashMap<String, String>) -> PathBuf {
+    let cache = env.get("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(PathBuf::from).or_else(|| env.get("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")));
+    cache.map(|c| c.join("attest/models")).unwrap_or_else(|| PathBuf::from("models"))
 }
 
 impl Config {
@@ -227,7 +234,9 @@ impl Config {
             None => file.workers.unwrap_or(true),
         };
 
-        let models_dir = var("ATTEST_MODELS_DIR").map(PathBuf::from).or(file.models_dir).unwrap_or_else(|| data_dir.join("models"));
+        // The same place scripts/models installs them, so `attest serve` started by hand
+        // finds what `scripts/run` installed.
+        let models_dir = var("ATTEST_MODELS_DIR").map(PathBuf::from).or(file.models_dir).unwrap_or_else(|| default_models_dir(env));
         let job_lease_secs = match var("ATTEST_JOB_LEASE_SECS") {
             Some(v) => v.parse::<u64>().ok().filter(|s| (1..=3600).contains(s)).ok_or_else(|| bad("ATTEST_JOB_LEASE_SECS", "must be 1–3600 seconds"))?,
             None => file.job_lease_secs.unwrap_or(120),

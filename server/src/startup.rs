@@ -197,9 +197,13 @@ async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// Ready when the database answers. Missing extraction models do not make the server
+/// unready (documents that need them go to a person), but are named.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let missing = state.pipeline.provider.missing_models();
+    let models = if missing.is_empty() { serde_json::json!("ok") } else { serde_json::json!({ "missing": missing }) };
     match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "database": "ok" }))),
+        Ok(Ok(())) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "database": "ok", "models": models }))),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "database": "error" })))

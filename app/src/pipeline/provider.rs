@@ -28,6 +28,10 @@ pub trait Provider: Send + Sync {
     fn face(&self, image: &[u8]) -> Result<FaceEmbedding, Failure>;
     /// Similarity of two embeddings, 0 (different people) to 1 (identical).
     fn similarity(&self, a: &FaceEmbedding, b: &FaceEmbedding) -> f64;
+    /// The models this provider could not load (shown by `/readyz` and the overview).
+    fn missing_models(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
 }
 
 /// Which extractor reads a document type.
@@ -97,6 +101,20 @@ fn image(bytes: &[u8]) -> Result<image::DynamicImage, Failure> {
 }
 
 impl Provider for LocalProvider {
+    fn missing_models(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.mrz.is_err() {
+            missing.push("mrz");
+        }
+        if self.address.is_err() {
+            missing.push("tesseract_eng");
+        }
+        if self.faces.is_err() {
+            missing.push("face");
+        }
+        missing
+    }
+
     fn read(&self, doc: &DocumentInput<'_>) -> Result<Extracted, Failure> {
         match method_for(doc.role, doc.document_type) {
             Method::Barcode => {

@@ -22,6 +22,9 @@ pub struct Overview {
     pub oldest_job_age_secs: f64,
     pub jobs_failed: i64,
     pub extraction_failures: i64,
+    /// Extraction models this server could not load: documents that need them wait for
+    /// a person.
+    pub missing_models: Vec<String>,
 }
 
 #[server(prefix = "/rpc", endpoint = "workspace_overview")]
@@ -62,6 +65,7 @@ pub async fn workspace_overview(slug: String) -> Result<Overview, AppError> {
             oldest_job_age_secs: stats.oldest_age_secs,
             jobs_failed: stats.failed,
             extraction_failures,
+            missing_models: state.pipeline.provider.missing_models().into_iter().map(str::to_string).collect(),
         })
     }.await)
 }
@@ -96,6 +100,11 @@ pub fn OverviewPage() -> impl IntoView {
                                 </section>
                                 <section class="panel" aria-labelledby="health-heading">
                                     <h2 id="health-heading">"Processing health"</h2>
+                                    {(!o.missing_models.is_empty()).then(|| view! {
+                                        <p class="form-error" role="alert" data-testid="missing-models">
+                                            {format!("Extraction models missing on this server: {}. Documents that need them fail with provider_error; install them with scripts/models (or set ATTEST_MODELS_DIR).", o.missing_models.join(", "))}
+                                        </p>
+                                    })}
                                     <dl class="health">
                                         <dt>"Jobs waiting or running"</dt><dd data-testid="jobs-queued">{o.jobs_queued}</dd>
                                         <dt>"Oldest job"</dt><dd>{format!("{:.0} s", o.oldest_job_age_secs)}</dd>

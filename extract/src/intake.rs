@@ -3,13 +3,16 @@
 //! The format is sniffed from the bytes (never the name), images are decoded with EXIF
 //! orientation applied, dimensions are checked *before* pixels are allocated (a 50 KB
 //! PNG can claim 60 000 × 60 000 pixels), and PDFs are kept as PDFs for the text layer
-//! or rasterized on demand with poppler's `pdftoppm`.
+//! or rasterized on demand with poppler's `pdftoppm`, after their page sizes are checked
+//! against the same pixel cap. Nothing here parses an untrusted PDF or HEIC in this
+//! process: the external tools run under [`crate::tools`]' limits, in a private
+//! [`Scratch`] directory that is removed afterwards.
 
-use crate::Failure;
+use crate::{tools, Failure};
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader};
+use std::ffi::OsStr;
 use std::io::Cursor;
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
 /// Largest image we decode: 40 megapixels (a 24 MP phone photo fits; bombs do not).
 pub const MAX_PIXELS: u64 = 40_000_000;
@@ -110,19 +113,19 @@ fn check_dimensions(w: u32, h: u32) -> Result<(), Failure> {
 /// HEIC through libheif's `heif-convert` (Debian `libheif-examples`): Debian's libheif
 /// is too old for the Rust bindings and the embedded build needs a C++ toolchain dance,
 /// while the tool is packaged and does exactly this. Without the tool, HEIC is refused
-/// clearly as `unsupported_format`.
+/// clearly as `unsupported_format`. It runs under [`tools::Limits::DOCUMENT`]; its PNG
+/// then goes through [`decode_image`]'s pixel check like any upload.
 fn decode_heic(bytes: &[u8]) -> Result<DynamicImage, Failure> {
-    let dir = TempDir::new().map_err(|e| Failure::ProviderError(e.to_string()))?;
-    let input = dir.path().join("in.heic");
+    let dir = Scratch::new().map_err(|e| Failure::ProviderError(format!("scratch directory: {e}")))?;
+    let input = dir.write("in.heic", bytes)?;
     let output = dir.path().join("out.png");
-    std::fs::write(&input, bytes).map_err(|e| Failure::ProviderError(e.to_string()))?;
-    let status = Command::new("heif-convert").arg(&input).arg(&output).output();
-    match status {
-        Ok(out) if out.status.success() => {
+    match tools::run("heif-convert", &[input.as_os_str(), output.as_os_str()], None, &tools::Limits::DOCUMENT) {
+        Ok(()) => {
             let png = std::fs::read(&output).map_err(|_| Failure::UnsupportedFormat)?;
             decode_image(&png)
         }
-        _ => Err(Failure::UnsupportedFormat),
+        Err(e) if e.is_resource_exhaustion() => Err(Failure::ImageTooLarge),
+        Err(_) => Err(Failure::UnsupportedFormat),
     }
 }
 
@@ -137,19 +140,39 @@ pub fn downscale(img: &DynamicImage, max_side: u32) -> DynamicImage {
 
 /// Rasterizes the first `max_pages` pages of a PDF to greyscale at `dpi`, with poppler's
 /// `pdftoppm` (Debian `poppler-utils`).
+///
+/// A PDF says how big its pages are, and a 50-byte file can ask for a 200 × 200 inch
+/// page (2.5 gigapixels at 250 dpi). So the page boxes are read first (`pdfinfo`) and a
+/// page that would render past [`MAX_PIXELS`] is refused as [`Failure::ImageTooLarge`]
+/// before anything is drawn; every rendered page is checked again before it is decoded.
+/// Both tools run under [`tools::Limits::DOCUMENT`]; a run that exhausts a limit (time,
+/// CPU, output size) is `image_too_large` too. All of these are permanent failures: the
+/// same file would exhaust the same budget on every retry.
 pub fn rasterize_pdf(pdf: &[u8], dpi: u32, max_pages: u32) -> Result<Vec<GrayImage>, Failure> {
-    let dir = TempDir::new().map_err(|e| Failure::ProviderError(e.to_string()))?;
-    let input = dir.path().join("in.pdf");
-    std::fs::write(&input, pdf).map_err(|e| Failure::ProviderError(e.to_string()))?;
-    let out = Command::new("pdftoppm")
-        .args(["-gray", "-r", &dpi.to_string(), "-f", "1", "-l", &max_pages.to_string()])
-        .arg(&input)
-        .arg(dir.path().join("page"))
-        .output()
-        .map_err(|e| Failure::ProviderError(format!("pdftoppm: {e}")))?;
-    if !out.status.success() {
+    rasterize_pdf_with(pdf, dpi, max_pages, &tools::Limits::DOCUMENT, &std::env::temp_dir())
+}
+
+fn rasterize_pdf_with(pdf: &[u8], dpi: u32, max_pages: u32, limits: &tools::Limits, scratch_in: &Path) -> Result<Vec<GrayImage>, Failure> {
+    let dir = Scratch::new_in(scratch_in).map_err(|e| Failure::ProviderError(format!("scratch directory: {e}")))?;
+    let input = dir.write("in.pdf", pdf)?;
+    let (first, last) = ("1".to_string(), max_pages.to_string());
+    let info = dir.path().join("info.txt");
+    let args = [OsStr::new("-box"), OsStr::new("-f"), OsStr::new(&first), OsStr::new("-l"), OsStr::new(&last), input.as_os_str()];
+    tools::run("pdfinfo", &args, Some(&info), limits).map_err(|e| tool_failure("pdfinfo", e))?;
+    let info = std::fs::read_to_string(&info).map_err(|e| Failure::ProviderError(format!("pdfinfo output: {e}")))?;
+    let boxes = page_boxes(&info);
+    if boxes.is_empty() {
         return Err(Failure::UnsupportedFormat);
     }
+    let scale = f64::from(dpi) / 72.0;
+    if boxes.iter().any(|&(w, h)| (w * scale).ceil() * (h * scale).ceil() > MAX_PIXELS as f64) {
+        return Err(Failure::ImageTooLarge);
+    }
+
+    let dpi = dpi.to_string();
+    let prefix = dir.path().join("page");
+    let args = [OsStr::new("-gray"), OsStr::new("-r"), OsStr::new(&dpi), OsStr::new("-f"), OsStr::new(&first), OsStr::new("-l"), OsStr::new(&last), input.as_os_str(), prefix.as_os_str()];
+    tools::run("pdftoppm", &args, None, limits).map_err(|e| tool_failure("pdftoppm", e))?;
     let mut pages: Vec<_> = std::fs::read_dir(dir.path())
         .map_err(|e| Failure::ProviderError(e.to_string()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -160,30 +183,98 @@ pub fn rasterize_pdf(pdf: &[u8], dpi: u32, max_pages: u32) -> Result<Vec<GrayIma
         .iter()
         .map(|p| {
             let bytes = std::fs::read(p).map_err(|e| Failure::ProviderError(e.to_string()))?;
-            image::load_from_memory(&bytes).map(|i| i.to_luma8()).map_err(|e| Failure::ProviderError(e.to_string()))
+            decode_rendered_page(&bytes)
         })
         .collect()
 }
 
-/// A scratch directory removed on drop (for the external tools above).
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> std::io::Result<Self> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!("attest-intake-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
-        std::fs::create_dir_all(&path)?;
-        Ok(TempDir(path))
-    }
-    fn path(&self) -> &Path {
-        &self.0
+/// What a failed tool run means for the document: a limit exhausted by the file is
+/// `image_too_large`, a missing tool is a provider error (installing it helps, so it is
+/// retried), and a file the tool refuses is `unsupported_format`.
+fn tool_failure(tool: &str, e: tools::ToolError) -> Failure {
+    match e {
+        tools::ToolError::TimedOut | tools::ToolError::OverLimit => Failure::ImageTooLarge,
+        tools::ToolError::Missing(_) | tools::ToolError::Io(_) => Failure::ProviderError(format!("{tool}: {e:?}")),
+        tools::ToolError::Failed(_) => Failure::UnsupportedFormat,
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// Width and height (points) of each page `pdfinfo -box` lists: the larger of its
+/// media box (what `pdftoppm` renders) and crop box. Lines are only ever added by a
+/// crafted document title, never hidden, so taking the maximum cannot be fooled into a
+/// smaller page.
+fn page_boxes(info: &str) -> Vec<(f64, f64)> {
+    let mut pages: std::collections::BTreeMap<u32, (f64, f64)> = std::collections::BTreeMap::new();
+    for line in info.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ["Page", page, kind, x0, y0, x1, y1] = words[..] else { continue };
+        if !matches!(kind, "MediaBox:" | "CropBox:") {
+            continue;
+        }
+        let (Ok(page), Ok(x0), Ok(y0), Ok(x1), Ok(y1)) = (page.parse::<u32>(), x0.parse::<f64>(), y0.parse::<f64>(), x1.parse::<f64>(), y1.parse::<f64>()) else { continue };
+        let (w, h) = ((x1 - x0).abs(), (y1 - y0).abs());
+        // Not a number or infinite: as large as it gets.
+        let (w, h) = (if w.is_finite() { w } else { f64::MAX }, if h.is_finite() { h } else { f64::MAX });
+        let seen = pages.entry(page).or_insert((0.0, 0.0));
+        *seen = (seen.0.max(w), seen.1.max(h));
+    }
+    pages.into_values().collect()
+}
+
+/// A page `pdftoppm` rendered: its size checked against [`MAX_PIXELS`] from the header,
+/// then decoded with the same allocation ceiling as uploads.
+fn decode_rendered_page(bytes: &[u8]) -> Result<GrayImage, Failure> {
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| Failure::UnsupportedFormat)?;
+    let mut decoder = reader.into_decoder().map_err(|_| Failure::UnsupportedFormat)?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(Failure::ImageTooLarge);
+    }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_ALLOC);
+    decoder.set_limits(limits).map_err(|_| Failure::ImageTooLarge)?;
+    DynamicImage::from_decoder(decoder).map(|i| i.to_luma8()).map_err(|e| match e {
+        image::ImageError::Limits(_) => Failure::ImageTooLarge,
+        _ => Failure::UnsupportedFormat,
+    })
+}
+
+/// A private scratch directory for the external tools, removed on drop: the files in
+/// it are decrypted documents, so it is created with a random name and mode 0700 (no
+/// other local user can list or open them, nor plant a symlink in advance), and each
+/// file is written 0600.
+pub(crate) struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    pub(crate) fn new() -> std::io::Result<Self> {
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    fn new_in(parent: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new().prefix("attest-intake-").permissions(std::fs::Permissions::from_mode(0o700)).tempdir_in(parent)?;
+        // Whatever the umask made of the mode above.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+        Ok(Scratch(dir))
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    /// Writes `bytes` to `name` in the directory (mode 0600) and returns its path.
+    pub(crate) fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, Failure> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.path().join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(|e| Failure::ProviderError(format!("scratch file: {e}")))?;
+        Ok(path)
     }
 }
 
@@ -269,9 +360,9 @@ mod tests {
     /// HEIC through libheif's tools (Debian `libheif-examples`, installed by the scripts).
     #[test]
     fn heic_is_decoded_when_libheif_tools_are_installed() {
-        let dir = TempDir::new().unwrap();
+        let dir = Scratch::new().unwrap();
         std::fs::write(dir.path().join("in.png"), png(320, 240)).unwrap();
-        let encoded = Command::new("heif-enc").arg(dir.path().join("in.png")).arg("-o").arg(dir.path().join("out.heic")).output();
+        let encoded = std::process::Command::new("heif-enc").arg(dir.path().join("in.png")).arg("-o").arg(dir.path().join("out.heic")).output();
         let Ok(out) = encoded else {
             assert!(std::env::var("ATTEST_TEST_REQUIRE_MODELS").is_err(), "heif-enc is missing (apt: libheif-examples)");
             return;
@@ -281,6 +372,88 @@ mod tests {
         assert_eq!(sniff(&heic), Some(Format::Heic));
         let Loaded::Image(img) = load(&heic).unwrap() else { panic!("an image") };
         assert_eq!((img.width(), img.height()), (320, 240));
+    }
+
+    /// A hand-written one-page PDF with the given media box (points) and a black square.
+    fn pdf_with_media_box(width: f64, height: f64) -> Vec<u8> {
+        let content = "0 g 72 72 144 144 re f";
+        let objects = [
+            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+            format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] /Contents 4 0 R >>"),
+            format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+        ];
+        let mut pdf = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, object) in objects.iter().enumerate() {
+            offsets.push(pdf.len());
+            pdf.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
+        }
+        let xref = pdf.len();
+        pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
+        for offset in offsets {
+            pdf.extend(format!("{offset:010} 00000 n \n").bytes());
+        }
+        pdf.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).bytes());
+        pdf
+    }
+
+    /// A 200 × 200 inch page (the largest PDF allows) asks for 2.5 gigapixels at 250 dpi:
+    /// refused from its page box, before poppler draws anything.
+    #[test]
+    fn a_pdf_page_bomb_is_refused_before_rendering() {
+        let started = std::time::Instant::now();
+        assert_eq!(rasterize_pdf(&pdf_with_media_box(14_400.0, 14_400.0), 250, 2).err(), Some(Failure::ImageTooLarge));
+        // Also at preview resolution: 20 000 × 20 000 pixels would still be 400 MP.
+        assert_eq!(rasterize_pdf(&pdf_with_media_box(14_400.0, 14_400.0), 100, 1).err(), Some(Failure::ImageTooLarge));
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "took {:?}", started.elapsed());
+        // A real page still renders, at the expected size.
+        let pages = rasterize_pdf(&pdf_with_media_box(612.0, 792.0), 100, 1).unwrap();
+        assert_eq!((pages.len(), pages[0].width(), pages[0].height()), (1, 850, 1100));
+    }
+
+    /// A document title can print extra "Page 1 MediaBox" lines in `pdfinfo`'s output;
+    /// they can only make a page look larger, never hide the real box.
+    #[test]
+    fn page_boxes_take_the_largest_box_per_page() {
+        let info = "Title:          x\nPage    1 MediaBox:      0.00     0.00 1.00 1.00\nPages:          1\nPage    1 size:  14400 x 14400 pts\n\
+                    Page    1 MediaBox:      0.00     0.00 14400.00 14400.00\nPage    1 CropBox:       0.00     0.00   612.00   792.00\n";
+        assert_eq!(page_boxes(info), vec![(14_400.0, 14_400.0)]);
+        assert_eq!(page_boxes("Page    1 MediaBox: 0 0 nan 10\n"), vec![(f64::MAX, 10.0)]);
+        assert!(page_boxes("Pages: 0\n").is_empty());
+    }
+
+    /// A tool that runs out of its budget on a file is `image_too_large`, not a provider
+    /// error: retrying would spend the same budget again.
+    #[test]
+    fn a_pdf_that_exhausts_the_time_budget_is_permanent() {
+        let tiny = tools::Limits { wall: std::time::Duration::from_millis(1), ..tools::Limits::DOCUMENT };
+        let parent = tempfile::tempdir().unwrap();
+        let err = rasterize_pdf_with(&pdf_with_media_box(612.0, 792.0), 100, 1, &tiny, parent.path()).err();
+        assert_eq!(err, Some(Failure::ImageTooLarge));
+        assert!(!err.unwrap().is_transient());
+    }
+
+    /// Decrypted documents handed to the tools sit in a private directory (0700, files
+    /// 0600, random name) that is gone afterwards, whether the run succeeded or failed.
+    #[test]
+    fn decrypted_scratch_files_are_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = Scratch::new_in(parent.path()).unwrap();
+        let file = dir.write("in.pdf", b"%PDF-1.4 secret").unwrap();
+        assert_eq!(std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        let other = Scratch::new_in(parent.path()).unwrap();
+        assert_ne!(dir.path(), other.path());
+        drop((dir, other));
+        assert!(!file.exists());
+
+        let limits = tools::Limits::DOCUMENT;
+        rasterize_pdf_with(&pdf_with_media_box(612.0, 792.0), 72, 1, &limits, parent.path()).unwrap();
+        let _ = rasterize_pdf_with(b"%PDF-1.4 broken", 72, 1, &limits, parent.path());
+        let _ = rasterize_pdf_with(&pdf_with_media_box(14_400.0, 14_400.0), 250, 1, &limits, parent.path());
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "scratch directories left behind");
     }
 
     #[test]

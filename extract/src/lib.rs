@@ -6,6 +6,7 @@
 //! - [`mrz`]: the ICAO 9303 machine-readable zone of passports and ID cards.
 //! - [`address`]: name and address lines of a proof-of-address document.
 //! - [`face`]: face detection and embeddings for the selfie match.
+//! - [`tools`]: the external tools (poppler, libheif) run under time and memory limits.
 //!
 //! Every extractor returns either [`Extracted`] fields or a [`Failure`] with a stable
 //! reason code; none of them panics on bad input (the pipeline also runs them under
@@ -17,6 +18,7 @@ pub mod face;
 pub mod intake;
 pub mod mrz;
 pub mod normalize;
+pub mod tools;
 
 use serde::{Deserialize, Serialize};
 
@@ -60,7 +62,10 @@ pub enum Failure {
     UnsupportedFormat,
     #[error("image_too_small")]
     ImageTooSmall,
-    /// Dimensions beyond what we decode (a decompression bomb, or simply too big).
+    /// Dimensions beyond what we decode (a decompression bomb, a PDF page that would
+    /// render past the pixel cap, or simply too big), or a file whose decoding ran out
+    /// of the tools' time, CPU or output budget. Permanent: the same file exhausts the
+    /// same budget again, so it is not retried.
     #[error("image_too_large")]
     ImageTooLarge,
     #[error("barcode_not_found")]

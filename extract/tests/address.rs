@@ -150,9 +150,9 @@ fn damaged_pdfs_never_panic_the_text_layer_reader() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/address/bill.pdf");
     let pdf = std::fs::read(path).expect("fixture");
     let mut rng = rand::rngs::StdRng::seed_from_u64(1583);
-    // pdf-extract can panic on malformed PDFs; the reader must turn that into "no text
-    // layer" and never let it escape.
-    for _ in 0..300 {
+    // A malformed PDF is "no text layer" (poppler runs in a child process, so even a
+    // crash there cannot reach us).
+    for _ in 0..100 {
         let mut damaged = pdf.clone();
         for _ in 0..rng.gen_range(1..8) {
             let at = rng.gen_range(0..damaged.len());
@@ -223,4 +223,40 @@ fn arbitrary_text_never_panics_the_parser() {
             .collect();
         let _ = parse::find_address(&layout::from_tesseract_tsv(&tsv, 30.0));
     }
+}
+
+/// A one-page PDF whose media box is `inches` square, with no text layer.
+fn pdf_page_of(inches: f64) -> Vec<u8> {
+    let side = inches * 72.0;
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {side} {side}] /Contents 4 0 R >>"),
+        "<< /Length 22 >>\nstream\n0 g 72 72 144 144 re f\nendstream".to_string(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(b"xref\n0 5\n0000000000 65535 f \n");
+    for offset in offsets {
+        pdf.extend(format!("{offset:010} 00000 n \n").bytes());
+    }
+    pdf.extend(format!("trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").bytes());
+    pdf
+}
+
+/// A proof of address whose page is 200 × 200 inches (2.5 gigapixels at the OCR
+/// resolution) fails fast and for good as `image_too_large`, instead of poppler
+/// rendering gigabytes or failing in a way that is retried.
+#[test]
+fn a_page_size_bomb_is_image_too_large_quickly() {
+    let started = std::time::Instant::now();
+    let err = address::read(&intake::load(&pdf_page_of(200.0)).unwrap(), ocr()).err();
+    assert_eq!(err, Some(Failure::ImageTooLarge));
+    assert!(!err.unwrap().is_transient());
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "took {:?}", started.elapsed());
 }

@@ -97,6 +97,9 @@ pub async fn process(db: &Db, files: &crate::documents::blobs::DocumentFiles, pi
             Some(s) => s.read(&v, doc.role, &doc.document_type, &doc.country),
             None => read_document(db, files, &workspace_id, pipeline, doc, &mut faces).await?,
         };
+        // Only a provider error is retried (a model can be installed meanwhile); any other
+        // failure, including a file that ran poppler or libheif out of its time or memory
+        // budget (`image_too_large`), is the document's own outcome and is saved at once.
         match result {
             Err(failure) if failure.is_transient() && !last_attempt => {
                 return Err(AppError::internal("extraction", format!("{}: {failure:?}", doc.id)));

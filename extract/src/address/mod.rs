@@ -2,8 +2,9 @@
 //! bill, insurance declaration, bank statement…
 //!
 //! Text comes from the cheapest source that has it:
-//! 1. a PDF's text layer (`pdf-extract`, ~1–10 ms), for the first [`TEXT_LAYER_PAGES`]
-//!    pages — most bills and statements are generated PDFs;
+//! 1. a PDF's text layer (poppler's `pdftotext` in a child process under limits,
+//!    ~10–20 ms), for the first [`TEXT_LAYER_PAGES`] pages — most bills and statements
+//!    are generated PDFs;
 //! 2. otherwise, or when the text layer holds no address (a scan with a token text
 //!    layer), the first [`OCR_PAGES`] pages rasterized at [`OCR_DPI`] with poppler and
 //!    read by Tesseract (`eng`, seconds per page);
@@ -15,8 +16,8 @@
 //!
 //! Outcomes: an address → [`PoaReading`]; no legible text, or text without any address
 //! → [`Failure::TextNotFound`] (a proof of address without one proves nothing); a
-//! failing tool → [`Failure::ProviderError`]. `pdf-extract` can panic on malformed
-//! PDFs, so it runs under `catch_unwind` and a panic counts as "no text layer".
+//! failing tool → [`Failure::ProviderError`]. A PDF whose text layer cannot be read
+//! (malformed, or a bomb stopped by the limits) counts as having none.
 
 pub mod layout;
 mod lines;
@@ -31,6 +32,7 @@ use crate::{Extracted, Failure};
 use image::{imageops::FilterType, DynamicImage, GrayImage};
 use layout::Cell;
 use serde::{Deserialize, Serialize};
+use std::ffi::OsStr;
 
 /// Pages of a PDF text layer searched for the address.
 pub const TEXT_LAYER_PAGES: u32 = 3;
@@ -134,25 +136,25 @@ fn reading_from(cells: Vec<Cell>, source: TextSource) -> Option<PoaReading> {
 }
 
 /// The text of the first `max_pages` pages of a PDF's text layer, or `None` when it
-/// cannot be read (encrypted, malformed — `pdf-extract` may even panic on those).
+/// cannot be read (malformed, encrypted with a password, over the limits).
+///
+/// poppler's `pdftotext -layout` reads it in a child process under
+/// [`crate::tools::Limits::DOCUMENT`], so a PDF bomb (a content stream that inflates to
+/// gigabytes, endless nesting) costs a bounded child, never the server. `-layout` keeps
+/// columns apart by runs of spaces, which is what [`layout::from_plain_text`] expects.
 pub fn pdf_text_layer(pdf: &[u8], max_pages: u32) -> Option<String> {
-    std::panic::catch_unwind(|| {
-        let mut doc = pdf_extract::Document::load_mem(pdf).ok()?;
-        if doc.is_encrypted() {
-            doc.decrypt("").ok()?;
+    let dir = intake::Scratch::new().ok()?;
+    let input = dir.write("in.pdf", pdf).ok()?;
+    let output = dir.path().join("out.txt");
+    let last = max_pages.to_string();
+    let args = [OsStr::new("-layout"), OsStr::new("-enc"), OsStr::new("UTF-8"), OsStr::new("-f"), OsStr::new("1"), OsStr::new("-l"), OsStr::new(&last), input.as_os_str(), output.as_os_str()];
+    if let Err(e) = crate::tools::run("pdftotext", &args, None, &crate::tools::Limits::DOCUMENT) {
+        if matches!(e, crate::tools::ToolError::Missing(_)) {
+            tracing::warn!("pdftotext (poppler-utils) is not installed: PDF text layers are not read");
         }
-        let mut text = String::new();
-        for page in 1..=max_pages.min(doc.get_pages().len() as u32) {
-            let mut page_text = String::new();
-            let mut output = pdf_extract::PlainTextOutput::new(&mut page_text);
-            // A page that fails is skipped; the others may still carry the address.
-            if pdf_extract::output_doc_page(&doc, &mut output, page).is_ok() {
-                text.push_str(&page_text);
-                text.push('\n');
-            }
-        }
-        Some(text)
-    })
-    .ok()
-    .flatten()
+        return None;
+    }
+    let bytes = std::fs::read(&output).ok()?;
+    // Pages are separated by form feeds.
+    Some(String::from_utf8_lossy(&bytes).replace('\u{c}', "\n"))
 }

@@ -269,6 +269,63 @@ async fn provider_errors_are_retried_then_sent_to_review(engine: Engine) {
 }
 both_engines!(provider_errors_are_retried_then_sent_to_review);
 
+/// A one-page PDF whose media box is 200 × 200 inches: 50 bytes that ask poppler for
+/// 2.5 gigapixels at the OCR resolution.
+fn page_size_bomb() -> Vec<u8> {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 14400 14400] /Contents 4 0 R >>",
+        "<< /Length 22 >>\nstream\n0 g 72 72 144 144 re f\nendstream",
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(b"xref\n0 5\n0000000000 65535 f \n");
+    for offset in offsets {
+        pdf.extend(format!("{offset:010} 00000 n \n").bytes());
+    }
+    pdf.extend(format!("trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").bytes());
+    pdf
+}
+
+/// A proof of address with a giant page is refused on the first attempt as the
+/// permanent `image_too_large`, quickly, instead of poppler rendering gigabytes and the
+/// failure being retried as a provider error.
+async fn a_page_size_bomb_fails_once_as_image_too_large(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
+    let api = app.api("acme").await;
+    let id = api.create("usps1583", body("Lovelace")).await;
+    for (kind, file) in [("drivers_license", jpeg()), ("lease", page_size_bomb()), ("selfie", jpeg())] {
+        let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", "US")], vec![("file", file)]).await;
+        assert_eq!(status, 201, "{doc}");
+    }
+    let (status, _) = api.post(&format!("/usps1583/verifications/{id}/submit"), json!({})).await;
+    assert_eq!(status, 200);
+    let state = server::startup::app_state(&app.config, app.db.clone()).unwrap();
+
+    let job = app::jobs::lease(&app.db, "wrk_test", &[app::pipeline::JOB], 1, 60_000).await.unwrap().remove(0);
+    assert_eq!(job.attempts, 1);
+    assert!(job.attempts < job.max_attempts, "not the last attempt: a transient failure would be retried");
+    let started = std::time::Instant::now();
+    let _ = app::pipeline::process(&app.db, &state.files, &state.pipeline, &job, "wrk_test").await;
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    let (_, v) = api.get(&format!("/usps1583/verifications/{id}")).await;
+    let lease = v["documents"].as_array().unwrap().iter().find(|d| d["type"] == "lease").unwrap();
+    assert_eq!((lease["status"].as_str(), lease["failure_reason"].as_str()), (Some("extraction_failed"), Some("image_too_large")), "{v:#}");
+    let failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE object_id = $1 AND type = 'document.extraction_failed'")
+        .bind(lease["id"].as_str().unwrap())
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(failures, 1);
+}
+both_engines!(a_page_size_bomb_fails_once_as_image_too_large);
+
 // --- Real documents, read by the real extractors ------------------------------------
 
 /// Whether the extraction models are installed; `scripts/test` makes them mandatory.

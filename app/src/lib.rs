@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") ssr=page.clone() view=auth::page::LoginPage/>
                     <Route path=path!("/mfa") ssr=page.clone() view=auth::mfa_page::MfaPage/>
                     <Route path=path!("/invite/:token") ssr=page.clone() view=members::page::InvitePage/>
+                    <Route path=path!("/confirm-email/:token") ssr=page.clone() view=members::page::ConfirmEmailPage/>
                     <ParentRoute path=path!("") ssr=page.clone() view=layout::Shell>
                         <Route path=path!("") ssr=page.clone() view=workspaces::page::HomePage/>
                         <Route path=path!("/api-reference") ssr=page.clone() view=reference::ApiReferencePage/>

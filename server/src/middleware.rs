@@ -15,6 +15,7 @@ fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/mfa"
         || path.starts_with("/invite/")
+        || path.starts_with("/confirm-email/")
         || path == "/healthz"
         || path == "/readyz"
         || path == "/metrics"

@@ -11,6 +11,7 @@ mod dashboard;
 mod dashboard_settings;
 mod security;
 mod security_mfa;
+mod security_tenants;
 mod webhooks;
 mod pipeline;
 mod review;

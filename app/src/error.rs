@@ -19,6 +19,10 @@ pub enum AppError {
     Unauthenticated,
     #[error("This action is unauthorized.")]
     Forbidden,
+    /// A 403 whose reason the user needs (an account another workspace protects, a token
+    /// scope beyond the creator's role); the message is shown verbatim.
+    #[error("{0}")]
+    Refused(String),
     #[error("Not found.")]
     NotFound,
     #[error("The given data was invalid.")]
@@ -100,7 +104,7 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             AppError::Unauthenticated | AppError::InvalidCredentials => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::Refused(_) => 403,
             AppError::NotFound => 404,
             AppError::Conflict(_) => 409,
             AppError::PayloadTooLarge => 413,

@@ -99,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/invite/:token") ssr=page.clone() view=members::page::InvitePage/>
                     <Route path=path!("/forgot-password") ssr=page.clone() view=auth::password_page::ForgotPasswordPage/>
                     <Route path=path!("/reset-password/:token") ssr=page.clone() view=auth::password_page::ResetPasswordPage/>
+                    <Route path=path!("/confirm-email/:token") ssr=page.clone() view=members::page::ConfirmEmailPage/>
                     <ParentRoute path=path!("") ssr=page.clone() view=layout::Shell>
                         <Route path=path!("") ssr=page.clone() view=workspaces::page::HomePage/>
                         <Route path=path!("/api-reference") ssr=page.clone() view=reference::ApiReferencePage/>

@@ -17,6 +17,7 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/invite/")
         || path == "/forgot-password"
         || path.starts_with("/reset-password/")
+        || path.starts_with("/confirm-email/")
         || path == "/healthz"
         || path == "/readyz"
         || path == "/metrics"

@@ -34,9 +34,23 @@ pub async fn list_tokens(slug: String) -> Result<Vec<TokenSummary>, AppError> {
     )
 }
 
-/// Creates a token and returns its secret, the only time it is shown.
+/// The scopes the signed-in member may give a token (SPEC §3: none beyond their role).
+#[server(prefix = "/rpc", endpoint = "grantable_scopes")]
+pub async fn grantable_scopes(slug: String) -> Result<Vec<String>, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = super::member::require(&state, &slug, super::Permission::ApiTokensManage).await?;
+            Ok(super::tokens::grantable(&member.actor()).into_iter().map(str::to_string).collect())
+        }
+        .await,
+    )
+}
+
+/// Creates a token and returns its secret, the only time it is shown. `scopes` is space
+/// separated; absent, the token gets every scope the member may grant.
 #[server(prefix = "/rpc", endpoint = "create_token")]
-pub async fn create_token(slug: String, name: String, expires_in_days: String) -> Result<String, AppError> {
+pub async fn create_token(slug: String, name: String, expires_in_days: String, scopes: Option<String>) -> Result<String, AppError> {
     crate::error::respond(
         async move {
             let state = crate::state::AppState::from_context()?;
@@ -45,7 +59,7 @@ pub async fn create_token(slug: String, name: String, expires_in_days: String) -
                 .trim()
                 .parse::<i64>()
                 .map_err(|_| AppError::invalid("expires_in_days", "The expiry must be a whole number of days."))?;
-            let created = super::tokens::create(&state.db, state.settings.environment, &slug, &name, Some(days), &member.actor()).await?;
+            let created = super::tokens::create_with_scopes(&state.db, state.settings.environment, &slug, &name, Some(days), scopes.as_deref(), &member.actor()).await?;
             Ok(created.token)
         }
         .await,
@@ -74,17 +88,19 @@ pub fn TokensPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let tokens = Resource::new(slug, list_tokens);
+    let grantable = Resource::new(slug, grantable_scopes);
     view! {
         <Title text="API tokens"/>
         <h1>"API tokens"</h1>
         <p class="muted">"Tokens authenticate your software's calls to the Attest API. A token is shown once, when it is created; Attest keeps only a hash of it."</p>
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading tokens…"</p> }>
             {move || Suspend::new(async move {
+                let grantable = grantable.await.unwrap_or_default();
                 match tokens.await {
                     Ok(list) => view! {
                         <section class="panel" aria-labelledby="new-token">
                             <h2 id="new-token">"Create a token"</h2>
-                            <NewToken slug=slug()/>
+                            <NewToken slug=slug() grantable/>
                         </section>
                         <p class="form-error" role="alert">{forms::error::<RevokeToken>()}</p>
                         {if list.is_empty() {
@@ -105,7 +121,7 @@ fn TokenTable(slug: String, list: Vec<TokenSummary>) -> impl IntoView {
     view! {
         <table class="data" aria-label="API tokens">
             <thead><tr>
-                <th scope="col">"Name"</th><th scope="col">"Token"</th><th scope="col">"Created by"</th>
+                <th scope="col">"Name"</th><th scope="col">"Token"</th><th scope="col">"Scopes"</th><th scope="col">"Created by"</th>
                 <th scope="col">"Created"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th>
                 <th scope="col">"Status"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
             </tr></thead>
@@ -116,6 +132,7 @@ fn TokenTable(slug: String, list: Vec<TokenSummary>) -> impl IntoView {
                         <tr>
                             <td>{t.name.clone()}</td>
                             <td><code>{format!("{}…", t.prefix)}</code></td>
+                            <td class="small">{t.scopes.join(", ")}</td>
                             <td>{t.created_by.clone()}</td>
                             <td>{day(&Some(t.created_at.clone()))}</td>
                             <td>{day(&t.expires_at)}</td>
@@ -138,21 +155,44 @@ fn TokenTable(slug: String, list: Vec<TokenSummary>) -> impl IntoView {
     }
 }
 
+/// What each scope lets a token do, and the permission its creator needs (SPEC §3).
+const SCOPE_HELP: [(&str, &str); 5] = [
+    ("verifications:read", "read verifications (verifications.view)"),
+    ("verifications:write", "create, update, submit, cancel; upload documents (verifications.manage)"),
+    ("documents:read", "download document images (documents.view)"),
+    ("decisions:write", "approve or reject (verifications.decide)"),
+    ("webhooks:manage", "webhook endpoints and deliveries (webhooks.manage)"),
+];
+
 /// The create form and the new token, shown once. An island: the secret comes back from
-/// the server function to the browser and never travels in an address.
+/// the server function to the browser and never travels in an address. The scopes the
+/// member may grant are checked by default; the others cannot be chosen.
 #[island]
-fn NewToken(slug: String) -> impl IntoView {
+fn NewToken(slug: String, grantable: Vec<String>) -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let live = forms::live();
     let submit = forms::on_submit(move |f| {
-        create.dispatch(CreateToken { slug: slug.clone(), name: f.text("name"), expires_in_days: f.text("expires_in_days") });
+        let scopes = Some(f.all("scopes").join(" "));
+        create.dispatch(CreateToken { slug: slug.clone(), name: f.text("name"), expires_in_days: f.text("expires_in_days"), scopes });
     });
     view! {
-        <form method="post" action={forms::action::<CreateToken>()} class="inline-form" on:submit=submit>
+        <form method="post" action={forms::action::<CreateToken>()} class="stack" on:submit=submit>
             <label for="token-name">"Name"</label>
             <input id="token-name" type="text" name="name" required maxlength="100" placeholder="e.g. CRM integration"/>
             <label for="token-expiry">"Expires after (days)"</label>
             <input id="token-expiry" type="number" name="expires_in_days" min="1" max="3650" value="180" required class="narrow"/>
+            <fieldset class="permissions">
+                <legend>"Scopes"</legend>
+                {SCOPE_HELP.into_iter().map(|(scope, help)| {
+                    let allowed = grantable.iter().any(|g| g == scope);
+                    view! {
+                        <label class:muted=!allowed>
+                            <input type="checkbox" name="scopes" value=scope checked=allowed disabled=!allowed/>
+                            " " <code>{scope}</code> " " <span class="small">{if allowed { help.to_string() } else { format!("{help}: your role does not have it") }}</span>
+                        </label>
+                    }
+                }).collect_view()}
+            </fieldset>
             <button type="submit" class="primary" disabled=move || !live.get() || create.pending().get()>"Create token"</button>
         </form>
         {move || forms::answer(create.value().get(), |token| view! {

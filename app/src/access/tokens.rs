@@ -4,7 +4,7 @@
 //! passwords): lookups stay a single indexed read on every API call.
 
 use crate::{
-    access::Actor,
+    access::{Actor, Permission, RoleRef},
     activity::{self, Entry, RequestOrigin},
     error::AppError,
     state::Environment,
@@ -18,9 +18,66 @@ use std::sync::{
     Arc,
 };
 
-/// Every scope of SPEC §3; a new token has all of them unless narrowed.
+/// Every scope of SPEC §3. A new token has the ones chosen at creation, by default all
+/// those its creator may grant ([`grantable`]).
 pub const ALL_SCOPES: [&str; 5] =
     ["verifications:read", "verifications:write", "documents:read", "decisions:write", "webhooks:manage"];
+
+/// The permission a member needs to give a token `scope`: a token never does more than
+/// the member who made it.
+pub fn scope_permission(scope: &str) -> Option<Permission> {
+    match scope {
+        "verifications:read" => Some(Permission::VerificationsView),
+        "verifications:write" => Some(Permission::VerificationsManage),
+        "documents:read" => Some(Permission::DocumentsView),
+        "decisions:write" => Some(Permission::VerificationsDecide),
+        "webhooks:manage" => Some(Permission::WebhooksManage),
+        _ => None,
+    }
+}
+
+/// Whether a member holding `role` may give (and keep) a token with `scope`.
+pub fn role_allows(role: &RoleRef, scope: &str) -> bool {
+    scope_permission(scope).is_some_and(|p| role.has(p))
+}
+
+/// The scopes `actor` may put on a token: those their role allows; every scope for the
+/// operator (CLI) and the system.
+pub fn grantable(actor: &Actor) -> Vec<&'static str> {
+    match actor {
+        Actor::User { role, .. } => ALL_SCOPES.into_iter().filter(|s| role_allows(role, s)).collect(),
+        Actor::Operator | Actor::System => ALL_SCOPES.to_vec(),
+        Actor::Account { .. } | Actor::ApiToken { .. } => Vec::new(),
+    }
+}
+
+/// Checks the requested scopes (space or comma separated; `None`: every scope `actor` may
+/// grant) against SPEC §3 and the creator's permissions. Returns them in canonical order.
+pub fn choose_scopes(requested: Option<&str>, actor: &Actor) -> Result<Vec<&'static str>, AppError> {
+    let allowed = grantable(actor);
+    let Some(requested) = requested else {
+        if allowed.is_empty() {
+            return Err(AppError::Forbidden);
+        }
+        return Ok(allowed);
+    };
+    let words: Vec<&str> = requested.split([' ', ',']).map(str::trim).filter(|w| !w.is_empty()).collect();
+    if let Some(unknown) = words.iter().find(|w| !ALL_SCOPES.contains(*w)) {
+        return Err(AppError::invalid("scopes", format!("'{unknown}' is not a scope (expected {}).", ALL_SCOPES.join(", "))));
+    }
+    if words.is_empty() {
+        return Err(AppError::invalid("scopes", "Choose at least one scope."));
+    }
+    let beyond: Vec<String> = ALL_SCOPES
+        .into_iter()
+        .filter(|s| words.contains(s) && !allowed.contains(s))
+        .map(|s| format!("{s} needs {}", scope_permission(s).map(|p| p.code()).unwrap_or_default()))
+        .collect();
+    if !beyond.is_empty() {
+        return Err(AppError::Refused(format!("A token cannot do more than its creator: {}, which your role does not have.", beyond.join("; "))));
+    }
+    Ok(ALL_SCOPES.into_iter().filter(|s| words.contains(s)).collect())
+}
 
 pub const DEFAULT_EXPIRY_DAYS: i64 = 180;
 const MAX_EXPIRY_DAYS: i64 = 3650;
@@ -32,6 +89,7 @@ pub struct CreatedToken {
     pub id: String,
     pub token: String,
     pub expires_at: Option<i64>,
+    pub scopes: Vec<&'static str>,
 }
 
 /// The workspace a valid token acts for.
@@ -89,7 +147,8 @@ fn prefix_for(environment: Environment) -> &'static str {
     }
 }
 
-/// Creates a token in workspace `slug`. `expires_in_days` defaults to 180.
+/// Creates a token in workspace `slug` with every scope `actor` may grant.
+/// `expires_in_days` defaults to 180.
 pub async fn create(
     db: &Db,
     environment: Environment,
@@ -98,6 +157,21 @@ pub async fn create(
     expires_in_days: Option<i64>,
     actor: &Actor,
 ) -> Result<CreatedToken, AppError> {
+    create_with_scopes(db, environment, workspace_slug, name, expires_in_days, None, actor).await
+}
+
+/// [`create`] with the scopes chosen (see [`choose_scopes`]): a member cannot give a
+/// token a scope their role does not cover (403 with the reason).
+pub async fn create_with_scopes(
+    db: &Db,
+    environment: Environment,
+    workspace_slug: &str,
+    name: &str,
+    expires_in_days: Option<i64>,
+    scopes: Option<&str>,
+    actor: &Actor,
+) -> Result<CreatedToken, AppError> {
+    let scopes = choose_scopes(scopes, actor)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::invalid("name", "The name must be 1–100 characters."));
@@ -126,7 +200,7 @@ pub async fn create(
     .bind(name)
     .bind(token[..13].to_string())
     .bind(hash_token(&token))
-    .bind(ALL_SCOPES.join(" "))
+    .bind(scopes.join(" "))
     .bind(creator_kind)
     .bind(creator_id.map(str::to_string))
     .bind(now)
@@ -140,13 +214,13 @@ pub async fn create(
             actor,
             action: "api_token.created",
             target: Some(&id),
-            detail: Some(serde_json::json!({ "name": name, "expires_at": expires_at })),
+            detail: Some(serde_json::json!({ "name": name, "expires_at": expires_at, "scopes": &scopes })),
         },
         &RequestOrigin::default(),
     )
     .await?;
     tx.commit().await?;
-    Ok(CreatedToken { id, token, expires_at: Some(expires_at) })
+    Ok(CreatedToken { id, token, expires_at: Some(expires_at), scopes })
 }
 
 /// The identity behind a bearer token, or 401 (unknown, revoked or expired).
@@ -263,4 +337,95 @@ pub async fn revoke(db: &Db, workspace_id: &str, token_id: &str, actor: &Actor) 
     tx.commit().await?;
     db.bump_epoch();
     Ok(())
+}
+
+/// Revokes the live tokens that `user_id` created in the workspace and that `role` (their
+/// new role) no longer covers; all of them when `role` is `None` (they left). Each gets an
+/// `api_token.revoked` entry naming the reason. Returns how many; the caller bumps the
+/// cache epoch ([`Db::bump_epoch`]) after committing.
+pub async fn revoke_created_by(
+    tx: &mut sqlx::AnyConnection,
+    workspace_id: &str,
+    user_id: &str,
+    role: Option<&RoleRef>,
+    reason: &str,
+    actor: &Actor,
+) -> Result<usize, AppError> {
+    let now = now_ms();
+    let rows = sqlx::query(
+        "SELECT id, name, scopes FROM api_tokens WHERE workspace_id = $1 AND created_by_kind = 'user' AND created_by_id = $2 \
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3) ORDER BY id",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut revoked = 0;
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        let name: String = row.try_get("name")?;
+        let scopes: String = row.try_get("scopes")?;
+        let beyond: Vec<&str> = scopes.split_whitespace().filter(|s| role.is_none_or(|r| !role_allows(r, s))).collect();
+        if beyond.is_empty() {
+            continue;
+        }
+        let detail = match role {
+            Some(_) => serde_json::json!({ "name": name, "reason": reason, "created_by": user_id, "scopes_beyond_role": beyond }),
+            None => serde_json::json!({ "name": name, "reason": reason, "created_by": user_id }),
+        };
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now).bind(&id).execute(&mut *tx).await?;
+        activity::record(
+            &mut *tx,
+            Entry {
+                workspace_id: Some(workspace_id),
+                actor,
+                action: "api_token.revoked",
+                target: Some(&id),
+                detail: Some(detail),
+            },
+            &RequestOrigin::default(),
+        )
+        .await?;
+        revoked += 1;
+    }
+    Ok(revoked)
+}
+
+/// How many live tokens each member created in the workspace (user id → count), for the
+/// warning on the members page's remove form.
+pub async fn live_counts_by_creator(db: &Db, workspace_id: &str) -> Result<std::collections::HashMap<String, i64>, AppError> {
+    let rows = sqlx::query(
+        "SELECT created_by_id, COUNT(*) AS n FROM api_tokens WHERE workspace_id = $1 AND created_by_kind = 'user' AND created_by_id IS NOT NULL \
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) GROUP BY created_by_id",
+    )
+    .bind(workspace_id)
+    .bind(now_ms())
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("created_by_id")?, r.try_get("n")?))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::Role;
+
+    fn member(role: Role) -> Actor {
+        Actor::User { id: "usr_1".into(), workspace_id: "ws_1".into(), role: RoleRef::Builtin(role) }
+    }
+
+    #[test]
+    fn scopes_are_capped_by_the_creators_role() {
+        let developer = member(Role::Developer);
+        assert_eq!(choose_scopes(None, &developer).unwrap(), ["verifications:read", "verifications:write", "webhooks:manage"]);
+        for scope in ["documents:read", "decisions:write"] {
+            assert!(matches!(choose_scopes(Some(scope), &developer), Err(AppError::Refused(m)) if m.contains(scope)), "{scope}");
+        }
+        assert_eq!(choose_scopes(Some("webhooks:manage, verifications:read"), &developer).unwrap(), ["verifications:read", "webhooks:manage"]);
+        assert!(matches!(choose_scopes(Some(""), &developer), Err(AppError::Validation(_))));
+        assert!(matches!(choose_scopes(Some("admin:all"), &developer), Err(AppError::Validation(_))));
+        assert_eq!(choose_scopes(None, &Actor::Operator).unwrap(), ALL_SCOPES);
+        assert_eq!(choose_scopes(None, &member(Role::Reviewer)).unwrap(), ["verifications:read", "verifications:write", "documents:read", "decisions:write"]);
+    }
 }

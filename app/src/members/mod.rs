@@ -1,5 +1,6 @@
 //! Members of a workspace (`members.manage`): invite, change role, remove, unlock,
-//! reset MFA, correct an email; and the invitation page that sets a password.
+//! reset MFA, correct an email (confirmed from the new address); the invitation page
+//! that sets a password and the page that confirms an email change.
 
 pub mod page;
 #[cfg(feature = "ssr")]
@@ -20,6 +21,8 @@ pub struct MemberView {
     pub mfa: String,
     pub locked_until: Option<String>,
     pub joined: String,
+    /// Live API tokens this member created here: revoked if they are removed.
+    pub api_tokens: i64,
 }
 
 #[cfg(feature = "ssr")]
@@ -85,7 +88,20 @@ pub async fn reset_member_mfa(slug: String, user_id: String) -> Result<(), AppEr
 pub async fn correct_member_email(slug: String, user_id: String, email: String) -> Result<(), AppError> {
     crate::error::respond(async move {
         let (state, member) = admin(&slug).await?;
-        service::correct_email(&state.db, &member.workspace_id, &user_id, &email, &member.actor()).await
+        let workspace = crate::workspaces::service::find_by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
+        service::request_email_change(&state.db, state.mailer.as_ref(), &state.settings.public_url, &member.workspace_id, &workspace.name, &user_id, &email, &member.actor()).await
+    }.await)
+}
+
+/// Uses an email-change link (public: the link in the new mailbox is the proof).
+#[server(prefix = "/rpc", endpoint = "confirm_email_change")]
+pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::AppState::from_context()?;
+        if token.len() > 100 {
+            return Err(AppError::NotFound);
+        }
+        service::confirm_email_change(&state.db, &token).await.map(|_| ())
     }.await)
 }
 

@@ -1,4 +1,4 @@
-//! The members page and the invitation page.
+//! The members page, the invitation page and the email-change confirmation page.
 
 use super::*;
 use crate::{forms, layout::ErrorNotice};
@@ -45,6 +45,9 @@ pub fn MembersPage() -> impl IntoView {
             }}
         </section>
         <p class="form-error" role="alert">{last_error}</p>
+        {forms::done::<CorrectMemberEmail>().then(|| view! {
+            <p class="saved" role="status">"A confirmation link was sent to the new address, and a notice to the current one. The sign-in email changes when the link is used."</p>
+        })}
         <section class="panel" aria-labelledby="roles-heading">
             <h2 id="roles-heading">"Custom roles"</h2>
             <Transition fallback=|| ()>
@@ -131,7 +134,7 @@ fn MemberRow(
                     <Hidden slug=s.get_value() user_id=u.get_value()/>
                     <label class="visually-hidden" for=format!("email-{}", u.get_value())>{format!("New email for {}", email.get_value())}</label>
                     <input id=format!("email-{}", u.get_value()) type="email" name="email" placeholder="Correct email" required/>
-                    <button type="submit">"Save email"</button>
+                    <button type="submit">"Send confirmation"</button>
                 </form>
             </td>
             <td>
@@ -154,7 +157,15 @@ fn MemberRow(
                     <form method="post" action={forms::action::<UnlockMember>()} class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" aria-label=format!("Unlock {}", email.get_value())>"Unlock"</button></form>
                 })}
                 <form method="post" action={forms::action::<ResetMemberMfa>()} class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" aria-label=format!("Reset MFA of {}", email.get_value())>"Reset MFA"</button></form>
-                <form method="post" action={forms::action::<RemoveMember>()} class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" class="danger" aria-label=format!("Remove {}", email.get_value())>"Remove"</button></form>
+                <form method="post" action={forms::action::<RemoveMember>()} class="inline">
+                    <Hidden slug=s.get_value() user_id=u.get_value()/>
+                    {(m.api_tokens > 0).then(|| view! {
+                        <p class="small warning" id=format!("remove-note-{}", u.get_value())>
+                            {format!("{} API token{} created by this member will be revoked.", m.api_tokens, if m.api_tokens == 1 { "" } else { "s" })}
+                        </p>
+                    })}
+                    <button type="submit" class="danger" aria-label=format!("Remove {}", email.get_value()) aria-describedby=(m.api_tokens > 0).then(|| format!("remove-note-{}", u.get_value()))>"Remove"</button>
+                </form>
             </td>
         </tr>
     }
@@ -179,6 +190,37 @@ pub fn InvitePage() -> impl IntoView {
                     <p class="form-error" role="alert">{forms::error::<AcceptInvitation>()}</p>
                     <button type="submit" class="primary">"Join"</button>
                 </form>
+            </section>
+        </main>
+    }
+}
+
+/// `/confirm-email/:token`: the link mailed to a new sign-in address. A button, not the
+/// visit itself, confirms (mail scanners open links).
+#[component]
+pub fn ConfirmEmailPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    view! {
+        <Title text="Confirm your email"/>
+        <main class="auth-page">
+            <section class="auth-card" aria-labelledby="confirm-email-heading">
+                <p class="brand">"Attest"</p>
+                <h1 id="confirm-email-heading">"Confirm your new sign-in email"</h1>
+                {match forms::outcome::<ConfirmEmailChange>() {
+                    Some(Ok(())) => view! {
+                        <p class="saved" role="status">"Your sign-in email is changed. Sign in with the new address."</p>
+                        <a href="/login" class="button primary">"Sign in"</a>
+                    }.into_any(),
+                    other => view! {
+                        <p class="muted">"After this you sign in to Attest with this address."</p>
+                        <form method="post" action={forms::action::<ConfirmEmailChange>()} class="stack">
+                            <input type="hidden" name="token" value=token/>
+                            <p class="form-error" role="alert">{other.and_then(|o| o.err()).map(|e| e.message())}</p>
+                            <button type="submit" class="primary">"Confirm"</button>
+                        </form>
+                    }.into_any(),
+                }}
             </section>
         </main>
     }

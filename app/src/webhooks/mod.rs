@@ -88,3 +88,17 @@ pub struct Attempt {
     pub failure_class: Option<String>,
     pub failure_detail: Option<String>,
 }
+
+/// What a delivery log shows instead of a request body to someone without
+/// `documents.view` (dashboard) or `documents:read` (API token).
+pub const PAYLOAD_HIDDEN: &str = "(hidden: event payloads can hold personal data extracted from documents; seeing them needs the documents.view permission)";
+
+impl Delivery {
+    /// Replaces every attempt's request body (the signed event payload, which can carry
+    /// extracted PII) with [`PAYLOAD_HIDDEN`].
+    pub fn hide_payload(&mut self) {
+        for attempt in &mut self.attempt_log {
+            attempt.request_body = PAYLOAD_HIDDEN.to_string();
+        }
+    }
+}

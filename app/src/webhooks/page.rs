@@ -32,9 +32,13 @@ pub async fn webhooks_view(slug: String, endpoint: Option<String>, event: Option
             status: status.filter(|e| !e.is_empty()),
             limit: 50,
         };
+        let mut deliveries = super::service::deliveries(&state.db, &member.workspace_id, &filter).await?;
+        if !member.role.has(crate::access::Permission::DocumentsView) {
+            deliveries.iter_mut().for_each(Delivery::hide_payload);
+        }
         Ok(WebhooksOverview {
             endpoints: super::service::list(&state.db, &member.workspace_id).await?,
-            deliveries: super::service::deliveries(&state.db, &member.workspace_id, &filter).await?,
+            deliveries,
             can_manage: member.role.has(crate::access::Permission::WebhooksManage),
         })
     }.await)

@@ -98,8 +98,8 @@ async fn upload_document(
     Path((flow, id)): Path<(String, String)>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Document>), AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:write")?;
+    let flow = parse_flow(&flow)?;
     let multipart = multipart.map_err(|_| AppError::UnsupportedMediaType("The request body must be multipart/form-data.".into()))?;
     let upload = read_upload(multipart).await?;
     let document = service::upload(&state.db, &state.files, &token.workspace_id, flow, &id, upload, &token.actor()).await?;
@@ -116,8 +116,8 @@ async fn list_documents(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
 ) -> Result<Json<app::verifications::Page<Document>>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:read")?;
+    let flow = parse_flow(&flow)?;
     let data = service::list(&state.db, &token.workspace_id, flow, &id).await?;
     Ok(Json(app::verifications::Page { data, next_cursor: None }))
 }
@@ -131,8 +131,8 @@ async fn get_document(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id, doc_id)): Path<(String, String, String)>,
 ) -> Result<Json<Document>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:read")?;
+    let flow = parse_flow(&flow)?;
     Ok(Json(service::get(&state.db, &token.workspace_id, flow, &id, &doc_id).await?))
 }
 
@@ -146,8 +146,8 @@ async fn delete_document(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id, doc_id)): Path<(String, String, String)>,
 ) -> Result<Json<Document>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:write")?;
+    let flow = parse_flow(&flow)?;
     Ok(Json(service::cancel(&state.db, &token.workspace_id, flow, &id, &doc_id, &token.actor()).await?))
 }
 
@@ -168,10 +168,11 @@ async fn download_document(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id, doc_id)): Path<(String, String, String)>,
-    Query(params): Query<FileParams>,
+    params: Result<Query<FileParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("documents:read")?;
+    let Query(params) = params.map_err(|_| AppError::invalid("query", "The query string is malformed."))?;
+    let flow = parse_flow(&flow)?;
     let side = params.side.as_deref().unwrap_or("front");
     let (media_type, bytes) = service::file(&state.db, &state.files, &token.workspace_id, flow, &id, &doc_id, side).await?;
     let mut response = bytes.into_response();
@@ -192,9 +193,10 @@ async fn decide_document(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id, doc_id)): Path<(String, String, String)>,
-    JsonBody(body): JsonBody,
+    body: Result<JsonBody, AppError>,
 ) -> Result<Json<Document>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("decisions:write")?;
+    let JsonBody(body) = body?;
+    let flow = parse_flow(&flow)?;
     Ok(Json(service::decide(&state.db, &token.workspace_id, flow, &id, &doc_id, &body, &token.actor()).await?))
 }

@@ -89,6 +89,10 @@ pub async fn replay_or_record(State(state): State<AppState>, request: Request, n
         return AppError::PayloadTooLarge.into_response();
     };
     let mut hasher = Sha256::new();
+    // Keys are per workspace; the token is part of the request, so one token can never
+    // be handed the stored response of another (whose scopes may be wider).
+    hasher.update(identity.token_id.as_bytes());
+    hasher.update(b"\n");
     hasher.update(parts.method.as_str());
     hasher.update(b" ");
     hasher.update(parts.uri.path());

@@ -46,10 +46,11 @@ async fn create_verification(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
     Path(flow): Path<String>,
-    JsonBody(body): JsonBody,
+    body: Result<JsonBody, AppError>,
 ) -> Result<(StatusCode, Json<Verification>), AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:write")?;
+    let JsonBody(body) = body?;
+    let flow = parse_flow(&flow)?;
     let verification = service::create(&state.db, state.settings.environment, &token.workspace_id, flow, &body, &token.actor()).await?;
     Ok((StatusCode::CREATED, Json(verification)))
 }
@@ -127,8 +128,8 @@ async fn list_verifications(
     Path(flow): Path<String>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page<Verification>>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:read")?;
+    let flow = parse_flow(&flow)?;
     let Query(params) = params.map_err(|_| AppError::invalid("query", "The query string is malformed."))?;
     let query = parse_list(params)?;
     Ok(Json(service::list(&state.db, &token.workspace_id, flow, &query).await?))
@@ -144,8 +145,8 @@ async fn get_verification(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
 ) -> Result<Json<Verification>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:read")?;
+    let flow = parse_flow(&flow)?;
     Ok(Json(service::get(&state.db, &token.workspace_id, flow, &id).await?))
 }
 
@@ -159,10 +160,11 @@ async fn update_verification(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
-    JsonBody(body): JsonBody,
+    body: Result<JsonBody, AppError>,
 ) -> Result<Json<Verification>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:write")?;
+    let JsonBody(body) = body?;
+    let flow = parse_flow(&flow)?;
     Ok(Json(service::update(&state.db, state.settings.environment, &token.workspace_id, flow, &id, &body, &token.actor()).await?))
 }
 
@@ -176,8 +178,8 @@ async fn submit_verification(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
 ) -> Result<Json<Verification>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:write")?;
+    let flow = parse_flow(&flow)?;
     Ok(Json(service::submit(&state.db, &token.workspace_id, flow, &id, &token.actor()).await?))
 }
 
@@ -191,8 +193,8 @@ async fn cancel_verification(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
 ) -> Result<Json<Verification>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:write")?;
+    let flow = parse_flow(&flow)?;
     Ok(Json(service::cancel(&state.db, &token.workspace_id, flow, &id, &token.actor()).await?))
 }
 
@@ -206,10 +208,11 @@ async fn decide_verification(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
-    JsonBody(body): JsonBody,
+    body: Result<JsonBody, AppError>,
 ) -> Result<Json<Verification>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("decisions:write")?;
+    let JsonBody(body) = body?;
+    let flow = parse_flow(&flow)?;
     Ok(Json(service::decide(&state.db, &token.workspace_id, flow, &id, &body, &token.actor()).await?))
 }
 
@@ -223,8 +226,8 @@ async fn verification_history(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
 ) -> Result<Json<Page<HistoryEntry>>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:read")?;
+    let flow = parse_flow(&flow)?;
     Ok(Json(service::history(&state.db, &token.workspace_id, flow, &id).await?))
 }
 
@@ -238,7 +241,7 @@ async fn document_types(
     Extension(token): Extension<TokenIdentity>,
     Path(flow): Path<String>,
 ) -> Result<Json<FlowConfig>, AppError> {
-    let flow = parse_flow(&flow)?;
     token.require("verifications:read")?;
+    let flow = parse_flow(&flow)?;
     Ok(Json(flows::service::load(&state.db, &token.workspace_id, flow).await?))
 }

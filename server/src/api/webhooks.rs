@@ -50,8 +50,9 @@ pub struct RotatedSecret {
 /// Create an endpoint; the response is the only one with its `secret`.
 #[utoipa::path(post, path = "/webhook-endpoints", tag = "webhooks", request_body = EndpointRequest,
     responses((status = 201, body = EndpointWithSecret), (status = 403, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
-async fn create_endpoint(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<EndpointWithSecret>), AppError> {
+async fn create_endpoint(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, body: Result<JsonBody, AppError>) -> Result<(StatusCode, Json<EndpointWithSecret>), AppError> {
     token.require(SCOPE)?;
+    let JsonBody(body) = body?;
     let input = EndpointInput::from_json(&body)?;
     let created = service::create(&state.db, &state.files.master, state.settings.environment, &token.workspace_id, input, &token.actor()).await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -73,8 +74,9 @@ async fn get_endpoint(State(state): State<AppState>, Extension(token): Extension
 /// Change the URL, description, event types or active flag.
 #[utoipa::path(patch, path = "/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = EndpointRequest,
     responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
-async fn update_endpoint(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>, JsonBody(body): JsonBody) -> Result<Json<WebhookEndpoint>, AppError> {
+async fn update_endpoint(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>, body: Result<JsonBody, AppError>) -> Result<Json<WebhookEndpoint>, AppError> {
     token.require(SCOPE)?;
+    let JsonBody(body) = body?;
     let input = EndpointInput::from_json(&body)?;
     Ok(Json(service::update(&state.db, state.settings.environment, &token.workspace_id, &id, input, &token.actor()).await?))
 }
@@ -120,7 +122,11 @@ async fn list_deliveries(State(state): State<AppState>, Extension(token): Extens
     let Query(params) = params.map_err(|_| AppError::invalid("query", "The query string is malformed."))?;
     service::get(&state.db, &token.workspace_id, &id).await?;
     let filter = DeliveryFilter { endpoint_id: Some(id), event_type: params.event_type, status: params.status, limit: params.limit.unwrap_or(50) };
-    Ok(Json(Page { data: service::deliveries(&state.db, &token.workspace_id, &filter).await?, next_cursor: None }))
+    let mut data = service::deliveries(&state.db, &token.workspace_id, &filter).await?;
+    if token.require("documents:read").is_err() {
+        data.iter_mut().for_each(Delivery::hide_payload);
+    }
+    Ok(Json(Page { data, next_cursor: None }))
 }
 
 /// Send the delivery's event again: same `webhook-id`, fresh timestamp and signature.

@@ -43,6 +43,10 @@ pub enum AdminCommand {
         name: String,
         #[arg(long, value_name = "D")]
         expires_in_days: Option<i64>,
+        /// Comma-separated scopes (verifications:read, verifications:write, documents:read,
+        /// decisions:write, webhooks:manage); all of them when omitted.
+        #[arg(long, value_name = "SCOPES")]
+        scopes: Option<String>,
     },
     /// Set a workspace's API rate limit (requests a minute, shared by its tokens; default 600).
     SetRateLimit {
@@ -102,8 +106,8 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
                 println!("password (shown once): {password}");
             }
         }
-        AdminCommand::CreateToken { workspace, name, expires_in_days } => {
-            let created = tokens::create(&db, config.environment, &workspace, &name, expires_in_days, &actor)
+        AdminCommand::CreateToken { workspace, name, expires_in_days, scopes } => {
+            let created = tokens::create_with_scopes(&db, config.environment, &workspace, &name, expires_in_days, scopes.as_deref(), &actor)
                 .await
                 .map_err(explain)?;
             let expires = created
@@ -111,7 +115,7 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
                 .and_then(chrono::DateTime::from_timestamp_millis)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_else(|| "never".into());
-            println!("token {} for {workspace} expires {expires}; it is shown once:", created.id);
+            println!("token {} for {workspace} expires {expires}, scopes {}; it is shown once:", created.id, created.scopes.join(","));
             println!("{}", created.token);
         }
         AdminCommand::SetRateLimit { workspace, per_minute } => {

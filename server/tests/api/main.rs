@@ -14,6 +14,7 @@ mod security_mfa;
 mod security_sign_in;
 mod security_http;
 mod first_minutes;
+mod security_tenants;
 mod webhooks;
 mod pipeline;
 mod review;

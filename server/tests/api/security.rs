@@ -98,6 +98,7 @@ both_engines!(one_address_failing_across_many_emails_is_throttled);
 fn workspace_functions() -> Vec<(&'static str, Vec<(&'static str, &'static str)>, Permission)> {
     vec![
         ("list_tokens", vec![], Permission::ApiTokensManage),
+        ("grantable_scopes", vec![], Permission::ApiTokensManage),
         ("create_token", vec![("name", "matrix"), ("expires_in_days", "30")], Permission::ApiTokensManage),
         ("revoke_token", vec![("token_id", "tok_missing")], Permission::ApiTokensManage),
         ("get_settings", vec![], Permission::SettingsManage),

@@ -7,6 +7,7 @@ mod api;
 mod api_documents;
 mod api_verifications;
 mod cli;
+mod backup;
 mod dashboard;
 mod dashboard_settings;
 mod security;

@@ -8,6 +8,7 @@ mod api_documents;
 mod api_verifications;
 mod cli;
 mod backup;
+mod metrics;
 mod dashboard;
 mod dashboard_settings;
 mod security;

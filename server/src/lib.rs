@@ -6,6 +6,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod document_files;
+pub mod metrics;
 pub mod middleware;
 pub mod startup;
 pub mod telemetry;

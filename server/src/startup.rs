@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
 
 /// [`router`] with the settings that only the HTTP layer needs.
 pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle: std::time::Duration) -> Router {
+    crate::metrics::handle();
     let production = state.settings.environment.is_production();
     let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(if production { "__Host-attest_session" } else { "attest_session" })
@@ -177,6 +178,8 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
                 .service(ServeDir::new(pkg_dir).precompressed_gzip()),
         )
         .merge(dashboard)
+        // Every matched route, by its template (`MatchedPath`), API and dashboard apart.
+        .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(22 * 1024 * 1024))
         .layer(axum::middleware::from_fn_with_state(production, middleware::security_headers))
@@ -226,22 +229,30 @@ async fn guard_metrics(
     }
 }
 
-/// Prometheus text: queue depth, oldest job age, jobs that failed for good.
+/// Prometheus text: what the services recorded (see [`crate::metrics`]), the queue per
+/// job kind, and the queue totals under their original names.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    match app::jobs::stats(&state.db).await {
+    let content_type = [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")];
+    let handle = crate::metrics::handle();
+    let sampled = async {
+        crate::metrics::sample_queues(&state.db).await?;
+        app::jobs::stats(&state.db).await
+    };
+    match sampled.await {
         Ok(stats) => (
             StatusCode::OK,
-            [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            content_type,
             format!(
-                "# HELP attest_jobs_queued Jobs waiting or running.\n# TYPE attest_jobs_queued gauge\nattest_jobs_queued {}\n\
+                "{}# HELP attest_jobs_queued Jobs waiting or running.\n# TYPE attest_jobs_queued gauge\nattest_jobs_queued {}\n\
                  # HELP attest_jobs_oldest_age_seconds Age of the oldest queued job.\n# TYPE attest_jobs_oldest_age_seconds gauge\nattest_jobs_oldest_age_seconds {:.3}\n\
                  # HELP attest_jobs_failed Jobs that spent every attempt.\n# TYPE attest_jobs_failed gauge\nattest_jobs_failed {}\n",
+                handle.render(),
                 stats.depth, stats.oldest_age_secs, stats.failed
             ),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "metrics: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], String::new())
+            (StatusCode::SERVICE_UNAVAILABLE, content_type, String::new())
         }
     }
 }

@@ -69,6 +69,11 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
                         super::mfa::Refusal::LockedNow => "mfa.locked",
                         super::mfa::Refusal::Locked => "mfa.refused_locked",
                     };
+                    match refusal {
+                        super::mfa::Refusal::Wrong => metrics::counter!("attest_mfa_failures_total", "result" => "wrong").increment(1),
+                        super::mfa::Refusal::LockedNow => metrics::counter!("attest_mfa_failures_total", "result" => "locked").increment(1),
+                        _ => {}
+                    }
                     crate::activity::record(
                         state.db.pool(),
                         crate::activity::Entry { workspace_id: None, actor: &crate::access::Actor::Account { id: pending.user_id.clone() }, action, target: Some(&pending.user_id), detail: None },

@@ -118,7 +118,9 @@ pub async fn check_password(state: &crate::state::AppState, email: &str, passwor
         }
         (user_id, _) => {
             log_attempt(db, "login.failed", user_id.as_deref(), email, origin).await?;
+            metrics::counter!("attest_sign_in_failures_total").increment(1);
             if let Some(until) = reservation.locks_until {
+                metrics::counter!("attest_sign_in_lockouts_total").increment(1);
                 log_attempt(db, "login.locked", user_id.as_deref(), email, origin).await?;
                 return Err(AppError::Locked { until: crate::verifications::rfc3339(until) });
             }

@@ -160,18 +160,34 @@ async fn read_document(
     let (front, back) = sides(db, files, workspace_id, doc).await?;
     let provider = pipeline.provider.clone();
     if doc.role == DocumentRole::Selfie {
+        let started = std::time::Instant::now();
         let face = blocking(move || provider.face(&front)).await;
+        record_extractor("face", started, face.as_ref().err());
         return Ok(face.map(|embedding| {
             faces.insert(doc.id.clone(), embedding);
             None
         }));
     }
     let (role, document_type, country) = (doc.role, doc.document_type.clone(), doc.country.clone());
+    let extractor = match provider::method_for(role, &document_type) {
+        provider::Method::Barcode => "pdf417",
+        provider::Method::Mrz => "mrz",
+        provider::Method::AddressText => "poa",
+        provider::Method::None => "none",
+    };
+    let started = std::time::Instant::now();
     let read = blocking(move || provider.read(&DocumentInput { role, document_type: &document_type, country: &country, front: &front, back: back.as_deref() })).await;
+    record_extractor(extractor, started, read.as_ref().err());
     match read {
         Ok(e) => Ok(Ok(Some(to_wire(e)?))),
         Err(f) => Ok(Err(f)),
     }
+}
+
+/// `attest_pipeline_extractor_seconds{extractor, outcome}`: outcome is `ok` or the failure code.
+fn record_extractor(extractor: &'static str, started: std::time::Instant, failure: Option<&Failure>) {
+    let outcome = failure.map(|f| f.code()).unwrap_or("ok");
+    metrics::histogram!("attest_pipeline_extractor_seconds", "extractor" => extractor, "outcome" => outcome).record(started.elapsed().as_secs_f64());
 }
 
 /// Stores one document's reading: `extracted` with its data, or `extraction_failed`
@@ -246,7 +262,10 @@ async fn compare_faces(
         }
         let (front, _) = sides(db, files, workspace_id, doc).await.map_err(|e| Failure::ProviderError(e.to_string()))?;
         let provider = pipeline.provider.clone();
-        let e = blocking(move || provider.face(&front)).await?;
+        let started = std::time::Instant::now();
+        let e = blocking(move || provider.face(&front)).await;
+        record_extractor("face", started, e.as_ref().err());
+        let e = e?;
         faces.insert(doc.id.clone(), e.clone());
         Ok(e)
     };
@@ -348,6 +367,9 @@ async fn decide(
     }
     jobs::complete(&mut *tx, &job.id, worker).await?;
     tx.commit().await?;
+    if let Some((outcome, _)) = &decision {
+        crate::verifications::service::record_decided(db, flow, &v.id, outcome.code(), "auto").await;
+    }
     db.wake_workers();
     Ok(())
 }

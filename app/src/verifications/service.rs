@@ -230,6 +230,7 @@ pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow:
     journal::emit_into(&mut batch, &endpoints, workspace_id, "verification.created", &id, verification.version, &object);
     batch.commit(db).await?;
     db.wake_workers();
+    metrics::counter!("attest_verifications_created_total", "flow" => flow.code()).increment(1);
     Ok(verification)
 }
 
@@ -314,6 +315,7 @@ pub async fn submit(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
     tx.commit().await?;
     db.wake_workers();
+    metrics::counter!("attest_verifications_submitted_total", "flow" => flow.code()).increment(1);
     Ok(verification)
 }
 
@@ -403,7 +405,23 @@ pub async fn decide(db: &Db, workspace_id: &str, flow: Flow, id: &str, body: &Va
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
     tx.commit().await?;
     db.wake_workers();
+    record_decided(db, flow, id, outcome.code(), "reviewer").await;
     Ok(verification)
+}
+
+/// `attest_verifications_decided_total{flow, outcome, by}` and the submit → decision
+/// latency (from the `verification.submitted` event). Metrics only: never fails.
+pub async fn record_decided(db: &Db, flow: Flow, id: &str, outcome: &'static str, by: &'static str) {
+    metrics::counter!("attest_verifications_decided_total", "flow" => flow.code(), "outcome" => outcome, "by" => by).increment(1);
+    let submitted: Option<i64> = sqlx::query_scalar("SELECT MAX(created_at) FROM events WHERE object_id = $1 AND type = 'verification.submitted'")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .ok()
+        .flatten();
+    if let Some(at) = submitted {
+        metrics::histogram!("attest_verification_decision_seconds", "flow" => flow.code(), "by" => by).record((now_ms() - at).max(0) as f64 / 1000.0);
+    }
 }
 
 /// List filters of `GET /verifications`.

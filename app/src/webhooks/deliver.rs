@@ -409,6 +409,7 @@ async fn disable(state: &AppState, p: &Prepared, reason: &str) -> Result<bool, A
     if changed.rows_affected() == 0 {
         return Ok(false);
     }
+    metrics::counter!("attest_webhook_endpoints_disabled_total").increment(1);
     crate::activity::record(
         &mut *tx,
         crate::activity::Entry { workspace_id: Some(&p.workspace_id), actor: &crate::access::Actor::System, action: "webhook.endpoint_disabled", target: Some(&p.endpoint_id), detail: Some(json!({ "reason": reason })) },
@@ -419,7 +420,21 @@ async fn disable(state: &AppState, p: &Prepared, reason: &str) -> Result<bool, A
     Ok(true)
 }
 
+/// [`send_once`], counted and timed by outcome class (`attest_webhook_deliveries_total`).
 async fn send(deliverer: &Deliverer, url: &str, id: &str, timestamp: i64, signature: &str, payload: &str) -> Outcome {
+    let outcome = send_once(deliverer, url, id, timestamp, signature, payload).await;
+    let class = match (outcome.status, outcome.failure.as_ref().map(|f| f.0)) {
+        (Some(status), _) => ["1xx", "2xx", "3xx", "4xx", "5xx"].get((status / 100).saturating_sub(1) as usize).copied().unwrap_or("5xx"),
+        (None, Some("connection_refused")) => "connection",
+        (None, Some(class @ ("timeout" | "dns" | "tls" | "blocked"))) => class,
+        (None, _) => "other",
+    };
+    metrics::counter!("attest_webhook_deliveries_total", "outcome" => class).increment(1);
+    metrics::histogram!("attest_webhook_delivery_duration_seconds", "outcome" => class).record(outcome.duration_ms as f64 / 1000.0);
+    outcome
+}
+
+async fn send_once(deliverer: &Deliverer, url: &str, id: &str, timestamp: i64, signature: &str, payload: &str) -> Outcome {
     let started = Instant::now();
     let elapsed = |s: Instant| s.elapsed().as_millis() as i64;
     // IP literals skip DNS, so the guard checks them here.

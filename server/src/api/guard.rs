@@ -32,6 +32,8 @@ pub async fn authenticate_and_limit(State((state, limiter)): State<(AppState, Ra
     };
     let quota = limiter.check(&identity.workspace_id, identity.rate_limit_per_minute.max(0) as u64);
     if !quota.allowed {
+        // Bounded: one series per workspace (tenant), never per token or client.
+        metrics::counter!("attest_rate_limited_total", "workspace" => identity.workspace_id.clone()).increment(1);
         let mut response = AppError::RateLimited { retry_after_secs: quota.reset_secs }.into_response();
         quota.write_headers(response.headers_mut());
         return response;

@@ -69,6 +69,8 @@ pub enum AdminCommand {
     },
     /// Sandbox only: create the demo workspace and print a fresh sign-in for it.
     SeedDemo,
+    #[command(flatten)]
+    Backup(super::backup::BackupCommand),
 }
 
 /// Turns a service error into an operator-facing message.
@@ -84,6 +86,10 @@ fn explain(err: app::error::AppError) -> anyhow::Error {
 }
 
 pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
+    let command = match command {
+        AdminCommand::Backup(command) => return super::backup::run(command, config).await,
+        other => other,
+    };
     let db = startup::open_database(config).await?;
     let actor = Actor::Operator;
     match command {
@@ -134,6 +140,7 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
             })?;
             println!("MFA reset for {}; they were emailed", members::normalize_email(&email));
         }
+        AdminCommand::Backup(_) => unreachable!("handled before the database is opened"),
         AdminCommand::SeedDemo => {
             if config.environment.is_production() {
                 anyhow::bail!("seed-demo is for sandbox instances only (ATTEST_ENV=production)");

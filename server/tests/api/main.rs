@@ -7,6 +7,8 @@ mod api;
 mod api_documents;
 mod api_verifications;
 mod cli;
+mod backup;
+mod metrics;
 mod dashboard;
 mod dashboard_settings;
 mod security;

@@ -17,6 +17,7 @@ pub mod layout;
 #[cfg(feature = "ssr")]
 pub mod pipeline;
 pub mod reference;
+pub mod sandbox;
 pub mod verifications;
 pub mod webhooks;
 pub mod workspaces;
@@ -98,6 +99,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/mfa") ssr=page.clone() view=auth::mfa_page::MfaPage/>
                     <Route path=path!("/invite/:token") ssr=page.clone() view=members::page::InvitePage/>
                     <Route path=path!("/forgot-password") ssr=page.clone() view=auth::password_page::ForgotPasswordPage/>
+                    <Route path=path!("/sandbox/mailbox") ssr=page.clone() view=sandbox::MailboxPage/>
+                    <Route path=path!("/sandbox/mailbox/:id") ssr=page.clone() view=sandbox::MailPage/>
                     <Route path=path!("/reset-password/:token") ssr=page.clone() view=auth::password_page::ResetPasswordPage/>
                     <Route path=path!("/confirm-email/:token") ssr=page.clone() view=members::page::ConfirmEmailPage/>
                     <ParentRoute path=path!("") ssr=page.clone() view=layout::Shell>

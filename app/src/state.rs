@@ -54,6 +54,8 @@ pub struct Settings {
     /// Load balancers whose `X-Forwarded-For` names the client (see
     /// [`crate::auth::client_ip`]).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The outbox the sandbox mailbox page shows, when it is on (see [`crate::sandbox`]).
+    pub sandbox_mailbox: Option<std::path::PathBuf>,
 }
 
 /// Shared by every request: cloned per request and per middleware, so one `Arc`.

@@ -49,6 +49,7 @@ pub struct FileConfig {
     pub metrics_token: Option<String>,
     pub ip_throttle_failures: Option<i64>,
     pub ip_slowdown_secs: Option<i64>,
+    pub sandbox_mailbox: Option<bool>,
 }
 
 /// What the flags said (already merged with their `ATTEST_*` variables by clap).
@@ -93,6 +94,10 @@ pub struct Config {
     /// Bearer credential for `/metrics` (`ATTEST_METRICS_TOKEN`); without it `/metrics`
     /// answers loopback clients only, and nobody in production.
     pub metrics_token: Option<SecretString>,
+    /// `ATTEST_SANDBOX_MAILBOX`: `Some(true)` offers the sandbox mailbox page even on a
+    /// non-loopback address or with SMTP configured, `Some(false)` never; `None`: see
+    /// [`Config::sandbox_mailbox_enabled`].
+    pub sandbox_mailbox: Option<bool>,
 }
 
 /// `$XDG_CACHE_HOME/attest/models`, else `$HOME/.cache/attest/models` (where
@@ -242,7 +247,15 @@ impl Config {
             None => file.job_lease_secs.unwrap_or(120),
         };
 
+        let sandbox_mailbox = match var("ATTEST_SANDBOX_MAILBOX") {
+            Some(v) => Some(parse_bool(&v).ok_or_else(|| bad("ATTEST_SANDBOX_MAILBOX", format!("'{v}' is not true or false")))?),
+            None => file.sandbox_mailbox,
+        };
+        if sandbox_mailbox == Some(true) && environment.is_production() {
+            return Err(bad("ATTEST_SANDBOX_MAILBOX", "the sandbox mailbox shows every sign-in code: it cannot be turned on in production"));
+        }
         Ok(Config {
+            sandbox_mailbox,
             session_idle: std::time::Duration::from_secs(session_idle_minutes as u64 * 60),
             trusted_proxies,
             metrics_token: metrics_token.map(SecretString::from),
@@ -263,6 +276,16 @@ impl Config {
             mfa_required,
             site_root,
         })
+    }
+
+    /// Whether `/sandbox/mailbox` is offered: never in production; by default only when
+    /// mail goes to the local outbox (no SMTP) and the server listens on loopback, since
+    /// whoever reaches the page reads every sign-in code.
+    pub fn sandbox_mailbox_enabled(&self) -> bool {
+        if self.environment.is_production() {
+            return false;
+        }
+        self.sandbox_mailbox.unwrap_or(self.smtp_url.is_none() && self.addr.ip().is_loopback())
     }
 
     pub fn database_url(&self) -> &str {

@@ -16,6 +16,7 @@ fn is_public(path: &str) -> bool {
         || path == "/mfa"
         || path.starts_with("/invite/")
         || path == "/forgot-password"
+        || path.starts_with("/sandbox/mailbox")
         || path.starts_with("/reset-password/")
         || path.starts_with("/confirm-email/")
         || path == "/healthz"

@@ -64,6 +64,7 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
             in_process_workers: config.in_process_workers,
             job_lease_ms: config.job_lease.as_millis() as i64,
             trusted_proxies: config.trusted_proxies.clone(),
+            sandbox_mailbox: config.sandbox_mailbox_enabled().then(|| config.data_dir.join("outbox")),
         }),
         files,
         mailer: mailer(config)?,

@@ -6,6 +6,21 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+/// In a sandbox that keeps its mail locally, where the sign-in code can be read.
+#[component]
+fn MailboxLink() -> impl IntoView {
+    let enabled = Resource::new(|| (), |_| crate::sandbox::sandbox_mailbox_enabled());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                enabled.await.unwrap_or(false).then(|| view! {
+                    <p class="muted small">"Sandbox: no mail server is configured. Your sign-in code arrives in the "<a href="/sandbox/mailbox">"sandbox mailbox"</a>"."</p>
+                })
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
@@ -39,6 +54,7 @@ pub fn LoginPage() -> impl IntoView {
                     <button type="submit" class="primary">"Sign in"</button>
                 </form>
                 <p><a href="/forgot-password">"Forgot password?"</a></p>
+                <MailboxLink/>
             </section>
         </main>
     }

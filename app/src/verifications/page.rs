@@ -26,6 +26,8 @@ pub struct QueueView {
     pub next_cursor: Option<String>,
     /// `(status, count)` for the whole workspace.
     pub counts: Vec<(String, i64)>,
+    /// This server's address, for the empty queue's `curl` example.
+    pub api_base: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,7 +171,7 @@ pub async fn review_queue(slug: String, status: Option<String>, flow: Option<Str
         }
         let next_cursor = (rows.len() > 50).then(|| out.last().map(|r| r.id.clone())).flatten();
         let counts = super::service::status_counts(&state.db, &member.workspace_id).await?;
-        Ok(QueueView { rows: out, next_cursor, counts })
+        Ok(QueueView { rows: out, next_cursor, counts, api_base: state.settings.public_url.clone() })
     }.await)
 }
 
@@ -294,33 +296,59 @@ pub fn QueuePage() -> impl IntoView {
                             </nav>
                             <form method="get" class="inline-form filters" role="search" aria-label="Search verifications">
                                 <input type="hidden" name="status" value=current()/>
-                                <label for="queue-q">"Search"</label>
-                                <input id="queue-q" type="text" name="q" value=get("q") placeholder="name, email, reference or id"/>
-                                <label for="queue-flow">"Flow"</label>
-                                <select id="queue-flow" name="flow">
-                                    <option value="">"any"</option>
-                                    <option value="usps1583" selected=get("flow") == "usps1583">"usps1583"</option>
-                                    <option value="identity" selected=get("flow") == "identity">"identity"</option>
-                                </select>
-                                <label for="queue-from">"From"</label>
-                                <input id="queue-from" type="date" name="from" value=get("from")/>
-                                <label for="queue-to">"To"</label>
-                                <input id="queue-to" type="date" name="to" value=get("to")/>
-                                <label for="queue-decision">"Decision"</label>
-                                <select id="queue-decision" name="decision">
-                                    <option value="">"any"</option>
-                                    <option value="approved" selected=get("decision") == "approved">"approved"</option>
-                                    <option value="rejected" selected=get("decision") == "rejected">"rejected"</option>
-                                </select>
-                                <label for="queue-rule">"Failed rule"</label>
-                                <select id="queue-rule" name="rule">
-                                    <option value="">"any"</option>
-                                    {RULES.into_iter().map(|r| view! { <option value=r selected=get("rule") == r>{r}</option> }).collect_view()}
-                                </select>
+                                <span class="field">
+                                    <label for="queue-q">"Search"</label>
+                                    <input id="queue-q" type="text" name="q" value=get("q") placeholder="name, email, reference or id"/>
+                                </span>
+                                <span class="field">
+                                    <label for="queue-flow">"Flow"</label>
+                                    <select id="queue-flow" name="flow">
+                                        <option value="">"any"</option>
+                                        <option value="usps1583" selected=get("flow") == "usps1583">"usps1583"</option>
+                                        <option value="identity" selected=get("flow") == "identity">"identity"</option>
+                                    </select>
+                                </span>
+                                <span class="field">
+                                    <label for="queue-from">"From"</label>
+                                    <input id="queue-from" type="date" name="from" value=get("from")/>
+                                </span>
+                                <span class="field">
+                                    <label for="queue-to">"To"</label>
+                                    <input id="queue-to" type="date" name="to" value=get("to")/>
+                                </span>
+                                <span class="field">
+                                    <label for="queue-decision">"Decision"</label>
+                                    <select id="queue-decision" name="decision">
+                                        <option value="">"any"</option>
+                                        <option value="approved" selected=get("decision") == "approved">"approved"</option>
+                                        <option value="rejected" selected=get("decision") == "rejected">"rejected"</option>
+                                    </select>
+                                </span>
+                                <span class="field">
+                                    <label for="queue-rule">"Failed rule"</label>
+                                    <select id="queue-rule" name="rule">
+                                        <option value="">"any"</option>
+                                        {RULES.into_iter().map(|r| view! { <option value=r selected=get("rule") == r>{r}</option> }).collect_view()}
+                                    </select>
+                                </span>
                                 <button type="submit">"Search"</button>
                             </form>
-                            {if v.rows.is_empty() {
-                                view! { <p class="empty">"No verifications here."</p> }.into_any()
+                            {if v.rows.is_empty() && ["q", "flow", "from", "to", "decision", "rule"].iter().all(|k| get(k).is_empty()) {
+                                let tokens = format!("/w/{}/tokens", slug());
+                                let example = format!(
+                                    "curl -X POST {}/api/v1/usps1583/verifications \\\n  -H \"Authorization: Bearer $ATTEST_TOKEN\" -H 'Content-Type: application/json' \\\n  -d '{{\"applicant\": {{\"first_name\": \"Ada\", \"last_name\": \"sandbox-approve\", \"date_of_birth\": \"1990-12-10\", \"address\": {{\"line1\": \"12 Main St\", \"city\": \"Springfield\", \"state\": \"IL\", \"postal_code\": \"62701\", \"country\": \"US\"}}}}, \"photo_id\": {{\"type\": \"passport\", \"country\": \"US\"}}, \"proof_of_address\": {{\"type\": \"lease\", \"country\": \"US\"}}}}'",
+                                    v.api_base
+                                );
+                                view! {
+                                    <div class="empty onboarding" data-testid="queue-empty">
+                                        <p><strong>"No verifications here yet."</strong></p>
+                                        <p>"Create one through the API with a token from the " <a href=tokens>"API tokens"</a> " page (set it as " <code>"ATTEST_TOKEN"</code> "):"</p>
+                                        <pre><code>{example}</code></pre>
+                                        <p>"Then upload its documents and submit it: the " <a href="/api-reference">"API reference"</a> " shows every step. In sandbox, the last name " <code>"sandbox-approve"</code> " (and the others in the README) drives each outcome."</p>
+                                    </div>
+                                }.into_any()
+                            } else if v.rows.is_empty() {
+                                view! { <p class="empty">"No verifications match these filters."</p> }.into_any()
                             } else {
                                 view! {
                                     <table class="data" aria-label="Verifications">

@@ -74,7 +74,7 @@ pub enum AdminCommand {
 }
 
 /// Turns a service error into an operator-facing message.
-fn explain(err: app::error::AppError) -> anyhow::Error {
+pub(super) fn explain(err: app::error::AppError) -> anyhow::Error {
     match err {
         app::error::AppError::Validation(fields) => {
             let lines: Vec<String> =
@@ -145,18 +145,29 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
             if config.environment.is_production() {
                 anyhow::bail!("seed-demo is for sandbox instances only (ATTEST_ENV=production)");
             }
-            if workspaces::find_by_slug(&db, "demo").await.map_err(explain)?.is_none() {
-                workspaces::create(&db, "Demo Mailboxes", Some("demo"), &actor).await.map_err(explain)?;
-            }
+            let workspace = match workspaces::find_by_slug(&db, "demo").await.map_err(explain)? {
+                Some(workspace) => workspace,
+                None => workspaces::create(&db, "Demo Mailboxes", Some("demo"), &actor).await.map_err(explain)?,
+            };
             let email = "demo@attest.test";
             let password = random_secret(15);
-            members::add_member(&db, email, Some(&password), "demo", Role::Owner, &actor).await.map_err(explain)?;
+            let owner_id = members::add_member(&db, email, Some(&password), "demo", Role::Owner, &actor).await.map_err(explain)?;
+            let state = startup::app_state(config, db.clone())?;
+            let owner = Actor::User { id: owner_id, workspace_id: workspace.id.clone(), role: app::access::RoleRef::Builtin(Role::Owner) };
+            match super::demo::seed(&state, &workspace.id, &owner).await? {
+                0 => println!("The demo samples are there already."),
+                n => println!("{n} sample verifications created and decided by the pipeline."),
+            }
             println!("Demo workspace 'Demo Mailboxes' (slug demo) is ready.");
             println!("Sign in at http://{}/login", config.addr);
             println!("  email:    {email}");
             println!("  password: {password}");
             if config.mfa_required && config.smtp_url.is_none() {
-                println!("Sign-in codes are emailed; with no SMTP server configured they are written to {}/", config.data_dir.join("outbox").display());
+                if config.sandbox_mailbox_enabled() {
+                    println!("Sign-in codes are emailed; with no SMTP server configured, read them at http://{}/sandbox/mailbox", config.addr);
+                } else {
+                    println!("Sign-in codes are emailed; with no SMTP server configured they are written to {}/", config.data_dir.join("outbox").display());
+                }
             }
         }
     }

@@ -2,6 +2,7 @@
 //! operator's `admin` commands, which work on the same database as a running server.
 
 mod admin;
+mod demo;
 mod backup;
 
 use crate::{

@@ -104,7 +104,7 @@ pub fn TokensPage() -> impl IntoView {
                         </section>
                         <p class="form-error" role="alert">{forms::error::<RevokeToken>()}</p>
                         {if list.is_empty() {
-                            view! { <p class="empty">"No tokens yet."</p> }.into_any()
+                            view! { <p class="empty">"No tokens yet. Create one above: it is shown once, then your software sends it as " <code>"Authorization: Bearer …"</code> ". The " <a href="/api-reference">"API reference"</a> " shows every call."</p> }.into_any()
                         } else {
                             view! { <TokenTable slug=slug() list/> }.into_any()
                         }}

@@ -130,7 +130,7 @@ pub fn ActivityPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading activity…"</p> }>
             {move || Suspend::new(async move {
                 match entries.await {
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing matches."</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing matches these filters. Clear them to see every entry: sign-ins, changes and API writes are all recorded here."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="data" aria-label="Activity">
                             <thead><tr><th scope="col">"When (UTC)"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"From"</th></tr></thead>

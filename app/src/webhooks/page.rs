@@ -138,6 +138,9 @@ pub fn WebhooksPage() -> impl IntoView {
                                 </section>
                             })}
                             <h2>"Endpoints"</h2>
+                            {v.endpoints.is_empty().then(|| view! {
+                                <p class="empty">"No endpoints yet. Add the HTTPS address where your software receives events; each delivery is signed (Standard Webhooks), so verify it with your endpoint's secret. Until then, every event waits in the history of its verification."</p>
+                            })}
                             <table class="data" aria-label="Endpoints">
                                 <thead><tr><th scope="col">"URL"</th><th scope="col">"Events"</th><th scope="col">"Status"</th><th scope="col">"Actions"</th></tr></thead>
                                 <tbody>

@@ -144,7 +144,8 @@ pub async fn seed(state: &AppState, workspace_id: &str, owner: &Actor) -> anyhow
         decided.push((sample, created.id));
     }
 
-    run_pipeline(state).await?;
+    let submitted: Vec<(Flow, &str)> = decided.iter().map(|(sample, id)| (sample.flow, id.as_str())).collect();
+    run_pipeline(state, workspace_id, &submitted).await?;
 
     for (sample, id) in &decided {
         if sample.ending == Ending::Rejected {
@@ -155,19 +156,28 @@ pub async fn seed(state: &AppState, workspace_id: &str, owner: &Actor) -> anyhow
     Ok(SAMPLES.len())
 }
 
-/// Leases and runs pipeline jobs until none is left (or a minute passes).
-async fn run_pipeline(state: &AppState) -> anyhow::Result<()> {
+/// Runs the pipeline here until every submitted sample is decided (a running `attest
+/// serve` may take some of the jobs: then this waits for it), or a minute passes.
+async fn run_pipeline(state: &AppState, workspace_id: &str, submitted: &[(Flow, &str)]) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let worker = app::store::ids::new_id("seed");
     while Instant::now() < deadline {
         let leased = jobs::lease(&state.db, &worker, &[app::pipeline::JOB], 2, state.settings.job_lease_ms).await?;
-        if leased.is_empty() {
-            return Ok(());
-        }
         for job in &leased {
             if let Err(e) = app::pipeline::process(&state.db, &state.files, &state.pipeline, job, &worker).await {
                 jobs::fail(state.db.pool(), job, &worker, &e.to_string(), 0).await?;
             }
+        }
+        let mut waiting = 0;
+        for (flow, id) in submitted {
+            let verification = verifications::get(&state.db, workspace_id, *flow, id).await.map_err(super::admin::explain)?;
+            waiting += usize::from(verification.status == app::verifications::VerificationStatus::Submitted);
+        }
+        if waiting == 0 {
+            return Ok(());
+        }
+        if leased.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     anyhow::bail!("the demo verifications were not all processed within a minute")

@@ -65,6 +65,30 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
     }
 }
 
+/// The card that the signed-out pages sit in (sign-in, code, password reset,
+/// invitation, sandbox mailbox): the page's title, the brand, then `children`.
+#[component]
+pub fn AuthCard(
+    /// The browser tab's title.
+    title: &'static str,
+    /// The id of the heading that names the card.
+    labelled_by: &'static str,
+    /// A wider card, for tables.
+    #[prop(optional)]
+    wide: bool,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <Title text=title/>
+        <main class="auth-page">
+            <section class=if wide { "auth-card wide" } else { "auth-card" } aria-labelledby=labelled_by>
+                <p class="brand">"Attest"</p>
+                {children()}
+            </section>
+        </main>
+    }
+}
+
 /// Shown for any path the dashboard does not know.
 #[component]
 pub fn NotFound() -> impl IntoView {

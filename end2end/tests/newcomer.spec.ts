@@ -77,7 +77,7 @@ test('a newcomer signs in with the code from the sandbox mailbox and reviews a s
   await page.screenshot({ path: tour('detail'), fullPage: true });
 
   await page.goto(`${base}/w/demo/webhooks`);
-  await expect(page.getByText('http://127.0.0.1:9/demo-receiver')).toBeVisible();
+  await expect(page.getByRole('table', { name: 'Endpoints' }).getByText('http://127.0.0.1:9/demo-receiver')).toBeVisible();
   await page.screenshot({ path: tour('webhooks'), fullPage: true });
   await page.goto(`${base}/w/demo/settings`);
   await page.screenshot({ path: tour('settings'), fullPage: true });

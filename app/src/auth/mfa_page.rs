@@ -3,7 +3,6 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,66 +107,62 @@ pub fn MfaPage() -> impl IntoView {
     let resend_result = crate::forms::outcome::<ResendMfa>;
 
     view! {
-        <Title text="Enter your sign-in code"/>
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="mfa-heading">
-                <p class="brand">"Attest"</p>
-                <Transition fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        let expired = matches!(verify_error(), Some(AppError::MfaExpired));
-                        let locked = matches!(verify_error(), Some(AppError::MfaLocked));
-                        match state.await {
-                            _ if locked => view! {
-                                <h1 id="mfa-heading">"Sign-in locked"</h1>
-                                <p role="alert">{AppError::MfaLocked.to_string()}</p>
-                                <a href="/login" class="button">"Back to sign-in"</a>
-                            }.into_any(),
-                            Ok(view) if !expired => {
-                                let totp = view.method == "totp";
-                                view! {
-                                    <h1 id="mfa-heading">"Enter your sign-in code"</h1>
-                                    <p class="muted">
-                                        {if totp {
-                                            "Open your authenticator app and enter the 6-digit code, or use one of your recovery codes.".to_string()
-                                        } else {
-                                            format!("We emailed a 6-digit code to {}. It expires in {} minutes.", view.sent_to, (view.expires_in_secs + 59) / 60)
-                                        }}
-                                    </p>
-                                    <form method="post" action={crate::forms::action::<VerifyMfa>()} class="stack">
-                                        <label for="code">{if totp { "Code" } else { "Code from the email" }}</label>
-                                        <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="20" autofocus/>
-                                        <p class="form-error" role="alert">{verify_error().map(|e| e.to_string())}</p>
-                                        <button type="submit" class="primary">"Verify"</button>
-                                    </form>
-                                    {(!totp).then(|| view! {
-                                        <form method="post" action={crate::forms::action::<ResendMfa>()} class="inline">
-                                            <button type="submit" class="link" disabled={view.resend_in_secs > 0}>
-                                                {if view.resend_in_secs > 0 { format!("Resend code (in {} s)", view.resend_in_secs) } else { "Resend code".to_string() }}
-                                            </button>
-                                        </form>
-                                    })}
-                                    {match resend_result() {
-                                        Some(Ok(())) => Some(view! { <p class="saved" role="status">"A new code is on its way. The previous code no longer works."</p> }.into_any()),
-                                        Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()),
-                                        None => None,
+        <crate::layout::AuthCard title="Enter your sign-in code" labelled_by="mfa-heading">
+            <Transition fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let expired = matches!(verify_error(), Some(AppError::MfaExpired));
+                    let locked = matches!(verify_error(), Some(AppError::MfaLocked));
+                    match state.await {
+                        _ if locked => view! {
+                            <h1 id="mfa-heading">"Sign-in locked"</h1>
+                            <p role="alert">{AppError::MfaLocked.to_string()}</p>
+                            <a href="/login" class="button">"Back to sign-in"</a>
+                        }.into_any(),
+                        Ok(view) if !expired => {
+                            let totp = view.method == "totp";
+                            view! {
+                                <h1 id="mfa-heading">"Enter your sign-in code"</h1>
+                                <p class="muted">
+                                    {if totp {
+                                        "Open your authenticator app and enter the 6-digit code, or use one of your recovery codes.".to_string()
+                                    } else {
+                                        format!("We emailed a 6-digit code to {}. It expires in {} minutes.", view.sent_to, (view.expires_in_secs + 59) / 60)
                                     }}
-                                    <p class="muted small">"Not receiving the email? Check your spam folder, wait a minute and resend, or ask an administrator to check your address."</p>
-                                }.into_any()
-                            }
-                            Ok(_) | Err(AppError::MfaExpired) => view! {
-                                <h1 id="mfa-heading">"Sign-in expired"</h1>
-                                <p role="alert">{AppError::MfaExpired.to_string()}</p>
-                                <a href="/login" class="button">"Log in again"</a>
-                            }.into_any(),
-                            Err(e) => view! {
-                                <h1 id="mfa-heading">"Something went wrong"</h1>
-                                <p role="alert">{e.to_string()}</p>
-                                <a href="/login" class="button">"Log in again"</a>
-                            }.into_any(),
+                                </p>
+                                <form method="post" action={crate::forms::action::<VerifyMfa>()} class="stack">
+                                    <label for="code">{if totp { "Code" } else { "Code from the email" }}</label>
+                                    <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="20" autofocus/>
+                                    <p class="form-error" role="alert">{verify_error().map(|e| e.to_string())}</p>
+                                    <button type="submit" class="primary">"Verify"</button>
+                                </form>
+                                {(!totp).then(|| view! {
+                                    <form method="post" action={crate::forms::action::<ResendMfa>()} class="inline">
+                                        <button type="submit" class="link" disabled={view.resend_in_secs > 0}>
+                                            {if view.resend_in_secs > 0 { format!("Resend code (in {} s)", view.resend_in_secs) } else { "Resend code".to_string() }}
+                                        </button>
+                                    </form>
+                                })}
+                                {match resend_result() {
+                                    Some(Ok(())) => Some(view! { <p class="saved" role="status">"A new code is on its way. The previous code no longer works."</p> }.into_any()),
+                                    Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()),
+                                    None => None,
+                                }}
+                                <p class="muted small">"Not receiving the email? Check your spam folder, wait a minute and resend, or ask an administrator to check your address."</p>
+                            }.into_any()
                         }
-                    })}
-                </Transition>
-            </section>
-        </main>
+                        Ok(_) | Err(AppError::MfaExpired) => view! {
+                            <h1 id="mfa-heading">"Sign-in expired"</h1>
+                            <p role="alert">{AppError::MfaExpired.to_string()}</p>
+                            <a href="/login" class="button">"Log in again"</a>
+                        }.into_any(),
+                        Err(e) => view! {
+                            <h1 id="mfa-heading">"Something went wrong"</h1>
+                            <p role="alert">{e.to_string()}</p>
+                            <a href="/login" class="button">"Log in again"</a>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </crate::layout::AuthCard>
     }
 }

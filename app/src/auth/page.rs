@@ -3,7 +3,6 @@
 use super::Login;
 use crate::forms;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 /// In a sandbox that keeps its mail locally, where the sign-in code can be read.
@@ -26,7 +25,7 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = query.read_untracked().get("next").unwrap_or_default();
     let error = forms::error::<Login>();
-    let notice = || {
+    let notice = {
         let q = query.read_untracked();
         if q.get("invited").is_some() || q.get("reset").is_some() {
             Some("Your password is set. Sign in to continue.")
@@ -38,24 +37,20 @@ pub fn LoginPage() -> impl IntoView {
     };
 
     view! {
-        <Title text="Sign in"/>
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="sign-in-heading">
-                <p class="brand">"Attest"</p>
-                <h1 id="sign-in-heading">"Sign in"</h1>
-                {notice().map(|n| view! { <p class="saved" role="status">{n}</p> })}
-                <form method="post" action={forms::action::<Login>()} class="stack" aria-describedby="sign-in-error">
-                    <input type="hidden" name="next" value=next/>
-                    <label for="email">"Email"</label>
-                    <input id="email" type="email" name="email" autocomplete="username" required/>
-                    <label for="password">"Password"</label>
-                    <input id="password" type="password" name="password" autocomplete="current-password" required/>
-                    <p id="sign-in-error" class="form-error" role="alert">{error}</p>
-                    <button type="submit" class="primary">"Sign in"</button>
-                </form>
-                <p><a href="/forgot-password">"Forgot password?"</a></p>
-                <MailboxLink/>
-            </section>
-        </main>
+        <crate::layout::AuthCard title="Sign in" labelled_by="sign-in-heading">
+            <h1 id="sign-in-heading">"Sign in"</h1>
+            {notice.map(|n| view! { <p class="saved" role="status">{n}</p> })}
+            <form method="post" action={forms::action::<Login>()} class="stack" aria-describedby="sign-in-error">
+                <input type="hidden" name="next" value=next/>
+                <label for="email">"Email"</label>
+                <input id="email" type="email" name="email" autocomplete="username" required/>
+                <label for="password">"Password"</label>
+                <input id="password" type="password" name="password" autocomplete="current-password" required/>
+                <p id="sign-in-error" class="form-error" role="alert">{error}</p>
+                <button type="submit" class="primary">"Sign in"</button>
+            </form>
+            <p><a href="/forgot-password">"Forgot password?"</a></p>
+            <MailboxLink/>
+        </crate::layout::AuthCard>
     }
 }

@@ -3,7 +3,6 @@
 
 use crate::{error::AppError, forms};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 /// The answer to every reset request, whether or not the address has an account.
@@ -54,28 +53,24 @@ pub async fn reset_link_state(token: String) -> Result<bool, AppError> {
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
     view! {
-        <Title text="Reset your password"/>
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="forgot-heading">
-                <p class="brand">"Attest"</p>
-                <h1 id="forgot-heading">"Reset your password"</h1>
-                {if forms::done::<RequestPasswordReset>() {
-                    view! { <p class="saved" role="status">{RESET_REQUESTED}</p> }.into_any()
-                } else {
-                    view! {
-                        <p class="muted">"Enter the address you sign in with. We will mail you a link to choose a new password."</p>
-                        <form method="post" action={forms::action::<RequestPasswordReset>()} class="stack">
-                            <label for="email">"Email"</label>
-                            <input id="email" type="email" name="email" autocomplete="username" required/>
-                            <p class="form-error" role="alert">{forms::error::<RequestPasswordReset>()}</p>
-                            <button type="submit" class="primary">"Send the link"</button>
-                        </form>
-                    }
-                    .into_any()
-                }}
-                <p><a href="/login">"Back to sign-in"</a></p>
-            </section>
-        </main>
+        <crate::layout::AuthCard title="Reset your password" labelled_by="forgot-heading">
+            <h1 id="forgot-heading">"Reset your password"</h1>
+            {if forms::done::<RequestPasswordReset>() {
+                view! { <p class="saved" role="status">{RESET_REQUESTED}</p> }.into_any()
+            } else {
+                view! {
+                    <p class="muted">"Enter the address you sign in with. We will mail you a link to choose a new password."</p>
+                    <form method="post" action={forms::action::<RequestPasswordReset>()} class="stack">
+                        <label for="email">"Email"</label>
+                        <input id="email" type="email" name="email" autocomplete="username" required/>
+                        <p class="form-error" role="alert">{forms::error::<RequestPasswordReset>()}</p>
+                        <button type="submit" class="primary">"Send the link"</button>
+                    </form>
+                }
+                .into_any()
+            }}
+            <p><a href="/login">"Back to sign-in"</a></p>
+        </crate::layout::AuthCard>
     }
 }
 
@@ -89,37 +84,33 @@ pub fn ResetPasswordPage() -> impl IntoView {
         move |_| reset_link_state(token.clone())
     });
     view! {
-        <Title text="Choose a new password"/>
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="reset-heading">
-                <p class="brand">"Attest"</p>
-                <h1 id="reset-heading">"Choose a new password"</h1>
-                <Suspense fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
-                    {move || {
-                        let token = token.clone();
-                        Suspend::new(async move {
-                            match live.await {
-                                Ok(true) => view! {
-                                    <p class="muted">"At least 12 characters. A passphrase of several unrelated words is easiest to remember. Your other sessions will be signed out."</p>
-                                    <form method="post" action={forms::action::<ResetPassword>()} class="stack">
-                                        <input type="hidden" name="token" value=token/>
-                                        <label for="new-password">"New password"</label>
-                                        <input id="new-password" type="password" name="password" autocomplete="new-password" required minlength="12"/>
-                                        <p class="form-error" role="alert">{forms::error::<ResetPassword>()}</p>
-                                        <button type="submit" class="primary">"Set the password"</button>
-                                    </form>
-                                }
-                                .into_any(),
-                                _ => view! {
-                                    <p role="alert">"This reset link has expired or was already used."</p>
-                                    <a href="/forgot-password" class="button">"Ask for a new link"</a>
-                                }
-                                .into_any(),
+        <crate::layout::AuthCard title="Choose a new password" labelled_by="reset-heading">
+            <h1 id="reset-heading">"Choose a new password"</h1>
+            <Suspense fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
+                {move || {
+                    let token = token.clone();
+                    Suspend::new(async move {
+                        match live.await {
+                            Ok(true) => view! {
+                                <p class="muted">"At least 12 characters. A passphrase of several unrelated words is easiest to remember. Your other sessions will be signed out."</p>
+                                <form method="post" action={forms::action::<ResetPassword>()} class="stack">
+                                    <input type="hidden" name="token" value=token/>
+                                    <label for="new-password">"New password"</label>
+                                    <input id="new-password" type="password" name="password" autocomplete="new-password" required minlength="12"/>
+                                    <p class="form-error" role="alert">{forms::error::<ResetPassword>()}</p>
+                                    <button type="submit" class="primary">"Set the password"</button>
+                                </form>
                             }
-                        })
-                    }}
-                </Suspense>
-            </section>
-        </main>
+                            .into_any(),
+                            _ => view! {
+                                <p role="alert">"This reset link has expired or was already used."</p>
+                                <a href="/forgot-password" class="button">"Ask for a new link"</a>
+                            }
+                            .into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+        </crate::layout::AuthCard>
     }
 }

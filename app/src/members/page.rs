@@ -177,21 +177,17 @@ pub fn InvitePage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
     view! {
-        <Title text="Accept invitation"/>
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="invite-heading">
-                <p class="brand">"Attest"</p>
-                <h1 id="invite-heading">"Set your password"</h1>
-                <p class="muted">"At least 12 characters. A passphrase of several words is easiest to remember."</p>
-                <form method="post" action={forms::action::<AcceptInvitation>()} class="stack">
-                    <input type="hidden" name="token" value=token/>
-                    <label for="new-password">"Password"</label>
-                    <input id="new-password" type="password" name="password" autocomplete="new-password" required minlength="12"/>
-                    <p class="form-error" role="alert">{forms::error::<AcceptInvitation>()}</p>
-                    <button type="submit" class="primary">"Join"</button>
-                </form>
-            </section>
-        </main>
+        <crate::layout::AuthCard title="Accept invitation" labelled_by="invite-heading">
+            <h1 id="invite-heading">"Set your password"</h1>
+            <p class="muted">"At least 12 characters. A passphrase of several words is easiest to remember."</p>
+            <form method="post" action={forms::action::<AcceptInvitation>()} class="stack">
+                <input type="hidden" name="token" value=token/>
+                <label for="new-password">"Password"</label>
+                <input id="new-password" type="password" name="password" autocomplete="new-password" required minlength="12"/>
+                <p class="form-error" role="alert">{forms::error::<AcceptInvitation>()}</p>
+                <button type="submit" class="primary">"Join"</button>
+            </form>
+        </crate::layout::AuthCard>
     }
 }
 
@@ -202,26 +198,22 @@ pub fn ConfirmEmailPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
     view! {
-        <Title text="Confirm your email"/>
-        <main class="auth-page">
-            <section class="auth-card" aria-labelledby="confirm-email-heading">
-                <p class="brand">"Attest"</p>
-                <h1 id="confirm-email-heading">"Confirm your new sign-in email"</h1>
-                {match forms::outcome::<ConfirmEmailChange>() {
-                    Some(Ok(())) => view! {
-                        <p class="saved" role="status">"Your sign-in email is changed. Sign in with the new address."</p>
-                        <a href="/login" class="button primary">"Sign in"</a>
-                    }.into_any(),
-                    other => view! {
-                        <p class="muted">"After this you sign in to Attest with this address."</p>
-                        <form method="post" action={forms::action::<ConfirmEmailChange>()} class="stack">
-                            <input type="hidden" name="token" value=token/>
-                            <p class="form-error" role="alert">{other.and_then(|o| o.err()).map(|e| e.message())}</p>
-                            <button type="submit" class="primary">"Confirm"</button>
-                        </form>
-                    }.into_any(),
-                }}
-            </section>
-        </main>
+        <crate::layout::AuthCard title="Confirm your email" labelled_by="confirm-email-heading">
+            <h1 id="confirm-email-heading">"Confirm your new sign-in email"</h1>
+            {match forms::outcome::<ConfirmEmailChange>() {
+                Some(Ok(())) => view! {
+                    <p class="saved" role="status">"Your sign-in email is changed. Sign in with the new address."</p>
+                    <a href="/login" class="button primary">"Sign in"</a>
+                }.into_any(),
+                other => view! {
+                    <p class="muted">"After this you sign in to Attest with this address."</p>
+                    <form method="post" action={forms::action::<ConfirmEmailChange>()} class="stack">
+                        <input type="hidden" name="token" value=token/>
+                        <p class="form-error" role="alert">{other.and_then(|o| o.err()).map(|e| e.message())}</p>
+                        <button type="submit" class="primary">"Confirm"</button>
+                    </form>
+                }.into_any(),
+            }}
+        </crate::layout::AuthCard>
     }
 }

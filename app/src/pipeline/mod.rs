@@ -177,7 +177,10 @@ async fn read_document(
     };
     let started = std::time::Instant::now();
     let read = blocking(move || provider.read(&DocumentInput { role, document_type: &document_type, country: &country, front: &front, back: back.as_deref() })).await;
-    record_extractor(extractor, started, read.as_ref().err());
+    // Proofs of address are timed by the provider, which knows text layer from OCR.
+    if extractor != "poa" {
+        record_extractor(extractor, started, read.as_ref().err());
+    }
     match read {
         Ok(e) => Ok(Ok(Some(to_wire(e)?))),
         Err(f) => Ok(Err(f)),

@@ -142,8 +142,18 @@ impl Provider for LocalProvider {
                 Err(last)
             }
             Method::AddressText => {
+                // Timed here, where it is known whether the text came from the PDF's text
+                // layer (`poa_text`, milliseconds) or from OCR (`poa_ocr`, seconds).
+                let started = std::time::Instant::now();
                 let ocr = unavailable(&self.address)?;
-                address::read(&intake::load(doc.front)?, ocr).map(|r| r.extracted)
+                let read = intake::load(doc.front).and_then(|loaded| address::read(&loaded, ocr));
+                let extractor = match &read {
+                    Ok(r) if r.source == address::TextSource::TextLayer => "poa_text",
+                    _ => "poa_ocr",
+                };
+                let outcome = read.as_ref().err().map(|f| f.code()).unwrap_or("ok");
+                metrics::histogram!("attest_pipeline_extractor_seconds", "extractor" => extractor, "outcome" => outcome).record(started.elapsed().as_secs_f64());
+                read.map(|r| r.extracted)
             }
             Method::None => Err(Failure::UnsupportedDocumentType),
         }

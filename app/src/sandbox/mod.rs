@@ -12,7 +12,6 @@ pub mod service;
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
@@ -72,37 +71,33 @@ pub async fn sandbox_mail(id: String) -> Result<MailView, AppError> {
 pub fn MailboxPage() -> impl IntoView {
     let mails = Resource::new(|| (), |_| sandbox_mailbox());
     view! {
-        <Title text="Sandbox mailbox"/>
-        <main class="auth-page mailbox">
-            <section class="auth-card wide" aria-labelledby="mailbox-heading">
-                <p class="brand">"Attest"</p>
-                <h1 id="mailbox-heading">"Sandbox mailbox"</h1>
-                <p class="muted">"No SMTP server is configured, so this sandbox keeps its mail here. Newest first."</p>
-                <Suspense fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match mails.await {
-                            Ok(list) if list.is_empty() => view! { <p class="empty">"No mail yet. Sign in, and your code arrives here."</p> }.into_any(),
-                            Ok(list) => view! {
-                                <table class="table">
-                                    <thead><tr><th scope="col">"To"</th><th scope="col">"Subject"</th><th scope="col">"Sent (UTC)"</th></tr></thead>
-                                    <tbody>
-                                        {list.into_iter().map(|m| view! {
-                                            <tr>
-                                                <td>{m.to}</td>
-                                                <td><a href=format!("/sandbox/mailbox/{}", m.id)>{m.subject}</a></td>
-                                                <td>{m.date}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }.into_any(),
-                            Err(e) => view! { <crate::layout::ErrorNotice error=e/> }.into_any(),
-                        }
-                    })}
-                </Suspense>
-                <p><a href="/login">"Back to sign-in"</a></p>
-            </section>
-        </main>
+        <crate::layout::AuthCard title="Sandbox mailbox" labelled_by="mailbox-heading" wide=true>
+            <h1 id="mailbox-heading">"Sandbox mailbox"</h1>
+            <p class="muted">"No SMTP server is configured, so this sandbox keeps its mail here. Newest first."</p>
+            <Suspense fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match mails.await {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No mail yet. Sign in, and your code arrives here."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table">
+                                <thead><tr><th scope="col">"To"</th><th scope="col">"Subject"</th><th scope="col">"Sent (UTC)"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|m| view! {
+                                        <tr>
+                                            <td>{m.to}</td>
+                                            <td><a href=format!("/sandbox/mailbox/{}", m.id)>{m.subject}</a></td>
+                                            <td>{m.date}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <crate::layout::ErrorNotice error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <p><a href="/login">"Back to sign-in"</a></p>
+        </crate::layout::AuthCard>
     }
 }
 
@@ -113,28 +108,24 @@ pub fn MailPage() -> impl IntoView {
     let id = params.read_untracked().get("id").unwrap_or_default();
     let mail = Resource::new(move || id.clone(), sandbox_mail);
     view! {
-        <Title text="Sandbox mail"/>
-        <main class="auth-page mailbox">
-            <section class="auth-card wide" aria-labelledby="mail-heading">
-                <p class="brand">"Attest"</p>
-                <Suspense fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match mail.await {
-                            Ok(m) => view! {
-                                <h1 id="mail-heading">{m.subject}</h1>
-                                <dl class="mail-headers">
-                                    <dt>"From"</dt><dd>{m.from}</dd>
-                                    <dt>"To"</dt><dd>{m.to}</dd>
-                                    <dt>"Sent (UTC)"</dt><dd>{m.date}</dd>
-                                </dl>
-                                <pre class="mail-body" data-testid="mail-body">{m.body}</pre>
-                            }.into_any(),
-                            Err(e) => view! { <h1 id="mail-heading">"Mail"</h1><crate::layout::ErrorNotice error=e/> }.into_any(),
-                        }
-                    })}
-                </Suspense>
-                <p><a href="/sandbox/mailbox">"All mail"</a>" · "<a href="/login">"Sign in"</a></p>
-            </section>
-        </main>
+        <crate::layout::AuthCard title="Sandbox mail" labelled_by="mail-heading" wide=true>
+            <Suspense fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match mail.await {
+                        Ok(m) => view! {
+                            <h1 id="mail-heading">{m.subject}</h1>
+                            <dl class="mail-headers">
+                                <dt>"From"</dt><dd>{m.from}</dd>
+                                <dt>"To"</dt><dd>{m.to}</dd>
+                                <dt>"Sent (UTC)"</dt><dd>{m.date}</dd>
+                            </dl>
+                            <pre class="mail-body" data-testid="mail-body">{m.body}</pre>
+                        }.into_any(),
+                        Err(e) => view! { <h1 id="mail-heading">"Mail"</h1><crate::layout::ErrorNotice error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <p><a href="/sandbox/mailbox">"All mail"</a>" · "<a href="/login">"Sign in"</a></p>
+        </crate::layout::AuthCard>
     }
 }

@@ -22,6 +22,7 @@ pub fn action<S: ServerFn>() -> &'static str {
 /// The query parameters of an outcome: the server function, its encoded error (absent
 /// on success), when it stops being shown (unix seconds) and the signature over those
 /// and the browser's session.
+#[cfg(feature = "ssr")]
 const OUTCOME_KEYS: [&str; 4] = ["__path", "__err", "__exp", "__sig"];
 
 /// How long an outcome in an address is shown: long enough for the redirect back, short

@@ -79,7 +79,7 @@ pub fn MailboxPage() -> impl IntoView {
                     match mails.await {
                         Ok(list) if list.is_empty() => view! { <p class="empty">"No mail yet. Sign in, and your code arrives here."</p> }.into_any(),
                         Ok(list) => view! {
-                            <table class="table">
+                            <table class="data" aria-label="Mail">
                                 <thead><tr><th scope="col">"To"</th><th scope="col">"Subject"</th><th scope="col">"Sent (UTC)"</th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|m| view! {

@@ -88,6 +88,8 @@ pub struct Services {
     pub settings: Arc<Settings>,
     pub files: DocumentFiles,
     pub mailer: Arc<dyn crate::mail::Mailer>,
+    /// Password-check slots: a sign-in flood is answered 429 instead of queueing hashes.
+    pub hashing: Arc<crate::auth::password::Slots>,
     pub deliverer: Arc<crate::webhooks::deliver::Deliverer>,
     pub pipeline: crate::pipeline::Pipeline,
     /// The API's operations, from the server's OpenAPI document.

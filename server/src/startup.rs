@@ -68,6 +68,7 @@ pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
         }),
         files,
         mailer: mailer(config)?,
+        hashing: Arc::default(),
         deliverer: Arc::new(
             app::webhooks::deliver::Deliverer::new(config.environment, config.webhook_timeout, config.webhook_retry_schedule.clone())
                 .map_err(anyhow::Error::msg)?,

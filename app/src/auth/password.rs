@@ -12,43 +12,61 @@ use argon2::{
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
-        LazyLock,
+        Arc, LazyLock,
     },
     time::Duration,
 };
-use tokio::sync::{Semaphore, SemaphorePermit};
-
-/// One hashing slot per core.
-static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(cores()));
-/// Requests waiting for a slot right now.
-static WAITING: AtomicUsize = AtomicUsize::new(0);
-/// How long a request waits for a slot before it is told to come back.
-const SLOT_WAIT: Duration = Duration::from_secs(2);
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
-/// The right to run one hash now; taken before anything else is spent on an attempt.
-pub struct Slot(#[allow(dead_code)] SemaphorePermit<'static>);
+/// How long a sign-in waits for a slot before it is told to come back.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
 
-/// A hashing slot, or `Err(Busy)` when the queue is full or the wait runs out.
-pub async fn slot() -> Result<Slot, AppError> {
-    if let Ok(permit) = SLOTS.try_acquire() {
-        return Ok(Slot(permit));
-    }
-    let busy = AppError::Busy { retry_after_secs: 1 };
-    if WAITING.fetch_add(1, Ordering::SeqCst) >= 4 * cores() {
-        WAITING.fetch_sub(1, Ordering::SeqCst);
-        return Err(busy);
-    }
-    let permit = tokio::time::timeout(SLOT_WAIT, SLOTS.acquire()).await;
-    WAITING.fetch_sub(1, Ordering::SeqCst);
-    match permit {
-        Ok(Ok(permit)) => Ok(Slot(permit)),
-        _ => Err(busy),
+/// The hashing slots of one server (in [`crate::state::Services`]): one per core, and a
+/// queue of four times that.
+#[derive(Debug)]
+pub struct Slots {
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots { permits: Arc::new(Semaphore::new(cores())), waiting: AtomicUsize::new(0) }
     }
 }
+
+/// The right to run one hash now; taken before anything else is spent on an attempt.
+pub struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl Slots {
+    /// A slot for a sign-in's check, or `Err(Busy)` when the queue is full or the wait
+    /// runs out.
+    pub async fn take(&self) -> Result<Slot, AppError> {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(Slot(permit));
+        }
+        let busy = AppError::Busy { retry_after_secs: 1 };
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= 4 * cores() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy);
+        }
+        let permit = tokio::time::timeout(SLOT_WAIT, self.permits.clone().acquire_owned()).await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        match permit {
+            Ok(Ok(permit)) => Ok(Slot(permit)),
+            _ => Err(busy),
+        }
+    }
+}
+
+/// Setting a password (invitation, reset, change, the operator's CLI) is rare and never
+/// reached without a valid link or session: it waits its turn in a process-wide line of
+/// one hash per core rather than being refused.
+static SETTING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(cores())));
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are valid");
@@ -91,9 +109,9 @@ pub fn check_strength(password: &str, context: &[&str]) -> Result<(), AppError> 
 
 /// Hashes `password` into a PHC string.
 pub async fn hash(password: String) -> Result<String, AppError> {
-    let slot = slot().await?;
+    let permit = SETTING.clone().acquire_owned().await.map_err(|e| AppError::internal("password hashing slots", e))?;
     tokio::task::spawn_blocking(move || {
-        let _slot = slot;
+        let _slot = permit;
         let salt = SaltString::generate(&mut OsRng);
         argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
     })
@@ -142,8 +160,9 @@ mod tests {
     async fn hashes_verify_only_their_password() {
         let stored = hash("correct horse battery".into()).await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
-        assert!(verify(slot().await.unwrap(), "correct horse battery".into(), Some(stored.clone())).await.unwrap());
-        assert!(!verify(slot().await.unwrap(), "wrong horse battery".into(), Some(stored)).await.unwrap());
-        assert!(!verify(slot().await.unwrap(), "anything".into(), None).await.unwrap());
+        let slots = Slots::default();
+        assert!(verify(slots.take().await.unwrap(), "correct horse battery".into(), Some(stored.clone())).await.unwrap());
+        assert!(!verify(slots.take().await.unwrap(), "wrong horse battery".into(), Some(stored)).await.unwrap());
+        assert!(!verify(slots.take().await.unwrap(), "anything".into(), None).await.unwrap());
     }
 }

@@ -93,7 +93,7 @@ pub async fn check_password(state: &crate::state::AppState, email: &str, passwor
         log_attempt(db, "login.refused_locked", None, email, origin).await?;
         return Err(AppError::Locked { until: crate::verifications::rfc3339(until) });
     }
-    let slot = super::password::slot().await?;
+    let slot = state.hashing.take().await?;
     super::lockout::reserve_ip(db, origin.ip.as_deref(), &policy).await?;
     let reservation = match super::lockout::reserve(db, email, &policy).await {
         Ok(reservation) => reservation,

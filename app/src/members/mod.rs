@@ -20,6 +20,8 @@ pub struct MemberView {
     /// `email code` or `authenticator app`.
     pub mfa: String,
     pub locked_until: Option<String>,
+    /// Too many wrong second-factor codes: only an unlock lifts it.
+    pub mfa_locked: bool,
     pub joined: String,
     /// Live API tokens this member created here: revoked if they are removed.
     pub api_tokens: i64,

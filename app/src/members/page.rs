@@ -148,12 +148,13 @@ fn MemberRow(
                 </form>
             </td>
             <td>{m.mfa.clone()}</td>
-            <td>{match &m.locked_until {
-                Some(until) => view! { <span class="badge revoked">{format!("locked until {}", until.replace('T', " ").chars().take(16).collect::<String>())}</span> }.into_any(),
-                None => view! { <span class="badge active">"active"</span> }.into_any(),
+            <td>{match (&m.locked_until, m.mfa_locked) {
+                (Some(until), _) => view! { <span class="badge revoked">{format!("locked until {}", until.replace('T', " ").chars().take(16).collect::<String>())}</span> }.into_any(),
+                (None, true) => view! { <span class="badge revoked">"second factor locked"</span> }.into_any(),
+                (None, false) => view! { <span class="badge active">"active"</span> }.into_any(),
             }}</td>
             <td class="actions">
-                {m.locked_until.is_some().then(|| view! {
+                {(m.locked_until.is_some() || m.mfa_locked).then(|| view! {
                     <form method="post" action={forms::action::<UnlockMember>()} class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" aria-label=format!("Unlock {}", email.get_value())>"Unlock"</button></form>
                 })}
                 <form method="post" action={forms::action::<ResetMemberMfa>()} class="inline"><Hidden slug=s.get_value() user_id=u.get_value()/><button type="submit" aria-label=format!("Reset MFA of {}", email.get_value())>"Reset MFA"</button></form>

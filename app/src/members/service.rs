@@ -156,7 +156,7 @@ mod tests {
 /// A member as the members page lists them.
 pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::MemberView>, AppError> {
     let rows = sqlx::query(
-        "SELECT u.id, u.email, u.totp_enabled_at, m.role, m.created_at, l.locked_until \
+        "SELECT u.id, u.email, u.totp_enabled_at, u.mfa_locked_at, m.role, m.created_at, l.locked_until \
          FROM memberships m JOIN users u ON u.id = m.user_id LEFT JOIN login_lockouts l ON l.email = u.email \
          WHERE m.workspace_id = $1 ORDER BY u.email",
     )
@@ -176,6 +176,7 @@ pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::MemberView>,
                 role: r.try_get("role")?,
                 mfa: if r.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some() { "authenticator app".into() } else { "email code".into() },
                 locked_until: locked.filter(|l| *l > now).map(crate::verifications::rfc3339),
+                mfa_locked: r.try_get::<Option<i64>, _>("mfa_locked_at")?.is_some(),
                 joined: crate::verifications::rfc3339(r.try_get("created_at")?),
             })
         })

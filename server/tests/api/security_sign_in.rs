@@ -407,3 +407,30 @@ async fn no_secret_reaches_a_log_line() {
     assert!(!logged.contains(&token), "the reset token is in the log");
     assert!(!logged.contains("query-secret-value"), "a query string is in the log");
 }
+
+async fn an_admin_sees_and_lifts_a_second_factor_lock(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &[("ATTEST_MFA_REQUIRED", "true")]).await;
+    let ada = app.seed_member("acme", "ada@acme.test", PASSWORD, Role::Reviewer).await;
+    app.seed_member("acme", "admin@acme.test", PASSWORD, Role::Admin).await;
+    // Ten wrong codes over two sign-ins lock Ada's second factor.
+    for _ in 0..2 {
+        let client = app.new_client();
+        open_challenge(&app, &client, "ada@acme.test").await;
+        for _ in 0..5 {
+            app.rpc(&client, "verify_mfa", &[("code", "000000")]).await;
+        }
+    }
+    let admin = app.new_client();
+    open_challenge(&app, &admin, "admin@acme.test").await;
+    let code = app.latest_code("admin@acme.test");
+    assert_eq!(app.rpc(&admin, "verify_mfa", &[("code", &code)]).await.0, 200);
+    let (_, members) = app.rpc(&admin, "list_members", &[("slug", "acme")]).await;
+    let row = members.as_array().unwrap().iter().find(|m| m["email"] == "ada@acme.test").unwrap().clone();
+    assert_eq!(row["mfa_locked"], true, "the members page shows the lock: {row}");
+    assert_eq!(app.rpc(&admin, "unlock_member", &[("slug", "acme"), ("user_id", &ada)]).await.0, 200);
+    let client = app.new_client();
+    open_challenge(&app, &client, "ada@acme.test").await;
+    let code = app.latest_code("ada@acme.test");
+    assert_eq!(app.rpc(&client, "verify_mfa", &[("code", &code)]).await.0, 200, "unlocked: the right code signs in");
+}
+both_engines!(an_admin_sees_and_lifts_a_second_factor_lock);

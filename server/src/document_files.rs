@@ -98,7 +98,7 @@ mod tests {
         let first = render_slot(slots, wait).await.unwrap();
         let _second = render_slot(slots, wait).await.unwrap();
         let started = std::time::Instant::now();
-        let refused = render_slot(slots, wait).await.err().expect("a third render at once is refused");
+        let refused = render_slot(slots, wait).await.expect_err("a third render at once is refused");
         assert!(started.elapsed() >= wait, "it queued first");
         assert!(matches!(refused, AppError::RateLimited { retry_after_secs: 2 }));
         assert_eq!(refused.status_code(), 429);

@@ -60,7 +60,7 @@ const SAMPLES: [Sample; 12] = [
 /// upload checks and the pipeline's intake accept.
 fn image(width: u32, height: u32, shade: u8) -> Vec<u8> {
     let img = GrayImage::from_fn(width, height, |x, y| {
-        let band = (y * 8 / height) % 2 == 0 && x > width / 10 && x < width * 9 / 10;
+        let band = (y * 8 / height).is_multiple_of(2) && x > width / 10 && x < width * 9 / 10;
         Luma([if band { shade.saturating_sub(90) } else { shade }])
     });
     let mut out = std::io::Cursor::new(Vec::new());

@@ -6,7 +6,10 @@
 //! the dashboard) and by REST handlers (rendered by its `IntoResponse`).
 
 use serde::{Deserialize, Serialize};
-use server_fn::{codec::JsonEncoding, error::{FromServerFnError, ServerFnErrorErr}};
+use server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
 use std::collections::BTreeMap;
 
 /// Field path → human messages, as in the API's 422 `errors` object.
@@ -95,7 +98,9 @@ impl AppError {
     /// Seconds a refused client should wait (`Retry-After`), for the errors that say so.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            AppError::RateLimited { retry_after_secs } | AppError::TooManyAttempts { retry_after_secs } | AppError::Busy { retry_after_secs } => Some(*retry_after_secs),
+            AppError::RateLimited { retry_after_secs } | AppError::TooManyAttempts { retry_after_secs } | AppError::Busy { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         }
     }
@@ -152,8 +157,7 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     // A page rendering on the server calls server functions too (GET, HTML accepted):
     // only a POST is a form's call.
     let plain_form_post = parts.as_ref().is_some_and(|parts| {
-        parts.method == http::Method::POST
-            && parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+        parts.method == http::Method::POST && parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
     });
     if !plain_form_post {
         if let Err(error) = &result {
@@ -194,8 +198,7 @@ mod response {
 
     impl IntoResponse for AppError {
         fn into_response(self) -> Response {
-            let status =
-                StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let body = match &self {
                 AppError::Validation(errors) => serde_json::json!({
                     "message": self.to_string(),

@@ -107,11 +107,8 @@ pub fn back_to_page(referer: &str, path: &str, error: Option<&AppError>) -> Stri
     use base64::{engine::general_purpose::URL_SAFE, Engine};
     use server_fn::error::FromServerFnError;
     let (page, query) = referer.split_once('?').unwrap_or((referer, ""));
-    let mut pairs: Vec<String> = query
-        .split('&')
-        .filter(|pair| !pair.is_empty() && !OUTCOME_KEYS.contains(&pair.split('=').next().unwrap_or_default()))
-        .map(str::to_string)
-        .collect();
+    let mut pairs: Vec<String> =
+        query.split('&').filter(|pair| !pair.is_empty() && !OUTCOME_KEYS.contains(&pair.split('=').next().unwrap_or_default())).map(str::to_string).collect();
     // A call that could not even be decoded may quote what was sent: never echo it.
     let unreadable = AppError::BadRequest("The form could not be read. Reload the page and try again.".into());
     let error = error.map(|e| if matches!(e, AppError::Transport(_)) { &unreadable } else { e });

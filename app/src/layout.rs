@@ -47,11 +47,9 @@ pub fn Shell() -> impl IntoView {
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
     let (title, body) = match &error {
         AppError::Unauthenticated => ("Signed out", "Your session has ended. Sign in again to continue.".to_string()),
-        AppError::Forbidden => (
-            "Not allowed",
-            "You do not have permission to open this. Ask an administrator of the workspace if you need access."
-                .to_string(),
-        ),
+        AppError::Forbidden => {
+            ("Not allowed", "You do not have permission to open this. Ask an administrator of the workspace if you need access.".to_string())
+        }
         AppError::NotFound => ("Not found", "There is nothing here.".to_string()),
         other => ("Something went wrong", other.to_string()),
     };

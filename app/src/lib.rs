@@ -9,8 +9,8 @@ pub mod access;
 pub mod auth;
 pub mod documents;
 pub mod error;
-pub mod forms;
 pub mod flows;
+pub mod forms;
 #[cfg(feature = "ssr")]
 pub mod jobs;
 pub mod layout;

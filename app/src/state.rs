@@ -99,7 +99,6 @@ pub struct Services {
 impl AppState {
     /// The state inside a server function (provided by `leptos_routes_with_context`).
     pub fn from_context() -> Result<AppState, crate::error::AppError> {
-        leptos::prelude::use_context::<AppState>()
-            .ok_or_else(|| crate::error::AppError::internal("state", "AppState missing from context"))
+        leptos::prelude::use_context::<AppState>().ok_or_else(|| crate::error::AppError::internal("state", "AppState missing from context"))
     }
 }

@@ -2,8 +2,16 @@
 //! `baseline <addr> <sqlite-file>`: serves `GET /items/{id}` from a seeded SQLite table,
 //! the floor every Attest API figure is compared with.
 
-use axum::{extract::{Path, State}, http::StatusCode, routing::get, Json, Router};
-use sqlx::{sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions}, Row, SqlitePool};
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::get,
+    Json, Router,
+};
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
+    Row, SqlitePool,
+};
 use std::str::FromStr;
 
 async fn item(State(pool): State<SqlitePool>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, StatusCode> {
@@ -26,12 +34,7 @@ async fn main() {
     let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.unwrap();
     sqlx::query("CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, body TEXT NOT NULL)").execute(&pool).await.unwrap();
     for i in 0..10_000 {
-        sqlx::query("INSERT OR IGNORE INTO items (id, body) VALUES (?1, ?2)")
-            .bind(format!("item{i}"))
-            .bind("x".repeat(400))
-            .execute(&pool)
-            .await
-            .unwrap();
+        sqlx::query("INSERT OR IGNORE INTO items (id, body) VALUES (?1, ?2)").bind(format!("item{i}")).bind("x".repeat(400)).execute(&pool).await.unwrap();
     }
     let app = Router::new().route("/items/{id}", get(item)).with_state(pool);
     let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();

@@ -4,7 +4,13 @@
 //! arrival here. `GET /stats` returns the count, the arrival span and latency percentiles;
 //! `POST /reset` starts over.
 
-use axum::{body::Bytes, extract::State, http::StatusCode, routing::{get, post}, Json, Router};
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+    Json, Router,
+};
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
@@ -22,10 +28,8 @@ fn now_ms() -> f64 {
 
 async fn receive(State(samples): State<Shared>, body: Bytes) -> StatusCode {
     let arrived = now_ms();
-    let created = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["created_at"].as_str().map(str::to_string))
-        .and_then(|t| chrono_ms(&t));
+    let created =
+        serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["created_at"].as_str().map(str::to_string)).and_then(|t| chrono_ms(&t));
     let mut s = samples.lock().unwrap();
     if let Some(created) = created {
         s.latencies_ms.push(arrived - created);

@@ -33,12 +33,11 @@ fn main() {
         eprintln!("usage: bench_barcode FIXTURE_DIR");
         std::process::exit(2);
     };
-    let manifest: Vec<serde_json::Value> =
-        match std::fs::read(dir.join("manifest.json")).map(|b| serde_json::from_slice(&b)) {
-            Ok(Ok(m)) => m,
-            Ok(Err(e)) => return eprintln!("manifest.json: {e}"),
-            Err(e) => return eprintln!("{}: {e}", dir.join("manifest.json").display()),
-        };
+    let manifest: Vec<serde_json::Value> = match std::fs::read(dir.join("manifest.json")).map(|b| serde_json::from_slice(&b)) {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => return eprintln!("manifest.json: {e}"),
+        Err(e) => return eprintln!("{}: {e}", dir.join("manifest.json").display()),
+    };
     let mut rows = Vec::new();
     let mut decode_times = Vec::new();
     for entry in &manifest {
@@ -82,9 +81,7 @@ fn main() {
             note
         } else {
             let analysis = barcode::locate::analyze(&img.to_luma8());
-            let seen = analysis.map(|a| {
-                format!("tilt {:.2}° (strength {:.1}), region {:?}", a.skew.degrees, a.skew.strength, a.region)
-            });
+            let seen = analysis.map(|a| format!("tilt {:.2}° (strength {:.1}), region {:?}", a.skew.degrees, a.skew.strength, a.region));
             format!("{note} [{}]", seen.unwrap_or_default())
         };
         rows.push(Row {
@@ -102,10 +99,7 @@ fn main() {
     let mut kinds: Vec<String> = rows.iter().map(|r| r.kind.clone()).collect();
     kinds.sort();
     kinds.dedup();
-    println!(
-        "{:<8} {:>6} {:>8} {:>10} {:>10} {:>10} {:>12} {:>10}",
-        "set", "count", "exact%", "median ms", "p90 ms", "max ms", "cpu med ms", "cpu p90"
-    );
+    println!("{:<8} {:>6} {:>8} {:>10} {:>10} {:>10} {:>12} {:>10}", "set", "count", "exact%", "median ms", "p90 ms", "max ms", "cpu med ms", "cpu p90");
     for kind in kinds.iter().map(Some).chain([None]) {
         let subset: Vec<&Row> = rows.iter().filter(|r| kind.is_none_or(|k| &r.kind == k)).collect();
         summary(kind.map_or("all", |k| k.as_str()), &subset);
@@ -130,14 +124,7 @@ fn main() {
     if !misses.is_empty() {
         println!("\nmisses:");
         for r in misses {
-            println!(
-                "  {:<22} angle {:>6.2}  {:>6.0} ms  {}  {}",
-                r.file,
-                r.angle,
-                r.time.as_secs_f64() * 1e3,
-                r.step,
-                r.note
-            );
+            println!("  {:<22} angle {:>6.2}  {:>6.0} ms  {}  {}", r.file, r.angle, r.time.as_secs_f64() * 1e3, r.step, r.note);
         }
     }
 }

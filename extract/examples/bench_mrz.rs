@@ -40,7 +40,6 @@ fn thread_cpu() -> Option<Duration> {
     stat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
 }
 
-
 fn run() -> Result<(), String> {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let models = std::env::var_os("ATTEST_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| home().join(".cache/attest/models"));
@@ -54,7 +53,11 @@ fn run() -> Result<(), String> {
         None => {
             let python = std::env::var_os("ATTEST_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| home().join(".cache/attest/test-venv/bin/python"));
             let dir = std::env::temp_dir().join(format!("attest-mrz-bench-{}", std::process::id()));
-            let status = Command::new(&python).arg(manifest_dir.join("tests/fixtures/mrz/generate.py")).arg(&dir).status().map_err(|e| format!("{}: {e}", python.display()))?;
+            let status = Command::new(&python)
+                .arg(manifest_dir.join("tests/fixtures/mrz/generate.py"))
+                .arg(&dir)
+                .status()
+                .map_err(|e| format!("{}: {e}", python.display()))?;
             if !status.success() {
                 return Err("generate.py failed".into());
             }

@@ -53,7 +53,10 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
         Some(Format::Png)
     } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
         Some(Format::Webp)
-    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" && matches!(&bytes[8..12], b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1") {
+    } else if bytes.len() >= 12
+        && &bytes[4..8] == b"ftyp"
+        && matches!(&bytes[8..12], b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1")
+    {
         Some(Format::Heic)
     } else if bytes.starts_with(b"%PDF-") {
         Some(Format::Pdf)
@@ -171,7 +174,17 @@ fn rasterize_pdf_with(pdf: &[u8], dpi: u32, max_pages: u32, limits: &tools::Limi
 
     let dpi = dpi.to_string();
     let prefix = dir.path().join("page");
-    let args = [OsStr::new("-gray"), OsStr::new("-r"), OsStr::new(&dpi), OsStr::new("-f"), OsStr::new(&first), OsStr::new("-l"), OsStr::new(&last), input.as_os_str(), prefix.as_os_str()];
+    let args = [
+        OsStr::new("-gray"),
+        OsStr::new("-r"),
+        OsStr::new(&dpi),
+        OsStr::new("-f"),
+        OsStr::new(&first),
+        OsStr::new("-l"),
+        OsStr::new(&last),
+        input.as_os_str(),
+        prefix.as_os_str(),
+    ];
     tools::run("pdftoppm", &args, None, limits).map_err(|e| tool_failure("pdftoppm", e))?;
     let mut pages: Vec<_> = std::fs::read_dir(dir.path())
         .map_err(|e| Failure::ProviderError(e.to_string()))?
@@ -211,7 +224,10 @@ fn page_boxes(info: &str) -> Vec<(f64, f64)> {
         if !matches!(kind, "MediaBox:" | "CropBox:") {
             continue;
         }
-        let (Ok(page), Ok(x0), Ok(y0), Ok(x1), Ok(y1)) = (page.parse::<u32>(), x0.parse::<f64>(), y0.parse::<f64>(), x1.parse::<f64>(), y1.parse::<f64>()) else { continue };
+        let (Ok(page), Ok(x0), Ok(y0), Ok(x1), Ok(y1)) = (page.parse::<u32>(), x0.parse::<f64>(), y0.parse::<f64>(), x1.parse::<f64>(), y1.parse::<f64>())
+        else {
+            continue;
+        };
         let (w, h) = ((x1 - x0).abs(), (y1 - y0).abs());
         // Not a number or infinite: as large as it gets.
         let (w, h) = (if w.is_finite() { w } else { f64::MAX }, if h.is_finite() { h } else { f64::MAX });

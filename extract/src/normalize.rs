@@ -12,7 +12,15 @@ pub fn name_tokens(name: &str) -> Vec<String> {
     let folded: String = name
         .chars()
         .flat_map(fold_char)
-        .map(|c| if c.is_alphanumeric() { c.to_ascii_uppercase() } else if c == '\'' || c == '.' || c == '’' { '\u{0}' } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else if c == '\'' || c == '.' || c == '’' {
+                '\u{0}'
+            } else {
+                ' '
+            }
+        })
         .filter(|c| *c != '\u{0}')
         .collect();
     folded.split_whitespace().map(str::to_string).collect()
@@ -90,29 +98,87 @@ fn fold_char(c: char) -> Vec<char> {
 
 /// Publication 28, appendix C1: street suffixes (the common ones and their variants).
 const SUFFIXES: &[(&str, &str)] = &[
-    ("ALLEY", "ALY"), ("AVENUE", "AVE"), ("AV", "AVE"), ("AVEN", "AVE"), ("AVENU", "AVE"), ("AVN", "AVE"), ("AVNUE", "AVE"),
-    ("BOULEVARD", "BLVD"), ("BOUL", "BLVD"), ("BOULV", "BLVD"), ("BRIDGE", "BRG"), ("CIRCLE", "CIR"), ("CIRC", "CIR"),
-    ("CIRCL", "CIR"), ("COURT", "CT"), ("CRT", "CT"), ("COVE", "CV"), ("CREEK", "CRK"), ("CRESCENT", "CRES"),
-    ("CROSSING", "XING"), ("DRIVE", "DR"), ("DRIV", "DR"), ("DRV", "DR"), ("EXPRESSWAY", "EXPY"), ("FREEWAY", "FWY"),
-    ("GARDENS", "GDNS"), ("HEIGHTS", "HTS"), ("HIGHWAY", "HWY"), ("HIGHWY", "HWY"), ("HILL", "HL"), ("HOLLOW", "HOLW"),
-    ("JUNCTION", "JCT"), ("LAKE", "LK"), ("LANE", "LN"), ("LOOP", "LOOP"), ("MANOR", "MNR"), ("MEADOWS", "MDWS"),
-    ("MOUNT", "MT"), ("MOUNTAIN", "MTN"), ("PARKWAY", "PKWY"), ("PARKWY", "PKWY"), ("PKWAY", "PKWY"), ("PLACE", "PL"),
-    ("PLAZA", "PLZ"), ("POINT", "PT"), ("RIDGE", "RDG"), ("ROAD", "RD"), ("ROUTE", "RTE"), ("SQUARE", "SQ"),
-    ("STREET", "ST"), ("STR", "ST"), ("STRT", "ST"), ("TERRACE", "TER"), ("TRAIL", "TRL"), ("TURNPIKE", "TPKE"),
-    ("VALLEY", "VLY"), ("VIEW", "VW"), ("VILLAGE", "VLG"), ("WAY", "WAY"),
+    ("ALLEY", "ALY"),
+    ("AVENUE", "AVE"),
+    ("AV", "AVE"),
+    ("AVEN", "AVE"),
+    ("AVENU", "AVE"),
+    ("AVN", "AVE"),
+    ("AVNUE", "AVE"),
+    ("BOULEVARD", "BLVD"),
+    ("BOUL", "BLVD"),
+    ("BOULV", "BLVD"),
+    ("BRIDGE", "BRG"),
+    ("CIRCLE", "CIR"),
+    ("CIRC", "CIR"),
+    ("CIRCL", "CIR"),
+    ("COURT", "CT"),
+    ("CRT", "CT"),
+    ("COVE", "CV"),
+    ("CREEK", "CRK"),
+    ("CRESCENT", "CRES"),
+    ("CROSSING", "XING"),
+    ("DRIVE", "DR"),
+    ("DRIV", "DR"),
+    ("DRV", "DR"),
+    ("EXPRESSWAY", "EXPY"),
+    ("FREEWAY", "FWY"),
+    ("GARDENS", "GDNS"),
+    ("HEIGHTS", "HTS"),
+    ("HIGHWAY", "HWY"),
+    ("HIGHWY", "HWY"),
+    ("HILL", "HL"),
+    ("HOLLOW", "HOLW"),
+    ("JUNCTION", "JCT"),
+    ("LAKE", "LK"),
+    ("LANE", "LN"),
+    ("LOOP", "LOOP"),
+    ("MANOR", "MNR"),
+    ("MEADOWS", "MDWS"),
+    ("MOUNT", "MT"),
+    ("MOUNTAIN", "MTN"),
+    ("PARKWAY", "PKWY"),
+    ("PARKWY", "PKWY"),
+    ("PKWAY", "PKWY"),
+    ("PLACE", "PL"),
+    ("PLAZA", "PLZ"),
+    ("POINT", "PT"),
+    ("RIDGE", "RDG"),
+    ("ROAD", "RD"),
+    ("ROUTE", "RTE"),
+    ("SQUARE", "SQ"),
+    ("STREET", "ST"),
+    ("STR", "ST"),
+    ("STRT", "ST"),
+    ("TERRACE", "TER"),
+    ("TRAIL", "TRL"),
+    ("TURNPIKE", "TPKE"),
+    ("VALLEY", "VLY"),
+    ("VIEW", "VW"),
+    ("VILLAGE", "VLG"),
+    ("WAY", "WAY"),
 ];
 
 /// Publication 28, appendix C2: secondary unit designators.
 const UNITS: &[(&str, &str)] = &[
-    ("APARTMENT", "APT"), ("BUILDING", "BLDG"), ("DEPARTMENT", "DEPT"), ("FLOOR", "FL"), ("NUMBER", "#"), ("NO", "#"),
-    ("ROOM", "RM"), ("SUITE", "STE"), ("UNIT", "UNIT"), ("SPACE", "SPC"), ("LOT", "LOT"), ("PMB", "PMB"), ("#", "#"),
+    ("APARTMENT", "APT"),
+    ("BUILDING", "BLDG"),
+    ("DEPARTMENT", "DEPT"),
+    ("FLOOR", "FL"),
+    ("NUMBER", "#"),
+    ("NO", "#"),
+    ("ROOM", "RM"),
+    ("SUITE", "STE"),
+    ("UNIT", "UNIT"),
+    ("SPACE", "SPC"),
+    ("LOT", "LOT"),
+    ("PMB", "PMB"),
+    ("#", "#"),
 ];
 
 /// Directionals (Publication 28, §233).
-const DIRECTIONS: &[(&str, &str)] = &[
-    ("NORTH", "N"), ("SOUTH", "S"), ("EAST", "E"), ("WEST", "W"), ("NORTHEAST", "NE"), ("NORTHWEST", "NW"),
-    ("SOUTHEAST", "SE"), ("SOUTHWEST", "SW"),
-];
+const DIRECTIONS: &[(&str, &str)] =
+    &[("NORTH", "N"), ("SOUTH", "S"), ("EAST", "E"), ("WEST", "W"), ("NORTHEAST", "NE"), ("NORTHWEST", "NW"), ("SOUTHEAST", "SE"), ("SOUTHWEST", "SW")];
 
 fn lookup(table: &[(&str, &'static str)], word: &str) -> Option<&'static str> {
     table.iter().find(|(long, short)| *long == word || *short == word).map(|(_, short)| *short)
@@ -125,7 +191,15 @@ pub fn street_line(line: &str) -> String {
     let upper: String = line
         .chars()
         .flat_map(fold_char)
-        .map(|c| if c.is_alphanumeric() || c == '#' || c == '/' { c.to_ascii_uppercase() } else if c == '.' || c == '\'' { '\u{0}' } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '#' || c == '/' {
+                c.to_ascii_uppercase()
+            } else if c == '.' || c == '\'' {
+                '\u{0}'
+            } else {
+                ' '
+            }
+        })
         .filter(|c| *c != '\u{0}')
         .collect::<String>()
         .replace('#', " # ");

@@ -15,8 +15,7 @@ use std::sync::OnceLock;
 fn ocr() -> &'static Ocr {
     static OCR: OnceLock<Ocr> = OnceLock::new();
     OCR.get_or_init(|| {
-        let dir =
-            std::env::var_os("ATTEST_TESSDATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEBIAN_TESSDATA));
+        let dir = std::env::var_os("ATTEST_TESSDATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEBIAN_TESSDATA));
         Ocr::english(&dir).expect("tesseract eng model")
     })
 }
@@ -35,20 +34,10 @@ fn norm(s: &str) -> String {
 fn assert_reading(name: &str, source: TextSource, person: (&str, Option<&str>, &str), expected: Address) {
     let reading = read_fixture(name).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     let e = &reading.extracted;
-    let found =
-        (e.first_name.as_deref().map(norm), e.middle_name.as_deref().map(norm), e.last_name.as_deref().map(norm));
+    let found = (e.first_name.as_deref().map(norm), e.middle_name.as_deref().map(norm), e.last_name.as_deref().map(norm));
     assert_eq!(found, (Some(norm(person.0)), person.1.map(norm), Some(norm(person.2))), "{name}: name");
     let a = e.address.as_ref().unwrap_or_else(|| panic!("{name}: no address"));
-    let fields = |a: &Address| {
-        (
-            norm(&a.line1),
-            a.line2.as_deref().map(norm),
-            norm(&a.city),
-            norm(&a.state),
-            norm(&a.postal_code),
-            a.country.clone(),
-        )
-    };
+    let fields = |a: &Address| (norm(&a.line1), a.line2.as_deref().map(norm), norm(&a.city), norm(&a.state), norm(&a.postal_code), a.country.clone());
     assert_eq!(fields(a), fields(&expected), "{name}: address");
     assert_eq!(reading.source, source, "{name}: source");
 }
@@ -88,10 +77,7 @@ fn utility_bill_low_resolution_photo() {
     let photo = image::open(path).expect("fixture").resize(800, 800, image::imageops::FilterType::Triangle);
     let reading = address::read(&intake::Loaded::Image(photo), ocr()).expect("reads");
     let a = reading.extracted.address.expect("address");
-    assert_eq!(
-        (norm(&a.line1), a.line2.as_deref().map(norm), norm(&a.postal_code)),
-        (norm("1234 N Maple Ave"), Some(norm("Apt 5B")), "62704-1234".into())
-    );
+    assert_eq!((norm(&a.line1), a.line2.as_deref().map(norm), norm(&a.postal_code)), (norm("1234 N Maple Ave"), Some(norm("Apt 5B")), "62704-1234".into()));
     assert_eq!(reading.extracted.last_name.as_deref().map(norm), Some("GARCIA".into()));
 }
 
@@ -131,8 +117,7 @@ fn nothing_legible_is_text_not_found() {
 
 #[test]
 fn broken_pdfs_fail_cleanly() {
-    for bytes in [&b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF"[..], b"%PDF-", b"%PDF-1.4\n\xff\xfe garbage"]
-    {
+    for bytes in [&b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF"[..], b"%PDF-", b"%PDF-1.4\n\xff\xfe garbage"] {
         let err = address::read(&intake::Loaded::Pdf(bytes.to_vec()), ocr()).err();
         assert!(matches!(err, Some(Failure::UnsupportedFormat | Failure::TextNotFound)), "{err:?}");
     }
@@ -204,22 +189,12 @@ fn arbitrary_text_never_panics_the_parser() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(28);
     for _ in 0..2000 {
         let n = rng.gen_range(0..40);
-        let text: String = (0..n)
-            .map(|_| *pieces.choose(&mut rng).expect("pieces"))
-            .collect::<Vec<_>>()
-            .join(if rng.gen() { " " } else { "" });
+        let text: String = (0..n).map(|_| *pieces.choose(&mut rng).expect("pieces")).collect::<Vec<_>>().join(if rng.gen() { " " } else { "" });
         let _ = parse::find_address(&layout::from_plain_text(&text));
         let tsv: String = text
             .split('\n')
             .enumerate()
-            .map(|(i, w)| {
-                format!(
-                    "5\t1\t1\t1\t{i}\t1\t{}\t{}\t30\t20\t{}\t{w}\n",
-                    rng.gen_range(-5..900),
-                    i * 30,
-                    rng.gen_range(-1..100)
-                )
-            })
+            .map(|(i, w)| format!("5\t1\t1\t1\t{i}\t1\t{}\t{}\t30\t20\t{}\t{w}\n", rng.gen_range(-5..900), i * 30, rng.gen_range(-1..100)))
             .collect();
         let _ = parse::find_address(&layout::from_tesseract_tsv(&tsv, 30.0));
     }

@@ -82,12 +82,7 @@ fn generate() -> Result<PathBuf, String> {
         .map_err(|e| format!("{} (set ATTEST_TEST_PYTHON): {e}", python.display()))?;
     if !out.status.success() {
         let _ = std::fs::remove_dir_all(&partial);
-        return Err(format!(
-            "{} exited with {}: {}",
-            python.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(format!("{} exited with {}: {}", python.display(), out.status, String::from_utf8_lossy(&out.stderr)));
     }
     if std::fs::rename(&partial, &dir).is_err() {
         // Another run finished first; use its set.
@@ -171,13 +166,7 @@ fn parser_reads_every_generated_payload() {
     for case in cases.iter().filter(|c| c.kind == "clean") {
         let payload = case.payload.as_ref().expect("payload");
         let record = aamva::parse(payload).unwrap_or_else(|e| panic!("{}: {e}", case.file));
-        assert_eq!(
-            Some(&record.to_extracted()),
-            case.expected.as_ref(),
-            "{}: {}",
-            case.file,
-            String::from_utf8_lossy(payload)
-        );
+        assert_eq!(Some(&record.to_extracted()), case.expected.as_ref(), "{}: {}", case.file, String::from_utf8_lossy(payload));
         seen.insert(record.version);
     }
     assert_eq!(seen.len(), 10, "fixtures should cover AAMVA versions 01–10: {seen:?}");
@@ -287,20 +276,11 @@ fn version_10_licence() {
 
 #[test]
 fn version_1_full_name_and_ymd_dates() {
-    let elements = [
-        ("DAQ", "123456789"),
-        ("DAA", "DE LA CRUZ,ANA,MARIE"),
-        ("DBB", "19800229"),
-        ("DBA", "20290101"),
-        ("DAJ", "NY"),
-    ];
+    let elements = [("DAQ", "123456789"), ("DAA", "DE LA CRUZ,ANA,MARIE"), ("DBB", "19800229"), ("DBA", "20290101"), ("DAJ", "NY")];
     let record = aamva::parse(&payload(1, "636001", &[("ID", &subfile("ID", &elements))])).expect("valid");
     assert_eq!((record.version, record.jurisdiction_version), (1, None));
     let e = record.to_extracted();
-    assert_eq!(
-        (e.last_name.as_deref(), e.first_name.as_deref(), e.middle_name.as_deref()),
-        (Some("DE LA CRUZ"), Some("ANA"), Some("MARIE"))
-    );
+    assert_eq!((e.last_name.as_deref(), e.first_name.as_deref(), e.middle_name.as_deref()), (Some("DE LA CRUZ"), Some("ANA"), Some("MARIE")));
     assert_eq!((e.date_of_birth.as_deref(), e.expiry_date.as_deref()), (Some("1980-02-29"), Some("2029-01-01")));
     assert_eq!(e.document_kind.as_deref(), Some("state_id"));
     // No DCG in version 01: the country comes from the IIN.
@@ -308,18 +288,14 @@ fn version_1_full_name_and_ymd_dates() {
     // Space-separated DAA, same order.
     let spaced = [("DAQ", "1"), ("DAA", "SMITH JOHN LEE")];
     let e = aamva::parse(&payload(1, "636001", &[("DL", &subfile("DL", &spaced))])).expect("valid").to_extracted();
-    assert_eq!(
-        (e.last_name.as_deref(), e.first_name.as_deref(), e.middle_name.as_deref()),
-        (Some("SMITH"), Some("JOHN"), Some("LEE"))
-    );
+    assert_eq!((e.last_name.as_deref(), e.first_name.as_deref(), e.middle_name.as_deref()), (Some("SMITH"), Some("JOHN"), Some("LEE")));
 }
 
 #[test]
 fn versions_2_and_3_given_names() {
     for (dct, middle) in [("JOHN QUINCY", Some("QUINCY")), ("JOHN,QUINCY", Some("QUINCY")), ("JOHN", None)] {
         let elements = [("DAQ", "X1"), ("DCS", "ADAMS"), ("DCT", dct), ("DBB", "07111967"), ("DCG", "USA")];
-        let e =
-            aamva::parse(&payload(3, "636002", &[("DL", &subfile("DL", &elements))])).expect("valid").to_extracted();
+        let e = aamva::parse(&payload(3, "636002", &[("DL", &subfile("DL", &elements))])).expect("valid").to_extracted();
         assert_eq!((e.first_name.as_deref(), e.middle_name.as_deref()), (Some("JOHN"), middle), "{dct}");
         assert_eq!(e.date_of_birth.as_deref(), Some("1967-07-11"));
     }
@@ -391,12 +367,9 @@ fn wrong_offsets_and_missing_prefix_are_tolerated() {
 
 #[test]
 fn postal_codes_and_dates() {
-    for (dak, want) in
-        [("958140000  ", "95814"), ("95814    ", "95814"), ("958141234", "95814-1234"), ("K1A0B1", "K1A 0B1")]
-    {
+    for (dak, want) in [("958140000  ", "95814"), ("95814    ", "95814"), ("958141234", "95814-1234"), ("K1A0B1", "K1A 0B1")] {
         let elements = [("DAQ", "1"), ("DAG", "1 A ST"), ("DAK", dak)];
-        let e =
-            aamva::parse(&payload(10, "636014", &[("DL", &subfile("DL", &elements))])).expect("valid").to_extracted();
+        let e = aamva::parse(&payload(10, "636014", &[("DL", &subfile("DL", &elements))])).expect("valid").to_extracted();
         assert_eq!(e.address.map(|a| a.postal_code), Some(want.to_string()), "{dak}");
     }
     // Impossible dates are dropped, not guessed.
@@ -417,12 +390,7 @@ fn non_aamva_payloads_are_invalid() {
         b"@\n\x1e\rANSI 636014100001ZC00310008ZCZCAX\n\r", // jurisdiction subfile only
         b"@\n\x1e\rANSI 636014100001DL00310004DL\n\r",     // a DL subfile without elements
     ] {
-        assert_eq!(
-            aamva::parse(p).map(|r| r.document_number),
-            Err(Failure::BarcodeInvalid),
-            "{}",
-            String::from_utf8_lossy(p)
-        );
+        assert_eq!(aamva::parse(p).map(|r| r.document_number), Err(Failure::BarcodeInvalid), "{}", String::from_utf8_lossy(p));
     }
 }
 

@@ -20,9 +20,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache"));
+    let base =
+        std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache"));
     base.join("attest")
 }
 
@@ -68,12 +67,7 @@ fn jpeg(img: &DynamicImage, quality: u8) -> DynamicImage {
 }
 
 fn rotated(img: &DynamicImage, degrees: f32) -> DynamicImage {
-    DynamicImage::ImageRgb8(rotate_about_center(
-        &img.to_rgb8(),
-        degrees.to_radians(),
-        Interpolation::Bilinear,
-        Rgb([128, 128, 128]),
-    ))
+    DynamicImage::ImageRgb8(rotate_about_center(&img.to_rgb8(), degrees.to_radians(), Interpolation::Bilinear, Rgb([128, 128, 128])))
 }
 
 /// The astronaut's head and shoulders printed as the portrait of an ID card, and the
@@ -159,9 +153,7 @@ fn different_person_is_below_threshold() {
 fn false_faces_are_not_picked() {
     // dlib's HOG detector also fires on the round mission patch, larger than the face;
     // the largest-face rule must not pick it.
-    for img in
-        [astronaut().resize(1024, 1024, FilterType::CatmullRom), DynamicImage::ImageLuma8(astronaut().to_luma8())]
-    {
+    for img in [astronaut().resize(1024, 1024, FilterType::CatmullRom), DynamicImage::ImageLuma8(astronaut().to_luma8())] {
         let face = matcher().find_face(&img).expect("detection runs").expect("face found");
         let k = f64::from(img.width()) / 512.0;
         assert!(face.top < 200.0 * k && face.left > 150.0 * k && face.right < 300.0 * k, "{face:?}");

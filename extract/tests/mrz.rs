@@ -134,10 +134,8 @@ fn reader_is_shared_across_threads() {
     let reader = MrzReader::new(&models_dir()).expect("load the ocrb model");
     let fx = fixtures();
     let clean: Vec<&Value> = fx.items.iter().filter(|i| i["variant"] == "clean" && i["valid"] == true).take(6).collect();
-    let imgs: Vec<(image::DynamicImage, &Value)> = clean
-        .iter()
-        .map(|i| (image::open(fx.dir.join(i["file"].as_str().expect("file"))).expect("image"), *i))
-        .collect();
+    let imgs: Vec<(image::DynamicImage, &Value)> =
+        clean.iter().map(|i| (image::open(fx.dir.join(i["file"].as_str().expect("file"))).expect("image"), *i)).collect();
     let sequential: Vec<_> = imgs.iter().map(|(img, _)| reader.read_as_of(img, fx.today)).collect();
     let parallel: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = imgs.iter().map(|(img, _)| s.spawn(|| reader.read_as_of(img, fx.today))).collect();

@@ -103,7 +103,11 @@ pub struct Config {
 /// `$XDG_CACHE_HOME/attest/models`, else `$HOME/.cache/attest/models` (where
 /// `scripts/models` puts them), else `./models`.
 fn default_models_dir(env: &HashMap<String, String>) -> PathBuf {
-    let cache = env.get("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(PathBuf::from).or_else(|| env.get("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")));
+    let cache = env
+        .get("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env.get("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")));
     cache.map(|c| c.join("attest/models")).unwrap_or_else(|| PathBuf::from("models"))
 }
 
@@ -123,20 +127,15 @@ impl Config {
         let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
 
         let addr_text = flags.addr.clone().or(file.addr).unwrap_or_else(|| "127.0.0.1:8080".into());
-        let addr: SocketAddr = addr_text.parse().map_err(|_| {
-            bad("ATTEST_ADDR (--addr)", format!("'{addr_text}' is not a socket address like 127.0.0.1:8080"))
-        })?;
+        let addr: SocketAddr =
+            addr_text.parse().map_err(|_| bad("ATTEST_ADDR (--addr)", format!("'{addr_text}' is not a socket address like 127.0.0.1:8080")))?;
 
         let data_dir = flags.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
         if data_dir.as_os_str().is_empty() {
             return Err(bad("ATTEST_DATA_DIR (--data-dir)", "must not be empty"));
         }
 
-        let environment: Environment = var("ATTEST_ENV")
-            .or(file.env)
-            .unwrap_or_else(|| "sandbox".into())
-            .parse()
-            .map_err(|e: String| bad("ATTEST_ENV", e))?;
+        let environment: Environment = var("ATTEST_ENV").or(file.env).unwrap_or_else(|| "sandbox".into()).parse().map_err(|e: String| bad("ATTEST_ENV", e))?;
 
         let database_url = match var("DATABASE_URL").or(file.database_url) {
             Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:") => url,
@@ -194,7 +193,11 @@ impl Config {
                 Some(v) => v.parse::<i64>().map_err(|_| bad(name, format!("'{v}' is not a whole number")))?,
                 None => file_value.unwrap_or(default),
             };
-            if range.contains(&value) { Ok(value) } else { Err(bad(name, format!("must be between {} and {}", range.start(), range.end()))) }
+            if range.contains(&value) {
+                Ok(value)
+            } else {
+                Err(bad(name, format!("must be between {} and {}", range.start(), range.end())))
+            }
         };
         let lockout = app::auth::lockout::LockoutPolicy {
             max_failures: number("ATTEST_LOCKOUT_THRESHOLD", file.lockout_threshold, 5, 1..=100)?,
@@ -314,14 +317,12 @@ impl Config {
 
     /// Creates the data directory (documents, SQLite file, mail outbox) if missing.
     pub fn ensure_data_dir(&self) -> Result<(), ConfigError> {
-        std::fs::create_dir_all(&self.data_dir)
-            .map_err(|e| bad("ATTEST_DATA_DIR (--data-dir)", format!("cannot create {}: {e}", self.data_dir.display())))
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| bad("ATTEST_DATA_DIR (--data-dir)", format!("cannot create {}: {e}", self.data_dir.display())))
     }
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad("ATTEST_CONFIG (--config)", format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| bad("ATTEST_CONFIG (--config)", format!("cannot read {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| bad(&format!("{} (config file)", path.display()), e.to_string()))
 }
 
@@ -408,12 +409,21 @@ mod tests {
     #[test]
     fn production_refuses_clear_text_smtp() {
         let key = app::documents::crypto::MasterKey::generate().to_base64();
-        for url in ["smtp://user:pass@mail.example.com:25", "smtp://mail.example.com:587?tls=opportunistic", "smtp://mail.example.com?tls=none", "smtp://mail.example.com?tls=required&tls=none", "smtp://127.0.0.1:25"] {
-            let err = Config::from_sources(&FlagConfig::default(), &env(&[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", url), ("ATTEST_MASTER_KEY", &key)])).unwrap_err();
+        for url in [
+            "smtp://user:pass@mail.example.com:25",
+            "smtp://mail.example.com:587?tls=opportunistic",
+            "smtp://mail.example.com?tls=none",
+            "smtp://mail.example.com?tls=required&tls=none",
+            "smtp://127.0.0.1:25",
+        ] {
+            let err =
+                Config::from_sources(&FlagConfig::default(), &env(&[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", url), ("ATTEST_MASTER_KEY", &key)]))
+                    .unwrap_err();
             assert!(err.to_string().contains("ATTEST_SMTP_URL") && err.to_string().contains("TLS"), "{url}: {err}");
         }
         for url in ["smtps://user:pass@mail.example.com:465", "smtp://user:pass@mail.example.com:587?tls=required"] {
-            let config = Config::from_sources(&FlagConfig::default(), &env(&[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", url), ("ATTEST_MASTER_KEY", &key)]));
+            let config =
+                Config::from_sources(&FlagConfig::default(), &env(&[("ATTEST_ENV", "production"), ("ATTEST_SMTP_URL", url), ("ATTEST_MASTER_KEY", &key)]));
             assert!(config.is_ok(), "{url}: {config:?}");
         }
         // Sandbox may still use a plain local sink.
@@ -432,11 +442,7 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let config = Config::from_sources(
-            &FlagConfig::default(),
-            &env(&[("DATABASE_URL", "postgres://attest:hunter2@db/attest")]),
-        )
-        .unwrap();
+        let config = Config::from_sources(&FlagConfig::default(), &env(&[("DATABASE_URL", "postgres://attest:hunter2@db/attest")])).unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

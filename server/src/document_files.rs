@@ -8,12 +8,12 @@ use app::{
     error::AppError,
     state::AppState,
 };
+use attest_extract::Failure;
 use axum::{
     extract::{Path, RawQuery, State},
     http::{header, HeaderValue},
     response::{IntoResponse, Response},
 };
-use attest_extract::Failure;
 use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tower_sessions::Session;
@@ -74,7 +74,9 @@ async fn pdf_preview(pdf: Vec<u8>) -> Result<Vec<u8>, AppError> {
         let _slot = slot;
         let page = match attest_extract::intake::rasterize_pdf(&pdf, 100, 1) {
             Ok(pages) => pages.into_iter().next().ok_or_else(|| AppError::internal("pdf preview", "the PDF has no page poppler can render"))?,
-            Err(Failure::ImageTooLarge) => return Err(AppError::BadRequest("This PDF's first page is too large to preview; download the file to view it.".into())),
+            Err(Failure::ImageTooLarge) => {
+                return Err(AppError::BadRequest("This PDF's first page is too large to preview; download the file to view it.".into()))
+            }
             Err(e) => return Err(AppError::internal("pdf preview", e)),
         };
         let mut png = std::io::Cursor::new(Vec::new());

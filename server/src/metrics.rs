@@ -38,7 +38,10 @@ fn describe() {
     describe_counter!("attest_sign_in_lockouts_total", "Sign-in lockouts started (an email reached the failure threshold).");
     describe_counter!("attest_mfa_failures_total", "Wrong second-factor codes, and lockouts of the second factor (result=wrong|locked).");
     describe_counter!("attest_rate_limited_total", "API requests refused with 429 by a workspace's rate limit, by workspace slug.");
-    describe_counter!("attest_webhook_deliveries_total", "Webhook delivery attempts by outcome class (2xx, 3xx, 4xx, 5xx, timeout, connection, dns, tls, blocked, other).");
+    describe_counter!(
+        "attest_webhook_deliveries_total",
+        "Webhook delivery attempts by outcome class (2xx, 3xx, 4xx, 5xx, timeout, connection, dns, tls, blocked, other)."
+    );
     describe_histogram!("attest_webhook_delivery_duration_seconds", Unit::Seconds, "Webhook delivery attempt latency by outcome class.");
     describe_counter!("attest_webhook_endpoints_disabled_total", "Webhook endpoints disabled automatically after repeated failures.");
     describe_gauge!("attest_job_queue_depth", "Jobs waiting or running, by job kind.");
@@ -85,7 +88,8 @@ pub async fn track_http(request: Request<axum::body::Body>, next: Next) -> Respo
 /// Sets the queue gauges per job kind from the database (at scrape time).
 pub async fn sample_queues(db: &app::store::Db) -> Result<(), sqlx::Error> {
     use sqlx::Row;
-    let rows = sqlx::query("SELECT kind, COUNT(*) AS depth, MIN(created_at) AS oldest FROM jobs WHERE failed_at IS NULL GROUP BY kind").fetch_all(db.pool()).await?;
+    let rows =
+        sqlx::query("SELECT kind, COUNT(*) AS depth, MIN(created_at) AS oldest FROM jobs WHERE failed_at IS NULL GROUP BY kind").fetch_all(db.pool()).await?;
     let now = app::store::now_ms();
     let mut seen = std::collections::HashSet::new();
     for row in rows {

@@ -66,11 +66,7 @@ pub async fn reject_cross_site_writes(request: Request, next: Next) -> Response 
     };
     if cross_site {
         tracing::warn!(path = %redact_path(request.uri().path()), "cross-site write refused");
-        return (
-            StatusCode::FORBIDDEN,
-            Json(serde_json::json!({ "message": "Cross-site request refused." })),
-        )
-            .into_response();
+        return (StatusCode::FORBIDDEN, Json(serde_json::json!({ "message": "Cross-site request refused." }))).into_response();
     }
     next.run(request).await
 }
@@ -126,7 +122,10 @@ pub async fn security_headers(State(production): State<bool>, request: Request, 
     }
     set(headers, header::CACHE_CONTROL, "no-store");
     if is_document_file(&path) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+        );
     } else {
         set(headers, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
     }

@@ -34,18 +34,13 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 /// Connects to the configured database and applies migrations; a failure stops start-up.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     config.ensure_data_dir()?;
-    let db = Db::connect(config.database_url())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database (DATABASE_URL): {e}"))?;
+    let db = Db::connect(config.database_url()).await.map_err(|e| anyhow::anyhow!("cannot open the database (DATABASE_URL): {e}"))?;
     db.migrate().await.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
     Ok(db)
 }
 
 pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
-    let files = DocumentFiles {
-        store: Arc::new(LocalBlobStore::new(config.data_dir.join("documents"))),
-        master: config.master_key()?,
-    };
+    let files = DocumentFiles { store: Arc::new(LocalBlobStore::new(config.data_dir.join("documents"))), master: config.master_key()? };
     let leptos_options = LeptosOptions::builder()
         .output_name("attest")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -173,10 +168,7 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
         .nest_service(
             "/pkg",
             tower::ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(
-                    http::header::CACHE_CONTROL,
-                    http::HeaderValue::from_static("no-cache"),
-                ))
+                .layer(SetResponseHeaderLayer::overriding(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache")))
                 .service(ServeDir::new(pkg_dir).precompressed_gzip()),
         )
         .merge(dashboard)
@@ -260,11 +252,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, with the in-process workers.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let metrics_access = MetricsAccess { token_sha256: None, production: state.settings.environment.is_production() };
     serve_with(listener, state, metrics_access, std::time::Duration::from_secs(30 * 60), shutdown).await
 }

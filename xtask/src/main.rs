@@ -39,11 +39,7 @@ fn target_dir() -> PathBuf {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args)
-        .current_dir(root())
-        .status()
-        .context("running cargo")?;
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args(args).current_dir(root()).status().context("running cargo")?;
     if !status.success() {
         bail!("cargo {} failed", args.join(" "));
     }

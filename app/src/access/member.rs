@@ -33,11 +33,11 @@ pub async fn require_for(db: &crate::store::Db, user: SessionUser, slug: &str, p
          FROM memberships m JOIN workspaces w ON w.id = m.workspace_id LEFT JOIN custom_roles cr ON cr.id = m.role \
          WHERE m.user_id = $1 AND w.slug = $2",
     )
-        .bind(&user.id)
-        .bind(slug)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(AppError::Forbidden)?;
+    .bind(&user.id)
+    .bind(slug)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(AppError::Forbidden)?;
     let role = super::roles::from_row(&row)?;
     role.require(permission)?;
     Ok(Member { user, workspace_id: row.try_get("workspace_id")?, role })

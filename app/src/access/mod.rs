@@ -90,19 +90,8 @@ impl Role {
         use Permission::*;
         match self {
             Role::Owner | Role::Admin => true,
-            Role::Reviewer => matches!(
-                permission,
-                VerificationsView | DocumentsView | VerificationsDecide | VerificationsManage
-            ),
-            Role::Developer => matches!(
-                permission,
-                VerificationsView
-                    | VerificationsManage
-                    | WebhooksView
-                    | WebhooksManage
-                    | ApiTokensManage
-                    | ActivityView
-            ),
+            Role::Reviewer => matches!(permission, VerificationsView | DocumentsView | VerificationsDecide | VerificationsManage),
+            Role::Developer => matches!(permission, VerificationsView | VerificationsManage | WebhooksView | WebhooksManage | ApiTokensManage | ActivityView),
             Role::Viewer => matches!(permission, VerificationsView),
         }
     }
@@ -196,10 +185,19 @@ impl RoleRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     /// A member acting inside a workspace.
-    User { id: String, workspace_id: String, role: RoleRef },
+    User {
+        id: String,
+        workspace_id: String,
+        role: RoleRef,
+    },
     /// A user acting on their own account, outside any workspace (sign-in, MFA).
-    Account { id: String },
-    ApiToken { id: String, workspace_id: String },
+    Account {
+        id: String,
+    },
+    ApiToken {
+        id: String,
+        workspace_id: String,
+    },
     System,
     Operator,
 }
@@ -227,20 +225,12 @@ mod tests {
             (Role::Owner, &Permission::ALL),
             (Role::Admin, &Permission::ALL),
             (Role::Reviewer, &[VerificationsView, DocumentsView, VerificationsDecide, VerificationsManage]),
-            (
-                Role::Developer,
-                &[VerificationsView, VerificationsManage, WebhooksView, WebhooksManage, ApiTokensManage, ActivityView],
-            ),
+            (Role::Developer, &[VerificationsView, VerificationsManage, WebhooksView, WebhooksManage, ApiTokensManage, ActivityView]),
             (Role::Viewer, &[VerificationsView]),
         ];
         for (role, allowed) in expected {
             for permission in Permission::ALL {
-                assert_eq!(
-                    role.has(permission),
-                    allowed.contains(&permission),
-                    "{role} / {}",
-                    permission.code()
-                );
+                assert_eq!(role.has(permission), allowed.contains(&permission), "{role} / {}", permission.code());
                 assert_eq!(role.require(permission).is_err(), !allowed.contains(&permission));
             }
         }

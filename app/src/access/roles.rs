@@ -44,7 +44,8 @@ pub fn from_row(row: &sqlx::any::AnyRow) -> Result<RoleRef, AppError> {
 }
 
 pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<CustomRole>, AppError> {
-    let rows = sqlx::query("SELECT id, name, permissions FROM custom_roles WHERE workspace_id = $1 ORDER BY name").bind(workspace_id).fetch_all(db.pool()).await?;
+    let rows =
+        sqlx::query("SELECT id, name, permissions FROM custom_roles WHERE workspace_id = $1 ORDER BY name").bind(workspace_id).fetch_all(db.pool()).await?;
     rows.iter()
         .map(|r| {
             let permissions: String = r.try_get("permissions")?;
@@ -88,7 +89,13 @@ pub async fn create(db: &Db, workspace_id: &str, name: &str, permission_codes: &
     };
     activity::record(
         db.pool(),
-        Entry { workspace_id: Some(workspace_id), actor, action: "role.created", target: Some(&role.id), detail: Some(serde_json::json!({ "name": role.name, "permissions": codes })) },
+        Entry {
+            workspace_id: Some(workspace_id),
+            actor,
+            action: "role.created",
+            target: Some(&role.id),
+            detail: Some(serde_json::json!({ "name": role.name, "permissions": codes })),
+        },
         &RequestOrigin::default(),
     )
     .await?;
@@ -97,7 +104,11 @@ pub async fn create(db: &Db, workspace_id: &str, name: &str, permission_codes: &
 
 /// Deletes a custom role that no member holds.
 pub async fn delete(db: &Db, workspace_id: &str, role_id: &str, actor: &Actor) -> Result<(), AppError> {
-    let holders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = $2").bind(workspace_id).bind(role_id).fetch_one(db.pool()).await?;
+    let holders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = $2")
+        .bind(workspace_id)
+        .bind(role_id)
+        .fetch_one(db.pool())
+        .await?;
     if holders > 0 {
         return Err(AppError::BadRequest(format!("The role is assigned to {holders} member(s). Give them another role first.")));
     }
@@ -105,6 +116,11 @@ pub async fn delete(db: &Db, workspace_id: &str, role_id: &str, actor: &Actor) -
     if deleted.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
-    activity::record(db.pool(), Entry { workspace_id: Some(workspace_id), actor, action: "role.deleted", target: Some(role_id), detail: None }, &RequestOrigin::default()).await?;
+    activity::record(
+        db.pool(),
+        Entry { workspace_id: Some(workspace_id), actor, action: "role.deleted", target: Some(role_id), detail: None },
+        &RequestOrigin::default(),
+    )
+    .await?;
     Ok(())
 }

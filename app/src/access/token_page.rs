@@ -55,11 +55,9 @@ pub async fn create_token(slug: String, name: String, expires_in_days: String, s
         async move {
             let state = crate::state::AppState::from_context()?;
             let member = super::member::require(&state, &slug, super::Permission::ApiTokensManage).await?;
-            let days = expires_in_days
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| AppError::invalid("expires_in_days", "The expiry must be a whole number of days."))?;
-            let created = super::tokens::create_with_scopes(&state.db, state.settings.environment, &slug, &name, Some(days), scopes.as_deref(), &member.actor()).await?;
+            let days = expires_in_days.trim().parse::<i64>().map_err(|_| AppError::invalid("expires_in_days", "The expiry must be a whole number of days."))?;
+            let created =
+                super::tokens::create_with_scopes(&state.db, state.settings.environment, &slug, &name, Some(days), scopes.as_deref(), &member.actor()).await?;
             Ok(created.token)
         }
         .await,

@@ -8,7 +8,10 @@ use crate::{
     activity::{self, Entry, RequestOrigin},
     error::AppError,
     state::Environment,
-    store::{ids::{new_id, random_secret}, now_ms, Db},
+    store::{
+        ids::{new_id, random_secret},
+        now_ms, Db,
+    },
     workspaces::service as workspaces,
 };
 use sha2::{Digest, Sha256};
@@ -20,8 +23,7 @@ use std::sync::{
 
 /// Every scope of SPEC §3. A new token has the ones chosen at creation, by default all
 /// those its creator may grant ([`grantable`]).
-pub const ALL_SCOPES: [&str; 5] =
-    ["verifications:read", "verifications:write", "documents:read", "decisions:write", "webhooks:manage"];
+pub const ALL_SCOPES: [&str; 5] = ["verifications:read", "verifications:write", "documents:read", "decisions:write", "webhooks:manage"];
 
 /// The permission a member needs to give a token `scope`: a token never does more than
 /// the member who made it.
@@ -377,13 +379,7 @@ pub async fn revoke_created_by(
         sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now).bind(&id).execute(&mut *tx).await?;
         activity::record(
             &mut *tx,
-            Entry {
-                workspace_id: Some(workspace_id),
-                actor,
-                action: "api_token.revoked",
-                target: Some(&id),
-                detail: Some(detail),
-            },
+            Entry { workspace_id: Some(workspace_id), actor, action: "api_token.revoked", target: Some(&id), detail: Some(detail) },
             &RequestOrigin::default(),
         )
         .await?;

@@ -109,7 +109,13 @@ pub fn ActivityPage() -> impl IntoView {
     let query = use_query_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let get = move |k: &str| query.read().get(k).unwrap_or_default();
-    let filters = move || ActivityFilters { actor: Some(get("actor")), action: Some(get("action")), target: Some(get("target")), from: Some(get("from")), to: Some(get("to")) };
+    let filters = move || ActivityFilters {
+        actor: Some(get("actor")),
+        action: Some(get("action")),
+        target: Some(get("target")),
+        from: Some(get("from")),
+        to: Some(get("to")),
+    };
     let entries = Resource::new(move || (slug(), filters()), |(slug, filters)| list_activity(slug, Some(filters)));
     view! {
         <Title text="Activity"/>

@@ -1,6 +1,9 @@
 //! Appending to the activity log: one row per action, in the transaction of the change.
 
-use crate::{access::Actor, store::{batch::Statement, ids::new_id, now_ms}};
+use crate::{
+    access::Actor,
+    store::{batch::Statement, ids::new_id, now_ms},
+};
 use sqlx::{Any, Executor};
 
 /// Where a request came from, for the activity log.

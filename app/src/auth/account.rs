@@ -43,7 +43,13 @@ async fn log(state: &crate::state::AppState, user_id: &str, action: &str) -> Res
     let origin = super::service::request_origin().await;
     crate::activity::record(
         state.db.pool(),
-        crate::activity::Entry { workspace_id: None, actor: &crate::access::Actor::Account { id: user_id.to_string() }, action, target: Some(user_id), detail: None },
+        crate::activity::Entry {
+            workspace_id: None,
+            actor: &crate::access::Actor::Account { id: user_id.to_string() },
+            action,
+            target: Some(user_id),
+            detail: None,
+        },
         &origin,
     )
     .await?;

@@ -26,13 +26,7 @@ pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[IpNet]) -> 
     if !trusted_hop(peer, trusted) {
         return peer;
     }
-    let hops = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect::<Vec<_>>();
+    let hops = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim).collect::<Vec<_>>();
     let mut client = peer;
     for hop in hops.iter().rev() {
         // A hop that is not an address ends the chain: what lies left of it was written
@@ -50,10 +44,8 @@ pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[IpNet]) -> 
 pub fn origin(peer: Option<IpAddr>, headers: &http::HeaderMap, trusted: &[IpNet]) -> RequestOrigin {
     let ip = peer.map(|peer| client_ip(peer, headers, trusted).to_string());
     // The user agent is stored and shown: cut it short and keep only printable text.
-    let user_agent = headers
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect::<String>());
+    let user_agent =
+        headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect::<String>());
     RequestOrigin { ip, user_agent }
 }
 

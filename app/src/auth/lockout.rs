@@ -92,7 +92,8 @@ pub async fn record_success(db: &Db, email: &str) -> Result<(), AppError> {
 pub async fn unlock(db: &Db, email: &str) -> Result<bool, AppError> {
     let now = now_ms();
     let mut tx = db.begin_write().await?;
-    let locked: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM login_lockouts WHERE email = $1").bind(email).fetch_optional(&mut *tx).await?.flatten();
+    let locked: Option<i64> =
+        sqlx::query_scalar("SELECT locked_until FROM login_lockouts WHERE email = $1").bind(email).fetch_optional(&mut *tx).await?.flatten();
     sqlx::query("DELETE FROM login_lockouts WHERE email = $1").bind(email).execute(&mut *tx).await?;
     let mfa = sqlx::query("UPDATE users SET mfa_locked_at = NULL, mfa_failures = 0, mfa_window_start = NULL WHERE email = $1 AND mfa_locked_at IS NOT NULL")
         .bind(email)
@@ -104,7 +105,8 @@ pub async fn unlock(db: &Db, email: &str) -> Result<bool, AppError> {
 
 /// When `email` is locked, until when.
 pub async fn locked_until(db: &Db, email: &str) -> Result<Option<i64>, AppError> {
-    let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM login_lockouts WHERE email = $1").bind(email).fetch_optional(db.pool()).await?.flatten();
+    let until: Option<i64> =
+        sqlx::query_scalar("SELECT locked_until FROM login_lockouts WHERE email = $1").bind(email).fetch_optional(db.pool()).await?.flatten();
     Ok(until.filter(|u| *u > now_ms()))
 }
 

@@ -114,11 +114,13 @@ pub async fn open(db: &Db, master: &MasterKey, mailer: &dyn Mailer, user_id: &st
 
 /// The challenge if it is still live (not expired, used, voided).
 pub async fn live(db: &Db, challenge_id: &str) -> Result<Challenge, AppError> {
-    let row = sqlx::query("SELECT id, user_id, method, attempts, expires_at, last_sent_at FROM mfa_challenges WHERE id = $1 AND consumed_at IS NULL AND voided_at IS NULL")
-        .bind(challenge_id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(AppError::MfaExpired)?;
+    let row = sqlx::query(
+        "SELECT id, user_id, method, attempts, expires_at, last_sent_at FROM mfa_challenges WHERE id = $1 AND consumed_at IS NULL AND voided_at IS NULL",
+    )
+    .bind(challenge_id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(AppError::MfaExpired)?;
     let expires_at: i64 = row.try_get("expires_at")?;
     let attempts: i64 = row.try_get("attempts")?;
     if expires_at <= now_ms() || attempts >= MAX_ATTEMPTS {
@@ -205,7 +207,14 @@ async fn reserve_attempt(db: &Db, challenge_id: &str, user_id: &str) -> Result<R
 /// Checks `code`; on success the challenge is consumed (single use) and the user's count
 /// of wrong codes cleared. Five wrong codes void the challenge; the user's tenth wrong
 /// code within an hour locks their second factor and mails them.
-pub async fn verify(db: &Db, master: &MasterKey, mailer: &dyn Mailer, challenge_id: &str, email: &str, code: &str) -> Result<Result<String, Refusal>, AppError> {
+pub async fn verify(
+    db: &Db,
+    master: &MasterKey,
+    mailer: &dyn Mailer,
+    challenge_id: &str,
+    email: &str,
+    code: &str,
+) -> Result<Result<String, Refusal>, AppError> {
     let challenge = match live(db, challenge_id).await {
         Ok(challenge) => challenge,
         Err(AppError::MfaExpired) => return Ok(Err(Refusal::ChallengeVoided)),
@@ -218,7 +227,8 @@ pub async fn verify(db: &Db, master: &MasterKey, mailer: &dyn Mailer, challenge_
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let ok = match challenge.method {
         Method::Email => {
-            let stored: Option<String> = sqlx::query_scalar("SELECT code_hash FROM mfa_challenges WHERE id = $1").bind(challenge_id).fetch_one(db.pool()).await?;
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT code_hash FROM mfa_challenges WHERE id = $1").bind(challenge_id).fetch_one(db.pool()).await?;
             let given = code_mac(master, challenge_id, &code);
             stored.is_some_and(|s| subtle::ConstantTimeEq::ct_eq(s.as_bytes(), given.as_bytes()).into())
         }
@@ -239,8 +249,16 @@ pub async fn verify(db: &Db, master: &MasterKey, mailer: &dyn Mailer, challenge_
         return Ok(Err(Refusal::ChallengeVoided));
     }
     if user_failures >= USER_MAX_FAILURES {
-        let locked = sqlx::query("UPDATE users SET mfa_locked_at = $1 WHERE id = $2 AND mfa_locked_at IS NULL").bind(now).bind(&challenge.user_id).execute(db.pool()).await?;
-        sqlx::query("UPDATE mfa_challenges SET voided_at = $1 WHERE user_id = $2 AND consumed_at IS NULL AND voided_at IS NULL").bind(now).bind(&challenge.user_id).execute(db.pool()).await?;
+        let locked = sqlx::query("UPDATE users SET mfa_locked_at = $1 WHERE id = $2 AND mfa_locked_at IS NULL")
+            .bind(now)
+            .bind(&challenge.user_id)
+            .execute(db.pool())
+            .await?;
+        sqlx::query("UPDATE mfa_challenges SET voided_at = $1 WHERE user_id = $2 AND consumed_at IS NULL AND voided_at IS NULL")
+            .bind(now)
+            .bind(&challenge.user_id)
+            .execute(db.pool())
+            .await?;
         if locked.rows_affected() == 1 {
             tell_locked(mailer, email).await;
         }

@@ -75,7 +75,13 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
                     }
                     crate::activity::record(
                         state.db.pool(),
-                        crate::activity::Entry { workspace_id: None, actor: &crate::access::Actor::Account { id: pending.user_id.clone() }, action, target: Some(&pending.user_id), detail: None },
+                        crate::activity::Entry {
+                            workspace_id: None,
+                            actor: &crate::access::Actor::Account { id: pending.user_id.clone() },
+                            action,
+                            target: Some(&pending.user_id),
+                            detail: None,
+                        },
                         &origin,
                     )
                     .await?;

@@ -12,17 +12,17 @@ pub mod lockout;
 pub mod mfa;
 pub mod mfa_page;
 pub mod page;
+#[cfg(feature = "ssr")]
+pub mod password;
 pub mod password_page;
 #[cfg(feature = "ssr")]
 pub mod passwords;
 #[cfg(feature = "ssr")]
-pub mod password;
-#[cfg(feature = "ssr")]
-pub mod totp;
-#[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod session_store;
+#[cfg(feature = "ssr")]
+pub mod totp;
 
 use crate::error::AppError;
 use leptos::prelude::*;

@@ -77,10 +77,7 @@ fn argon2() -> Argon2<'static> {
 /// that a wrong email and a wrong password take the same time.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(crate::store::ids::random_secret(24).as_bytes(), &salt)
-        .expect("hashing a random password succeeds")
-        .to_string()
+    argon2().hash_password(crate::store::ids::random_secret(24).as_bytes(), &salt).expect("hashing a random password succeeds").to_string()
 });
 
 /// Minimum length per NIST 800-63B, no composition rules; strength as zxcvbn estimates
@@ -99,10 +96,7 @@ pub fn check_strength(password: &str, context: &[&str]) -> Result<(), AppError> 
     let estimate = zxcvbn::zxcvbn(&head, context);
     if (estimate.score() as u8) < 3 {
         let hint = estimate.feedback().and_then(|f| f.warning()).map(|w| format!(" {w}.")).unwrap_or_default();
-        return Err(AppError::invalid(
-            "password",
-            format!("The password is too easy to guess.{hint} Use a longer phrase of unrelated words."),
-        ));
+        return Err(AppError::invalid("password", format!("The password is too easy to guess.{hint} Use a longer phrase of unrelated words.")));
     }
     Ok(())
 }

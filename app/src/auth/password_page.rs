@@ -6,8 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 /// The answer to every reset request, whether or not the address has an account.
-pub const RESET_REQUESTED: &str =
-    "If an account uses that address, we sent it a link to choose a new password. The link works once, for 30 minutes.";
+pub const RESET_REQUESTED: &str = "If an account uses that address, we sent it a link to choose a new password. The link works once, for 30 minutes.";
 
 /// Mails a reset link when `email` has an account; answers the same either way.
 #[server(prefix = "/rpc", endpoint = "request_password_reset")]

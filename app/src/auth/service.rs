@@ -69,12 +69,7 @@ pub enum SignIn {
 /// The attempt takes a hashing slot, then is reserved against the address throttle and
 /// the email's lockout before any hash runs (see [`super::lockout`]). Every attempt is
 /// written to the activity log.
-pub async fn verify_credentials(
-    state: &crate::state::AppState,
-    email: &str,
-    password: &str,
-    origin: &RequestOrigin,
-) -> Result<SessionUser, AppError> {
+pub async fn verify_credentials(state: &crate::state::AppState, email: &str, password: &str, origin: &RequestOrigin) -> Result<SessionUser, AppError> {
     let email = normalize_email(email);
     if email.is_empty() || email.len() > 254 || password.is_empty() || password.len() > 1024 {
         return Err(AppError::InvalidCredentials);
@@ -215,11 +210,7 @@ pub async fn end_session() -> Result<(), AppError> {
 pub fn local_redirect_target(next: Option<&str>) -> String {
     match next {
         Some(path)
-            if path.starts_with('/')
-                && path.len() <= 2048
-                && !path.starts_with("//")
-                && path.bytes().all(|b| b.is_ascii_graphic())
-                && !path.contains('\\') =>
+            if path.starts_with('/') && path.len() <= 2048 && !path.starts_with("//") && path.bytes().all(|b| b.is_ascii_graphic()) && !path.contains('\\') =>
         {
             path.to_string()
         }

@@ -26,7 +26,10 @@ impl LocalBlobStore {
     }
 
     fn path(&self, key: &str) -> std::io::Result<PathBuf> {
-        let safe = !key.is_empty() && key.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        let safe = !key.is_empty()
+            && key
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != ".." && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
         if !safe {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("unsafe blob key {key:?}")));
         }
@@ -72,9 +75,8 @@ pub struct DocumentFiles {
 impl DocumentFiles {
     pub async fn put(&self, key: &str, plaintext: Vec<u8>) -> Result<(), AppError> {
         let master = self.master.clone();
-        let sealed = tokio::task::spawn_blocking(move || crypto::seal(&master, &plaintext))
-            .await
-            .map_err(|e| AppError::internal("encrypting a document", e))?;
+        let sealed =
+            tokio::task::spawn_blocking(move || crypto::seal(&master, &plaintext)).await.map_err(|e| AppError::internal("encrypting a document", e))?;
         self.store.put(key, sealed).await.map_err(|e| AppError::internal("storing a document", e))
     }
 

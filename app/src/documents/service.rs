@@ -66,9 +66,7 @@ pub(crate) fn decode_prefixed(row: &AnyRow, prefix: &str) -> Result<Document, Ap
         country: row.try_get(col("country").as_str())?,
         status: DocumentStatus::parse(&status).ok_or_else(|| AppError::internal("stored document status", &status))?,
         sides: if back.is_some() { vec!["front".into(), "back".into()] } else { vec!["front".into()] },
-        extracted: extracted
-            .map(|e| serde_json::from_str::<Extracted>(&e).map_err(|err| AppError::internal("stored extraction", err)))
-            .transpose()?,
+        extracted: extracted.map(|e| serde_json::from_str::<Extracted>(&e).map_err(|err| AppError::internal("stored extraction", err))).transpose()?,
         failure_reason: row.try_get(col("failure_reason").as_str())?,
         decision: verifications::decision_from_columns(row, prefix)?,
         version: row.try_get(col("version").as_str())?,
@@ -304,7 +302,15 @@ pub async fn list(db: &Db, workspace_id: &str, flow: Flow, verification_id: &str
 }
 
 /// The decrypted file of one side: `(media type, bytes)`.
-pub async fn file(db: &Db, files: &DocumentFiles, workspace_id: &str, flow: Flow, verification_id: &str, document_id: &str, side: &str) -> Result<(String, Vec<u8>), AppError> {
+pub async fn file(
+    db: &Db,
+    files: &DocumentFiles,
+    workspace_id: &str,
+    flow: Flow,
+    verification_id: &str,
+    document_id: &str,
+    side: &str,
+) -> Result<(String, Vec<u8>), AppError> {
     verifications::find(db.pool(), workspace_id, flow, verification_id).await?;
     let (_, row) = find_document(db.pool(), verification_id, document_id).await?;
     let (blob, media_type): (Option<String>, Option<String>) = match side {
@@ -330,14 +336,33 @@ pub async fn cancel(db: &Db, workspace_id: &str, flow: Flow, verification_id: &s
         .bind(document_id)
         .execute(&mut *tx)
         .await?;
-    let document = record_document_change(&mut tx, workspace_id, flow, verification_id, document_id, "document.canceled", actor, json!({ "type": document.document_type }), false).await?;
+    let document = record_document_change(
+        &mut tx,
+        workspace_id,
+        flow,
+        verification_id,
+        document_id,
+        "document.canceled",
+        actor,
+        json!({ "type": document.document_type }),
+        false,
+    )
+    .await?;
     tx.commit().await?;
     db.wake_workers();
     Ok(document)
 }
 
 /// A reviewer's decision on one document.
-pub async fn decide(db: &Db, workspace_id: &str, flow: Flow, verification_id: &str, document_id: &str, body: &serde_json::Value, actor: &Actor) -> Result<Document, AppError> {
+pub async fn decide(
+    db: &Db,
+    workspace_id: &str,
+    flow: Flow,
+    verification_id: &str,
+    document_id: &str,
+    body: &serde_json::Value,
+    actor: &Actor,
+) -> Result<Document, AppError> {
     let mut tx = db.begin_write().await?;
     let verification = verifications::find(&mut *tx, workspace_id, flow, verification_id).await?;
     let (document, _) = find_document(&mut *tx, verification_id, document_id).await?;

@@ -127,21 +127,34 @@ fn strings(items: &[&str]) -> Vec<String> {
 impl FlowConfig {
     /// The defaults of SPEC §4.
     pub fn default_for(flow: Flow) -> FlowConfig {
-        let us_only = US_ONLY
-            .iter()
-            .map(|t| CountryRestriction { document_type: t.to_string(), allowed_countries: vec!["US".into()] })
-            .collect();
+        let us_only = US_ONLY.iter().map(|t| CountryRestriction { document_type: t.to_string(), allowed_countries: vec!["US".into()] }).collect();
         match flow {
             Flow::Usps1583 => FlowConfig {
                 flow,
                 photo_id_types: strings(&[
-                    "drivers_license", "state_id", "tribal_id", "uniformed_service_id", "us_access_card",
-                    "university_id", "passport", "passport_card", "matricula_consular", "nexus_card",
-                    "certificate_of_naturalization", "permanent_resident_card",
+                    "drivers_license",
+                    "state_id",
+                    "tribal_id",
+                    "uniformed_service_id",
+                    "us_access_card",
+                    "university_id",
+                    "passport",
+                    "passport_card",
+                    "matricula_consular",
+                    "nexus_card",
+                    "certificate_of_naturalization",
+                    "permanent_resident_card",
                 ]),
                 proof_of_address_types: strings(&[
-                    "drivers_license", "state_id", "lease", "mortgage", "deed_of_trust", "home_insurance_policy",
-                    "vehicle_insurance_policy", "vehicle_registration", "voter_registration_card",
+                    "drivers_license",
+                    "state_id",
+                    "lease",
+                    "mortgage",
+                    "deed_of_trust",
+                    "home_insurance_policy",
+                    "vehicle_insurance_policy",
+                    "vehicle_registration",
+                    "voter_registration_card",
                 ]),
                 required_roles: vec![DocumentRole::PhotoId, DocumentRole::ProofOfAddress, DocumentRole::Selfie],
                 country_restrictions: us_only,
@@ -177,9 +190,7 @@ impl FlowConfig {
 
     /// Whether `document_type` issued by `country` is forbidden.
     pub fn is_forbidden(&self, document_type: &str, country: &str) -> bool {
-        self.country_restrictions
-            .iter()
-            .any(|r| r.document_type == document_type && !r.allowed_countries.iter().any(|c| c == country))
+        self.country_restrictions.iter().any(|r| r.document_type == document_type && !r.allowed_countries.iter().any(|c| c == country))
     }
 
     /// Which role an uploaded type fills, given the types the verification declared.

@@ -1,7 +1,10 @@
 //! Per-workspace flow configuration, stored as JSON; defaults until a workspace edits it.
 
 use super::{Flow, FlowConfig};
-use crate::{error::AppError, store::{now_ms, Db}};
+use crate::{
+    error::AppError,
+    store::{now_ms, Db},
+};
 use sqlx::Row;
 
 /// The workspace's configuration of `flow` (the defaults when never edited).
@@ -57,10 +60,7 @@ pub async fn save(db: &Db, workspace_id: &str, config: &FlowConfig, actor: &crat
 
 /// The workspace's blacklisted addresses, one per entry, as entered.
 pub async fn blacklist(db: &Db, workspace_id: &str) -> Result<Vec<String>, AppError> {
-    Ok(sqlx::query_scalar("SELECT address FROM address_blacklist WHERE workspace_id = $1 ORDER BY address")
-        .bind(workspace_id)
-        .fetch_all(db.pool())
-        .await?)
+    Ok(sqlx::query_scalar("SELECT address FROM address_blacklist WHERE workspace_id = $1 ORDER BY address").bind(workspace_id).fetch_all(db.pool()).await?)
 }
 
 /// Replaces the blacklist with `addresses` (blank lines dropped, duplicates merged).
@@ -83,7 +83,13 @@ pub async fn save_blacklist(db: &Db, workspace_id: &str, addresses: &[String], a
     }
     crate::activity::record(
         &mut *tx,
-        crate::activity::Entry { workspace_id: Some(workspace_id), actor, action: "settings.blacklist_updated", target: None, detail: Some(serde_json::json!({ "count": unique.len() })) },
+        crate::activity::Entry {
+            workspace_id: Some(workspace_id),
+            actor,
+            action: "settings.blacklist_updated",
+            target: None,
+            detail: Some(serde_json::json!({ "count": unique.len() })),
+        },
         &crate::activity::RequestOrigin::default(),
     )
     .await?;

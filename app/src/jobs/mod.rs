@@ -35,7 +35,13 @@ pub struct QueueStats {
 }
 
 /// Enqueues a job inside `tx` (the transaction of the change that needs it).
-pub async fn enqueue(tx: &mut sqlx::Transaction<'static, sqlx::Any>, kind: &str, payload: &Value, run_at: i64, max_attempts: i64) -> Result<String, sqlx::Error> {
+pub async fn enqueue(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    kind: &str,
+    payload: &Value,
+    run_at: i64,
+    max_attempts: i64,
+) -> Result<String, sqlx::Error> {
     let (id, statement) = enqueue_statement(kind, payload, run_at, max_attempts);
     statement.execute(&mut **tx).await?;
     Ok(id)
@@ -44,13 +50,14 @@ pub async fn enqueue(tx: &mut sqlx::Transaction<'static, sqlx::Any>, kind: &str,
 /// The insert of a new job and its id, to run in a [`crate::store::batch::Batch`].
 pub fn enqueue_statement(kind: &str, payload: &Value, run_at: i64, max_attempts: i64) -> (String, crate::store::batch::Statement) {
     let id = new_id("job");
-    let statement = crate::store::batch::Statement::new("INSERT INTO jobs (id, kind, payload, run_at, max_attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&id)
-        .bind(kind)
-        .bind(payload.to_string())
-        .bind(run_at)
-        .bind(max_attempts)
-        .bind(now_ms());
+    let statement =
+        crate::store::batch::Statement::new("INSERT INTO jobs (id, kind, payload, run_at, max_attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(kind)
+            .bind(payload.to_string())
+            .bind(run_at)
+            .bind(max_attempts)
+            .bind(now_ms());
     (id, statement)
 }
 
@@ -126,21 +133,19 @@ where
 pub fn fail_statement(job: &Job, worker: &str, error: &str, retry_in_ms: i64) -> crate::store::batch::Statement {
     let last = job.attempts >= job.max_attempts;
     let now = now_ms();
-    crate::store::batch::Statement::new("UPDATE jobs SET leased_until = NULL, leased_by = NULL, last_error = $1, run_at = $2, failed_at = $3 WHERE id = $4 AND leased_by = $5")
-        .bind(error.chars().take(2000).collect::<String>())
-        .bind(now + retry_in_ms)
-        .bind(last.then_some(now))
-        .bind(&job.id)
-        .bind(worker)
+    crate::store::batch::Statement::new(
+        "UPDATE jobs SET leased_until = NULL, leased_by = NULL, last_error = $1, run_at = $2, failed_at = $3 WHERE id = $4 AND leased_by = $5",
+    )
+    .bind(error.chars().take(2000).collect::<String>())
+    .bind(now + retry_in_ms)
+    .bind(last.then_some(now))
+    .bind(&job.id)
+    .bind(worker)
 }
 
 pub async fn stats(db: &Db) -> Result<QueueStats, sqlx::Error> {
     let row = sqlx::query("SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM jobs WHERE failed_at IS NULL").fetch_one(db.pool()).await?;
     let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE failed_at IS NOT NULL").fetch_one(db.pool()).await?;
     let oldest: Option<i64> = row.try_get("oldest")?;
-    Ok(QueueStats {
-        depth: row.try_get("depth")?,
-        oldest_age_secs: oldest.map(|o| (now_ms() - o).max(0) as f64 / 1000.0).unwrap_or(0.0),
-        failed,
-    })
+    Ok(QueueStats { depth: row.try_get("depth")?, oldest_age_secs: oldest.map(|o| (now_ms() - o).max(0) as f64 / 1000.0).unwrap_or(0.0), failed })
 }

@@ -62,10 +62,8 @@ impl SmtpMailer {
     /// start with anything but the first two ([`requires_tls`]).
     pub fn new(url: &str, from: &str) -> Result<SmtpMailer, String> {
         let from: Mailbox = from.parse().map_err(|e| format!("ATTEST_MAIL_FROM: {e}"))?;
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| format!("ATTEST_SMTP_URL: {e}"))?
-            .timeout(Some(Duration::from_secs(15)))
-            .build();
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| format!("ATTEST_SMTP_URL: {e}"))?.timeout(Some(Duration::from_secs(15))).build();
         Ok(SmtpMailer { transport, from })
     }
 }
@@ -153,7 +151,14 @@ mod tests {
         for url in ["smtps://u:p@mail:465", "smtp://u:p@mail:587?tls=required", "smtp://mail?foo=1&tls=required"] {
             assert!(requires_tls(url), "{url}");
         }
-        for url in ["smtp://u:p@mail:25", "smtp://mail?tls=opportunistic", "smtp://mail?tls=none", "smtp://mail?tls=required&tls=none", "smtp://mail#?tls=required", "http://mail?tls=required"] {
+        for url in [
+            "smtp://u:p@mail:25",
+            "smtp://mail?tls=opportunistic",
+            "smtp://mail?tls=none",
+            "smtp://mail?tls=required&tls=none",
+            "smtp://mail#?tls=required",
+            "http://mail?tls=required",
+        ] {
             assert!(!requires_tls(url), "{url}");
         }
     }

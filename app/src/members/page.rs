@@ -5,7 +5,6 @@ use crate::{forms, layout::ErrorNotice};
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-
 /// `/w/:slug/members`
 #[component]
 pub fn MembersPage() -> impl IntoView {
@@ -116,11 +115,7 @@ fn Hidden(slug: String, user_id: String) -> impl IntoView {
 }
 
 #[component]
-fn MemberRow(
-    member: MemberView,
-    slug: String,
-    roles: Vec<RoleChoice>,
-) -> impl IntoView {
+fn MemberRow(member: MemberView, slug: String, roles: Vec<RoleChoice>) -> impl IntoView {
     let m = member;
     // Copyable handles: each form's children take their own copies.
     let email = StoredValue::new(m.email.clone());

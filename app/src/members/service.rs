@@ -17,9 +17,7 @@ pub fn normalize_email(email: &str) -> String {
 
 pub fn validate_email(email: &str) -> Result<(), AppError> {
     let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
         && !email.chars().any(char::is_whitespace);
     if valid {
         Ok(())
@@ -36,14 +34,7 @@ pub fn validate_password(password: &str) -> Result<(), AppError> {
 /// Creates the user (or finds the existing one with that email, setting the password
 /// when given) and makes them a member of the workspace `slug` with `role`.
 /// Returns the user id.
-pub async fn add_member(
-    db: &Db,
-    email: &str,
-    password: Option<&str>,
-    workspace_slug: &str,
-    role: Role,
-    actor: &Actor,
-) -> Result<String, AppError> {
+pub async fn add_member(db: &Db, email: &str, password: Option<&str>, workspace_slug: &str, role: Role, actor: &Actor) -> Result<String, AppError> {
     add_member_with_role_code(db, email, password, workspace_slug, role.code(), actor).await
 }
 
@@ -61,9 +52,9 @@ pub async fn add_member_with_role_code(
     if let Some(password) = password {
         validate_password(password)?;
     }
-    let workspace = workspaces::find_by_slug(db, workspace_slug).await?.ok_or_else(|| {
-        AppError::invalid("workspace", format!("No workspace has the slug '{workspace_slug}'."))
-    })?;
+    let workspace = workspaces::find_by_slug(db, workspace_slug)
+        .await?
+        .ok_or_else(|| AppError::invalid("workspace", format!("No workspace has the slug '{workspace_slug}'.")))?;
     let password_hash = match password {
         Some(p) => Some(password::hash(p.to_string()).await?),
         None => None,
@@ -71,34 +62,24 @@ pub async fn add_member_with_role_code(
 
     let now = now_ms();
     let mut tx = db.begin_write().await?;
-    let existing = sqlx::query("SELECT id FROM users WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let existing = sqlx::query("SELECT id FROM users WHERE email = $1").bind(&email).fetch_optional(&mut *tx).await?;
     let user_id = match existing {
         Some(row) => {
             let id: String = row.try_get("id")?;
             if let Some(hash) = &password_hash {
-                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                    .bind(hash)
-                    .bind(now)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3").bind(hash).bind(now).bind(&id).execute(&mut *tx).await?;
             }
             id
         }
         None => {
             let id = new_id("usr");
-            sqlx::query(
-                "INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-            )
-            .bind(&id)
-            .bind(&email)
-            .bind(password_hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+                .bind(&id)
+                .bind(&email)
+                .bind(password_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             id
         }
     };
@@ -218,7 +199,12 @@ async fn member_email(db: &Db, workspace_id: &str, user_id: &str) -> Result<(Str
 }
 
 async fn log(db: &Db, workspace_id: &str, actor: &Actor, action: &str, target: &str, detail: serde_json::Value) -> Result<(), AppError> {
-    activity::record(db.pool(), Entry { workspace_id: Some(workspace_id), actor, action, target: Some(target), detail: Some(detail) }, &RequestOrigin::default()).await?;
+    activity::record(
+        db.pool(),
+        Entry { workspace_id: Some(workspace_id), actor, action, target: Some(target), detail: Some(detail) },
+        &RequestOrigin::default(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -266,7 +252,9 @@ pub async fn ensure_may_manage_account(db: &Db, actor: &Actor, user_id: &str) ->
         match actor_role {
             Some(role) if role.has(crate::access::Permission::MembersManage) && (!target_owner || is_owner(&role)) => {}
             Some(role) if role.has(crate::access::Permission::MembersManage) => {
-                return Err(AppError::Refused("This member is an owner of a workspace, and only an owner there can change their account (email, MFA, lock). Ask that owner.".into()));
+                return Err(AppError::Refused(
+                    "This member is an owner of a workspace, and only an owner there can change their account (email, MFA, lock). Ask that owner.".into(),
+                ));
             }
             _ => {
                 return Err(AppError::Refused(
@@ -294,9 +282,19 @@ pub async fn change_role(db: &Db, workspace_id: &str, user_id: &str, role: RoleR
     if is_owner(&current) && !is_owner(&role) && owners_in(&mut tx, workspace_id).await? <= 1 {
         return Err(AppError::BadRequest(LAST_OWNER.into()));
     }
-    sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3").bind(role.code()).bind(workspace_id).bind(user_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
+        .bind(role.code())
+        .bind(workspace_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     let detail = serde_json::json!({ "email": email, "from": current.label(), "to": role.label() });
-    activity::record(&mut *tx, Entry { workspace_id: Some(workspace_id), actor, action: "member.role_changed", target: Some(user_id), detail: Some(detail) }, &RequestOrigin::default()).await?;
+    activity::record(
+        &mut *tx,
+        Entry { workspace_id: Some(workspace_id), actor, action: "member.role_changed", target: Some(user_id), detail: Some(detail) },
+        &RequestOrigin::default(),
+    )
+    .await?;
     let revoked = tokens::revoke_created_by(&mut tx, workspace_id, user_id, Some(&role), "its creator's new role does not cover its scopes", actor).await?;
     tx.commit().await?;
     if revoked > 0 {
@@ -317,7 +315,12 @@ pub async fn remove(db: &Db, workspace_id: &str, user_id: &str, actor: &Actor) -
     sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2").bind(workspace_id).bind(user_id).execute(&mut *tx).await?;
     let revoked = tokens::revoke_created_by(&mut tx, workspace_id, user_id, None, "its creator left the workspace", actor).await?;
     let detail = serde_json::json!({ "email": email, "tokens_revoked": revoked });
-    activity::record(&mut *tx, Entry { workspace_id: Some(workspace_id), actor, action: "member.removed", target: Some(user_id), detail: Some(detail) }, &RequestOrigin::default()).await?;
+    activity::record(
+        &mut *tx,
+        Entry { workspace_id: Some(workspace_id), actor, action: "member.removed", target: Some(user_id), detail: Some(detail) },
+        &RequestOrigin::default(),
+    )
+    .await?;
     tx.commit().await?;
     if revoked > 0 {
         db.bump_epoch();
@@ -340,12 +343,18 @@ pub async fn unlock(db: &Db, workspace_id: &str, user_id: &str, actor: &Actor) -
 /// owner ([`ensure_may_manage_account`]); the operator always.
 pub async fn reset_mfa(db: &Db, mailer: &dyn crate::mail::Mailer, workspace_id: Option<&str>, email: &str, actor: &Actor) -> Result<(), AppError> {
     let email = normalize_email(email);
-    let user_id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(&email).fetch_optional(db.pool()).await?.ok_or(AppError::NotFound)?;
+    let user_id: String =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(&email).fetch_optional(db.pool()).await?.ok_or(AppError::NotFound)?;
     ensure_may_manage_account(db, actor, &user_id).await?;
     let mut tx = db.begin_write().await?;
     crate::auth::totp::clear(&mut tx, &user_id).await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(&user_id).execute(&mut *tx).await?;
-    activity::record(&mut *tx, Entry { workspace_id, actor, action: "member.mfa_reset", target: Some(&user_id), detail: Some(serde_json::json!({ "email": email })) }, &RequestOrigin::default()).await?;
+    activity::record(
+        &mut *tx,
+        Entry { workspace_id, actor, action: "member.mfa_reset", target: Some(&user_id), detail: Some(serde_json::json!({ "email": email })) },
+        &RequestOrigin::default(),
+    )
+    .await?;
     tx.commit().await?;
     mailer
         .send(crate::mail::Email {
@@ -363,7 +372,12 @@ pub async fn reset_mfa(db: &Db, mailer: &dyn crate::mail::Mailer, workspace_id: 
 pub async fn unlock_email(db: &Db, email: &str, actor: &Actor) -> Result<bool, AppError> {
     let email = normalize_email(email);
     let was_locked = crate::auth::lockout::unlock(db, &email).await?;
-    activity::record(db.pool(), Entry { workspace_id: None, actor, action: "member.unlocked", target: None, detail: Some(serde_json::json!({ "email": email })) }, &RequestOrigin::default()).await?;
+    activity::record(
+        db.pool(),
+        Entry { workspace_id: None, actor, action: "member.unlocked", target: None, detail: Some(serde_json::json!({ "email": email })) },
+        &RequestOrigin::default(),
+    )
+    .await?;
     Ok(was_locked)
 }
 
@@ -413,7 +427,13 @@ pub async fn request_email_change(
         .await?;
     activity::record(
         &mut *tx,
-        Entry { workspace_id: Some(workspace_id), actor, action: "member.email_change_requested", target: Some(user_id), detail: Some(serde_json::json!({ "from": old, "to": new_email })) },
+        Entry {
+            workspace_id: Some(workspace_id),
+            actor,
+            action: "member.email_change_requested",
+            target: Some(user_id),
+            detail: Some(serde_json::json!({ "from": old, "to": new_email })),
+        },
         &RequestOrigin::default(),
     )
     .await?;
@@ -458,7 +478,8 @@ pub async fn confirm_email_change(db: &Db, token: &str) -> Result<String, AppErr
     let new_email: String = row.try_get("new_email")?;
     let taken = || AppError::BadRequest("Another Attest account already uses this address, so the change was not made. Ask your administrator.".into());
     let old: String = sqlx::query_scalar("SELECT email FROM users WHERE id = $1").bind(&user_id).fetch_one(&mut *tx).await?;
-    let other: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1 AND id <> $2").bind(&new_email).bind(&user_id).fetch_optional(&mut *tx).await?;
+    let other: Option<String> =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1 AND id <> $2").bind(&new_email).bind(&user_id).fetch_optional(&mut *tx).await?;
     if other.is_some() {
         return Err(taken());
     }
@@ -486,7 +507,16 @@ pub async fn confirm_email_change(db: &Db, token: &str) -> Result<String, AppErr
 const INVITE_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// Invites `email` with `role`; the emailed link lets them set their password.
-pub async fn invite(db: &Db, mailer: &dyn crate::mail::Mailer, public_url: &str, workspace_id: &str, workspace_name: &str, email: &str, role: RoleRef, actor: &Actor) -> Result<(), AppError> {
+pub async fn invite(
+    db: &Db,
+    mailer: &dyn crate::mail::Mailer,
+    public_url: &str,
+    workspace_id: &str,
+    workspace_name: &str,
+    email: &str,
+    role: RoleRef,
+    actor: &Actor,
+) -> Result<(), AppError> {
     let email = normalize_email(email);
     validate_email(&email)?;
     ensure_may_manage(actor, &RoleRef::Builtin(Role::Viewer), Some(&role))?;
@@ -494,23 +524,26 @@ pub async fn invite(db: &Db, mailer: &dyn crate::mail::Mailer, public_url: &str,
     let id = new_id("inv");
     let now = now_ms();
     let (kind, actor_id) = actor.kind_and_id();
-    sqlx::query("INSERT INTO invitations (id, workspace_id, email, role, token_hash, invited_by, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(&id)
-        .bind(workspace_id)
-        .bind(&email)
-        .bind(role.code())
-        .bind(crate::access::tokens::hash_token(&token))
-        .bind(actor_id.map(str::to_string).unwrap_or_else(|| kind.to_string()))
-        .bind(now + INVITE_TTL_MS)
-        .bind(now)
-        .execute(db.pool())
-        .await?;
+    sqlx::query(
+        "INSERT INTO invitations (id, workspace_id, email, role, token_hash, invited_by, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(workspace_id)
+    .bind(&email)
+    .bind(role.code())
+    .bind(crate::access::tokens::hash_token(&token))
+    .bind(actor_id.map(str::to_string).unwrap_or_else(|| kind.to_string()))
+    .bind(now + INVITE_TTL_MS)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
     log(db, workspace_id, actor, "member.invited", &id, serde_json::json!({ "email": email, "role": role.label() })).await?;
     mailer
         .send(crate::mail::Email {
             to: email,
             subject: format!("You are invited to {workspace_name} on Attest"),
-            body: format!("You have been invited to join {workspace_name} on Attest as {}.", role.label()) + &format!("\n\nSet your password here (the link works for 7 days):\n{public_url}/invite/{token}\n"),
+            body: format!("You have been invited to join {workspace_name} on Attest as {}.", role.label())
+                + &format!("\n\nSet your password here (the link works for 7 days):\n{public_url}/invite/{token}\n"),
         })
         .await
 }
@@ -541,7 +574,8 @@ pub async fn accept_invitation(db: &Db, token: &str, password: &str) -> Result<S
     let workspace_id: String = row.try_get("workspace_id")?;
     let id: String = row.try_get("id")?;
     let invited = crate::access::roles::resolve(db, &workspace_id, &role_code).await?;
-    let has_password: Option<Option<String>> = sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1").bind(&email).fetch_optional(db.pool()).await?;
+    let has_password: Option<Option<String>> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1").bind(&email).fetch_optional(db.pool()).await?;
     // Hashing is slow: done before the transaction, used only for an account without one.
     let password_hash = if matches!(has_password, Some(Some(_))) { None } else { Some(password::hash(password.to_string()).await?) };
 
@@ -560,7 +594,12 @@ pub async fn accept_invitation(db: &Db, token: &str, password: &str) -> Result<S
     let user_id = match existing {
         Some((id, Some(_))) => id,
         Some((id, None)) => {
-            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3").bind(&password_hash).bind(now).bind(&id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(&password_hash)
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
             id
         }
         None => {
@@ -592,12 +631,24 @@ pub async fn accept_invitation(db: &Db, token: &str, password: &str) -> Result<S
             ("member.added", serde_json::json!({ "email": email, "role": invited.code(), "invitation": id }))
         }
         Some(existing) if existing.code() != invited.code() && invitation_raises(existing, &invited) => {
-            sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3").bind(invited.code()).bind(&workspace_id).bind(&user_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
+                .bind(invited.code())
+                .bind(&workspace_id)
+                .bind(&user_id)
+                .execute(&mut *tx)
+                .await?;
             ("member.role_changed", serde_json::json!({ "email": email, "from": existing.label(), "to": invited.label(), "invitation": id }))
         }
-        Some(existing) => ("member.invitation_kept_role", serde_json::json!({ "email": email, "kept": existing.label(), "invited_as": invited.label(), "invitation": id })),
+        Some(existing) => {
+            ("member.invitation_kept_role", serde_json::json!({ "email": email, "kept": existing.label(), "invited_as": invited.label(), "invitation": id }))
+        }
     };
-    activity::record(&mut *tx, Entry { workspace_id: Some(&workspace_id), actor: &Actor::System, action, target: Some(&user_id), detail: Some(detail) }, &RequestOrigin::default()).await?;
+    activity::record(
+        &mut *tx,
+        Entry { workspace_id: Some(&workspace_id), actor: &Actor::System, action, target: Some(&user_id), detail: Some(detail) },
+        &RequestOrigin::default(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(email)
 }

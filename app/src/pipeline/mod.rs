@@ -176,7 +176,8 @@ async fn read_document(
         provider::Method::None => "none",
     };
     let started = std::time::Instant::now();
-    let read = blocking(move || provider.read(&DocumentInput { role, document_type: &document_type, country: &country, front: &front, back: back.as_deref() })).await;
+    let read =
+        blocking(move || provider.read(&DocumentInput { role, document_type: &document_type, country: &country, front: &front, back: back.as_deref() })).await;
     // Proofs of address are timed by the provider, which knows text layer from OCR.
     if extractor != "poa" {
         record_extractor(extractor, started, read.as_ref().err());
@@ -337,7 +338,14 @@ async fn decide(
     let actor = Actor::System;
     journal::record(
         &mut tx,
-        &Change { workspace_id, verification_id: &v.id, document_id: None, event: "rules.evaluated", actor: &actor, data: json!({ "rules": rules, "failed": failed }) },
+        &Change {
+            workspace_id,
+            verification_id: &v.id,
+            document_id: None,
+            event: "rules.evaluated",
+            actor: &actor,
+            data: json!({ "rules": rules, "failed": failed }),
+        },
     )
     .await?;
     let event = match status {

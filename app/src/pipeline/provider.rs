@@ -3,7 +3,14 @@
 //! service) implements the same trait.
 
 use crate::flows::DocumentRole;
-use attest_extract::{address::{self, Ocr}, barcode, face::{Embedding, FaceMatcher}, image, intake, mrz::MrzReader, Extracted, Failure};
+use attest_extract::{
+    address::{self, Ocr},
+    barcode,
+    face::{Embedding, FaceMatcher},
+    image, intake,
+    mrz::MrzReader,
+    Extracted, Failure,
+};
 use std::path::{Path, PathBuf};
 
 /// A face embedding, comparable with [`Provider::similarity`].
@@ -96,7 +103,9 @@ fn image(bytes: &[u8]) -> Result<image::DynamicImage, Failure> {
     match intake::load(bytes)? {
         intake::Loaded::Image(img) => Ok(img),
         // A PDF where a photo is expected: its first page, rasterized.
-        intake::Loaded::Pdf(pdf) => intake::rasterize_pdf(&pdf, 300, 1)?.into_iter().next().map(image::DynamicImage::ImageLuma8).ok_or(Failure::UnsupportedFormat),
+        intake::Loaded::Pdf(pdf) => {
+            intake::rasterize_pdf(&pdf, 300, 1)?.into_iter().next().map(image::DynamicImage::ImageLuma8).ok_or(Failure::UnsupportedFormat)
+        }
     }
 }
 
@@ -152,7 +161,8 @@ impl Provider for LocalProvider {
                     _ => "poa_ocr",
                 };
                 let outcome = read.as_ref().err().map(|f| f.code()).unwrap_or("ok");
-                metrics::histogram!("attest_pipeline_extractor_seconds", "extractor" => extractor, "outcome" => outcome).record(started.elapsed().as_secs_f64());
+                metrics::histogram!("attest_pipeline_extractor_seconds", "extractor" => extractor, "outcome" => outcome)
+                    .record(started.elapsed().as_secs_f64());
                 read.map(|r| r.extracted)
             }
             Method::None => Err(Failure::UnsupportedDocumentType),

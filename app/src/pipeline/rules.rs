@@ -53,10 +53,7 @@ fn not_applicable(name: &str) -> RuleResult {
 
 /// The live (not canceled) document of `role` with extracted data.
 fn extracted(v: &Verification, role: DocumentRole) -> Option<(&Document, &Extracted)> {
-    v.documents
-        .iter()
-        .filter(|d| d.role == role && d.status != DocumentStatus::Canceled)
-        .find_map(|d| d.extracted.as_ref().map(|e| (d, e)))
+    v.documents.iter().filter(|d| d.role == role && d.status != DocumentStatus::Canceled).find_map(|d| d.extracted.as_ref().map(|e| (d, e)))
 }
 
 fn full_name(first: &str, middle: Option<&str>, last: &str) -> String {
@@ -228,7 +225,14 @@ mod tests {
                 date_of_birth: "1988-02-29".into(),
                 email: None,
                 phone: None,
-                address: Address { line1: "12 North Main Street".into(), line2: Some("Apartment 4".into()), city: "Springfield".into(), state: "IL".into(), postal_code: "62701".into(), country: "US".into() },
+                address: Address {
+                    line1: "12 North Main Street".into(),
+                    line2: Some("Apartment 4".into()),
+                    city: "Springfield".into(),
+                    state: "IL".into(),
+                    postal_code: "62701".into(),
+                    country: "US".into(),
+                },
             },
             photo_id: Some(PhotoIdSpec { document_type: "drivers_license".into(), country: "US".into(), number: Some("D123-4567".into()) }),
             proof_of_address: None,
@@ -326,7 +330,9 @@ mod tests {
     #[test]
     fn missing_data_is_not_applicable_not_a_pass() {
         let rules = run(Extracted::default(), SelfieCheck::Absent, &[]);
-        for name in [NAME_MISMATCH, COUNTRY_MISMATCH, DOCUMENT_TYPE_MISMATCH, DOCUMENT_NUMBER_MISMATCH, DATE_OF_BIRTH_MISMATCH, DOCUMENT_EXPIRED, SELFIE_MISMATCH] {
+        for name in
+            [NAME_MISMATCH, COUNTRY_MISMATCH, DOCUMENT_TYPE_MISMATCH, DOCUMENT_NUMBER_MISMATCH, DATE_OF_BIRTH_MISMATCH, DOCUMENT_EXPIRED, SELFIE_MISMATCH]
+        {
             assert_eq!(result_of(&rules, name), RuleOutcome::NotApplicable, "{name}");
         }
     }

@@ -42,7 +42,11 @@ pub const SCENARIOS: [(&str, Scenario, &str); 11] = [
     ("sandbox-blacklisted", Scenario::Blacklisted, "the proof of address shows a PO box: `address_blacklisted` fails"),
     ("sandbox-selfie-mismatch", Scenario::SelfieMismatch, "the selfie is someone else (score 0.12): `selfie_mismatch` fails"),
     ("sandbox-no-face", Scenario::NoFace, "no face in the selfie: the selfie is `extraction_failed` (`no_face_found`), needs_review"),
-    ("sandbox-extraction-failed", Scenario::ExtractionFailed, "the photo ID cannot be read: `extraction_failed` (`barcode_not_found` or `mrz_unreadable`), needs_review"),
+    (
+        "sandbox-extraction-failed",
+        Scenario::ExtractionFailed,
+        "the photo ID cannot be read: `extraction_failed` (`barcode_not_found` or `mrz_unreadable`), needs_review",
+    ),
 ];
 
 impl Scenario {
@@ -104,7 +108,18 @@ impl Scenario {
         match self {
             Scenario::NameMismatch => e.first_name = Some(if a.first_name.eq_ignore_ascii_case("alex") { "JORDAN" } else { "ALEX" }.into()),
             Scenario::CountryMismatch => e.issuing_country = Some(if country == "CA" { "US" } else { "CA" }.into()),
-            Scenario::TypeMismatch => e.document_kind = Some(if document_type == "state_id" { "drivers_license" } else if licence { "state_id" } else { "national_id" }.into()),
+            Scenario::TypeMismatch => {
+                e.document_kind = Some(
+                    if document_type == "state_id" {
+                        "drivers_license"
+                    } else if licence {
+                        "state_id"
+                    } else {
+                        "national_id"
+                    }
+                    .into(),
+                )
+            }
             Scenario::NumberMismatch => e.document_number = Some("X9999999".into()),
             Scenario::DobMismatch => e.date_of_birth = Some(shift_year(&a.date_of_birth)),
             Scenario::Expired => e.expiry_date = Some("2024-01-31".into()),

@@ -68,9 +68,7 @@ impl Db {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Engine::Postgres
         } else {
-            return Err(sqlx::Error::Configuration(
-                "DATABASE_URL must start with sqlite: or postgres:".into(),
-            ));
+            return Err(sqlx::Error::Configuration("DATABASE_URL must start with sqlite: or postgres:".into()));
         };
         let options = AnyConnectOptions::from_str(url)?;
         let pool = match engine {
@@ -94,13 +92,7 @@ impl Db {
                     .connect_with(options)
                     .await?
             }
-            Engine::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(options)
-                    .await?
-            }
+            Engine::Postgres => AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?,
         };
         let epoch_file = match engine {
             Engine::Sqlite => sqlite_file(url).map(|db| {

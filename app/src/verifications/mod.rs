@@ -227,9 +227,7 @@ pub struct HistoryEntry {
 pub fn rfc3339(ms: i64) -> String {
     #[cfg(feature = "ssr")]
     {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-            .unwrap_or_default()
+        chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default()
     }
     #[cfg(not(feature = "ssr"))]
     {

@@ -58,8 +58,14 @@ pub const COUNT_CAP: i64 = 10_000;
 
 /// Rule names a reviewer can filter the queue by (SPEC §5.3).
 pub const RULES: [&str; 8] = [
-    "name_mismatch", "country_mismatch", "document_type_mismatch", "document_number_mismatch",
-    "date_of_birth_mismatch", "document_expired", "address_blacklisted", "selfie_mismatch",
+    "name_mismatch",
+    "country_mismatch",
+    "document_type_mismatch",
+    "document_number_mismatch",
+    "date_of_birth_mismatch",
+    "document_expired",
+    "address_blacklisted",
+    "selfie_mismatch",
 ];
 
 /// Optional narrowing of the queue.
@@ -77,102 +83,115 @@ pub struct QueueFilters {
 
 /// The queue: `status` defaults to `needs_review`; `all` lists every status.
 #[server(prefix = "/rpc", endpoint = "review_queue")]
-pub async fn review_queue(slug: String, status: Option<String>, flow: Option<String>, q: Option<String>, cursor: Option<String>, filters: Option<QueueFilters>) -> Result<QueueView, AppError> {
-    crate::error::respond(async move {
-        use sqlx::Row;
-        let state = crate::state::AppState::from_context()?;
-        let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsView).await?;
-        let status = match status.as_deref() {
-            None | Some("") => "needs_review".to_string(),
-            Some("all") => String::new(),
-            Some(s) => s.parse::<super::VerificationStatus>().map_err(|_| AppError::invalid("status", "The selected status is invalid."))?.code().to_string(),
-        };
-        let flow = flow.unwrap_or_default();
-        let q = q.unwrap_or_default();
-        let cursor = cursor.unwrap_or_default();
-        let filters = filters.unwrap_or_default();
-        let day = |field: &str, value: &Option<String>, end: bool| -> Result<i64, AppError> {
-            match value.as_deref().filter(|v| !v.is_empty()) {
-                None => Ok(if end { i64::MAX } else { 0 }),
-                Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                    .map(|d| (if end { d.succ_opt().unwrap_or(d) } else { d }).and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0))
-                    .map_err(|_| AppError::invalid(field, format!("The {field} must be a date (YYYY-MM-DD)."))),
-            }
-        };
-        let (from, to) = (day("from", &filters.from, false)?, day("to", &filters.to, true)?);
-        let decision = filters.decision.clone().filter(|d| d == "approved" || d == "rejected").unwrap_or_default();
-        let rule = filters.rule.clone().filter(|r| RULES.contains(&r.as_str())).map(|r| format!("%\"name\":\"{r}\",\"result\":\"fail\"%")).unwrap_or_default();
-        // Only the filters in use go into the SQL, so the planner can walk the
-        // (workspace_id, status, id) index newest-first and stop after one page.
-        let mut sql = String::from("SELECT id, flow, status, reference, applicant, rules, created_at FROM verifications WHERE workspace_id = $1");
-        let mut binds: Vec<String> = vec![member.workspace_id.clone()];
-        let mut filter = |sql: &mut String, clause: &str, values: &[String]| {
-            let mut clause = clause.to_string();
-            let base = binds.len();
-            binds.extend(values.iter().cloned());
-            // Highest first, so `?1` does not rewrite the start of `?10`.
-            for i in (1..=values.len()).rev() {
-                clause = clause.replace(&format!("?{i}"), &format!("${}", base + i));
-            }
-            sql.push_str(" AND ");
-            sql.push_str(&clause);
-        };
-        if !status.is_empty() {
-            filter(&mut sql, "status = ?1", &[status.clone()]);
-        }
-        if !flow.is_empty() {
-            filter(&mut sql, "flow = ?1", &[flow.clone()]);
-        }
-        if !cursor.is_empty() {
-            filter(&mut sql, "id < ?1", &[cursor.clone()]);
-        }
-        if let Some(search) = super::search::Search::parse(&q) {
-            use super::search::Candidates;
-            match search.candidates(&state.db, &member.workspace_id).await? {
-                Candidates::Ids(ids) if ids.is_empty() => filter(&mut sql, "1 = 0", &[]),
-                Candidates::Ids(ids) => {
-                    let list: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
-                    filter(&mut sql, &format!("id IN ({})", list.join(", ")), &ids);
+pub async fn review_queue(
+    slug: String,
+    status: Option<String>,
+    flow: Option<String>,
+    q: Option<String>,
+    cursor: Option<String>,
+    filters: Option<QueueFilters>,
+) -> Result<QueueView, AppError> {
+    crate::error::respond(
+        async move {
+            use sqlx::Row;
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsView).await?;
+            let status = match status.as_deref() {
+                None | Some("") => "needs_review".to_string(),
+                Some("all") => String::new(),
+                Some(s) => {
+                    s.parse::<super::VerificationStatus>().map_err(|_| AppError::invalid("status", "The selected status is invalid."))?.code().to_string()
                 }
-                Candidates::Many => {
-                    let (clause, values) = search.row_test();
-                    filter(&mut sql, &clause, &values);
+            };
+            let flow = flow.unwrap_or_default();
+            let q = q.unwrap_or_default();
+            let cursor = cursor.unwrap_or_default();
+            let filters = filters.unwrap_or_default();
+            let day = |field: &str, value: &Option<String>, end: bool| -> Result<i64, AppError> {
+                match value.as_deref().filter(|v| !v.is_empty()) {
+                    None => Ok(if end { i64::MAX } else { 0 }),
+                    Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                        .map(|d| (if end { d.succ_opt().unwrap_or(d) } else { d }).and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0))
+                        .map_err(|_| AppError::invalid(field, format!("The {field} must be a date (YYYY-MM-DD)."))),
+                }
+            };
+            let (from, to) = (day("from", &filters.from, false)?, day("to", &filters.to, true)?);
+            let decision = filters.decision.clone().filter(|d| d == "approved" || d == "rejected").unwrap_or_default();
+            let rule =
+                filters.rule.clone().filter(|r| RULES.contains(&r.as_str())).map(|r| format!("%\"name\":\"{r}\",\"result\":\"fail\"%")).unwrap_or_default();
+            // Only the filters in use go into the SQL, so the planner can walk the
+            // (workspace_id, status, id) index newest-first and stop after one page.
+            let mut sql = String::from("SELECT id, flow, status, reference, applicant, rules, created_at FROM verifications WHERE workspace_id = $1");
+            let mut binds: Vec<String> = vec![member.workspace_id.clone()];
+            let mut filter = |sql: &mut String, clause: &str, values: &[String]| {
+                let mut clause = clause.to_string();
+                let base = binds.len();
+                binds.extend(values.iter().cloned());
+                // Highest first, so `?1` does not rewrite the start of `?10`.
+                for i in (1..=values.len()).rev() {
+                    clause = clause.replace(&format!("?{i}"), &format!("${}", base + i));
+                }
+                sql.push_str(" AND ");
+                sql.push_str(&clause);
+            };
+            if !status.is_empty() {
+                filter(&mut sql, "status = ?1", &[status.clone()]);
+            }
+            if !flow.is_empty() {
+                filter(&mut sql, "flow = ?1", &[flow.clone()]);
+            }
+            if !cursor.is_empty() {
+                filter(&mut sql, "id < ?1", &[cursor.clone()]);
+            }
+            if let Some(search) = super::search::Search::parse(&q) {
+                use super::search::Candidates;
+                match search.candidates(&state.db, &member.workspace_id).await? {
+                    Candidates::Ids(ids) if ids.is_empty() => filter(&mut sql, "1 = 0", &[]),
+                    Candidates::Ids(ids) => {
+                        let list: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
+                        filter(&mut sql, &format!("id IN ({})", list.join(", ")), &ids);
+                    }
+                    Candidates::Many => {
+                        let (clause, values) = search.row_test();
+                        filter(&mut sql, &clause, &values);
+                    }
                 }
             }
+            if !decision.is_empty() {
+                filter(&mut sql, "decision_outcome = ?1", &[decision.clone()]);
+            }
+            if !rule.is_empty() {
+                filter(&mut sql, "rules LIKE ?1", &[rule.clone()]);
+            }
+            sql.push_str(&format!(" AND created_at >= {from} AND created_at < {to} ORDER BY id DESC LIMIT 51"));
+            let mut query = sqlx::query(&sql);
+            for b in &binds {
+                query = query.bind(b);
+            }
+            let rows = query.fetch_all(state.db.pool()).await?;
+            let mut out = Vec::new();
+            for r in rows.iter().take(50) {
+                let applicant: String = r.try_get("applicant")?;
+                let applicant: super::Applicant = serde_json::from_str(&applicant).map_err(|e| AppError::internal("stored applicant", e))?;
+                let rules: String = r.try_get("rules")?;
+                let rules: Vec<super::RuleResult> = serde_json::from_str(&rules).unwrap_or_default();
+                out.push(QueueRow {
+                    id: r.try_get("id")?,
+                    flow: r.try_get("flow")?,
+                    status: r.try_get("status")?,
+                    name: format!("{} {}", applicant.first_name, applicant.last_name),
+                    email: applicant.email,
+                    reference: r.try_get("reference")?,
+                    created_at: super::rfc3339(r.try_get("created_at")?),
+                    failed_rules: rules.into_iter().filter(|r| r.result == super::RuleOutcome::Fail).map(|r| r.name).collect(),
+                });
+            }
+            let next_cursor = (rows.len() > 50).then(|| out.last().map(|r| r.id.clone())).flatten();
+            let counts = super::service::status_counts(&state.db, &member.workspace_id).await?;
+            Ok(QueueView { rows: out, next_cursor, counts, api_base: state.settings.public_url.clone() })
         }
-        if !decision.is_empty() {
-            filter(&mut sql, "decision_outcome = ?1", &[decision.clone()]);
-        }
-        if !rule.is_empty() {
-            filter(&mut sql, "rules LIKE ?1", &[rule.clone()]);
-        }
-        sql.push_str(&format!(" AND created_at >= {from} AND created_at < {to} ORDER BY id DESC LIMIT 51"));
-        let mut query = sqlx::query(&sql);
-        for b in &binds {
-            query = query.bind(b);
-        }
-        let rows = query.fetch_all(state.db.pool()).await?;
-        let mut out = Vec::new();
-        for r in rows.iter().take(50) {
-            let applicant: String = r.try_get("applicant")?;
-            let applicant: super::Applicant = serde_json::from_str(&applicant).map_err(|e| AppError::internal("stored applicant", e))?;
-            let rules: String = r.try_get("rules")?;
-            let rules: Vec<super::RuleResult> = serde_json::from_str(&rules).unwrap_or_default();
-            out.push(QueueRow {
-                id: r.try_get("id")?,
-                flow: r.try_get("flow")?,
-                status: r.try_get("status")?,
-                name: format!("{} {}", applicant.first_name, applicant.last_name),
-                email: applicant.email,
-                reference: r.try_get("reference")?,
-                created_at: super::rfc3339(r.try_get("created_at")?),
-                failed_rules: rules.into_iter().filter(|r| r.result == super::RuleOutcome::Fail).map(|r| r.name).collect(),
-            });
-        }
-        let next_cursor = (rows.len() > 50).then(|| out.last().map(|r| r.id.clone())).flatten();
-        let counts = super::service::status_counts(&state.db, &member.workspace_id).await?;
-        Ok(QueueView { rows: out, next_cursor, counts, api_base: state.settings.public_url.clone() })
-    }.await)
+        .await,
+    )
 }
 
 #[cfg(feature = "ssr")]
@@ -188,62 +207,74 @@ async fn flow_of(state: &crate::state::AppState, workspace_id: &str, id: &str) -
 
 #[server(prefix = "/rpc", endpoint = "verification_detail")]
 pub async fn verification_detail(slug: String, id: String) -> Result<DetailView, AppError> {
-    crate::error::respond(async move {
-        use crate::access::Permission;
-        let state = crate::state::AppState::from_context()?;
-        let member = crate::access::member::require(&state, &slug, Permission::VerificationsView).await?;
-        let flow = flow_of(&state, &member.workspace_id, &id).await?;
-        let mut verification = super::service::get(&state.db, &member.workspace_id, flow, &id).await?;
-        let can_view_documents = member.role.has(Permission::DocumentsView);
-        if !can_view_documents {
-            // Extracted data is PII: only documents.view sees it.
-            for document in &mut verification.documents {
-                document.extracted = None;
+    crate::error::respond(
+        async move {
+            use crate::access::Permission;
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, Permission::VerificationsView).await?;
+            let flow = flow_of(&state, &member.workspace_id, &id).await?;
+            let mut verification = super::service::get(&state.db, &member.workspace_id, flow, &id).await?;
+            let can_view_documents = member.role.has(Permission::DocumentsView);
+            if !can_view_documents {
+                // Extracted data is PII: only documents.view sees it.
+                for document in &mut verification.documents {
+                    document.extracted = None;
+                }
             }
+            Ok(DetailView {
+                history: super::service::history(&state.db, &member.workspace_id, flow, &id).await?.data,
+                events: super::service::events_for(&state.db, &member.workspace_id, &id).await?,
+                verification,
+                can_decide: member.role.has(Permission::VerificationsDecide),
+                can_manage: member.role.has(Permission::VerificationsManage),
+                can_view_documents,
+            })
         }
-        Ok(DetailView {
-            history: super::service::history(&state.db, &member.workspace_id, flow, &id).await?.data,
-            events: super::service::events_for(&state.db, &member.workspace_id, &id).await?,
-            verification,
-            can_decide: member.role.has(Permission::VerificationsDecide),
-            can_manage: member.role.has(Permission::VerificationsManage),
-            can_view_documents,
-        })
-    }.await)
+        .await,
+    )
 }
 
 /// Approve or reject a verification in `needs_review`, with a reason.
 #[server(prefix = "/rpc", endpoint = "decide_verification")]
 pub async fn decide_verification(slug: String, id: String, decision: String, reason: String) -> Result<(), AppError> {
-    crate::error::respond(async move {
-        let state = crate::state::AppState::from_context()?;
-        let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsDecide).await?;
-        let flow = flow_of(&state, &member.workspace_id, &id).await?;
-        let body = serde_json::json!({ "decision": decision, "reason": reason });
-        super::service::decide(&state.db, &member.workspace_id, flow, &id, &body, &member.actor()).await.map(|_| ())
-    }.await)
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsDecide).await?;
+            let flow = flow_of(&state, &member.workspace_id, &id).await?;
+            let body = serde_json::json!({ "decision": decision, "reason": reason });
+            super::service::decide(&state.db, &member.workspace_id, flow, &id, &body, &member.actor()).await.map(|_| ())
+        }
+        .await,
+    )
 }
 
 /// Approve or reject one document (after processing), with a reason.
 #[server(prefix = "/rpc", endpoint = "decide_document")]
 pub async fn decide_document(slug: String, id: String, document_id: String, decision: String, reason: String) -> Result<(), AppError> {
-    crate::error::respond(async move {
-        let state = crate::state::AppState::from_context()?;
-        let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsDecide).await?;
-        let flow = flow_of(&state, &member.workspace_id, &id).await?;
-        let body = serde_json::json!({ "decision": decision, "reason": reason });
-        crate::documents::service::decide(&state.db, &member.workspace_id, flow, &id, &document_id, &body, &member.actor()).await.map(|_| ())
-    }.await)
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsDecide).await?;
+            let flow = flow_of(&state, &member.workspace_id, &id).await?;
+            let body = serde_json::json!({ "decision": decision, "reason": reason });
+            crate::documents::service::decide(&state.db, &member.workspace_id, flow, &id, &document_id, &body, &member.actor()).await.map(|_| ())
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "cancel_verification")]
 pub async fn cancel_verification(slug: String, id: String) -> Result<(), AppError> {
-    crate::error::respond(async move {
-        let state = crate::state::AppState::from_context()?;
-        let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsManage).await?;
-        let flow = flow_of(&state, &member.workspace_id, &id).await?;
-        super::service::cancel(&state.db, &member.workspace_id, flow, &id, &member.actor()).await.map(|_| ())
-    }.await)
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsManage).await?;
+            let flow = flow_of(&state, &member.workspace_id, &id).await?;
+            super::service::cancel(&state.db, &member.workspace_id, flow, &id, &member.actor()).await.map(|_| ())
+        }
+        .await,
+    )
 }
 
 fn short(t: &str) -> String {
@@ -272,7 +303,14 @@ pub fn QueuePage() -> impl IntoView {
         move || (slug(), get("status"), get("flow"), get("q"), get("cursor"), filters()),
         |(slug, status, flow, q, cursor, filters)| review_queue(slug, Some(status), Some(flow), Some(q), Some(cursor), Some(filters)),
     );
-    let current = move || { let s = get("status"); if s.is_empty() { "needs_review".to_string() } else { s } };
+    let current = move || {
+        let s = get("status");
+        if s.is_empty() {
+            "needs_review".to_string()
+        } else {
+            s
+        }
+    };
     view! {
         <Title text="Review queue"/>
         <h1>"Review queue"</h1>

@@ -21,11 +21,7 @@ pub struct Keys {
 /// Folds an applicant to its search keys.
 pub fn keys(applicant: &Applicant) -> Keys {
     let (first, last) = (fold(&applicant.first_name), fold(&applicant.last_name));
-    Keys {
-        name: format!("{first} {last}"),
-        name_rev: format!("{last} {first}"),
-        email: applicant.email.as_deref().map(|e| e.trim().to_lowercase()),
-    }
+    Keys { name: format!("{first} {last}"), name_rev: format!("{last} {first}"), email: applicant.email.as_deref().map(|e| e.trim().to_lowercase()) }
 }
 
 /// Lower-case tokens without diacritics or punctuation, joined by one space.

@@ -4,8 +4,7 @@
 
 use super::{
     journal::{self, Change, Tx},
-    rfc3339, validate, Decision, DecisionOutcome, HistoryEntry, Page, RuleResult, SelfieMatch, Verification,
-    VerificationStatus,
+    rfc3339, validate, Decision, DecisionOutcome, HistoryEntry, Page, RuleResult, SelfieMatch, Verification, VerificationStatus,
 };
 use crate::{
     access::Actor,
@@ -13,7 +12,11 @@ use crate::{
     error::AppError,
     flows::{self, Flow},
     state::Environment,
-    store::{batch::{Batch, Statement}, ids::new_id, now_ms, Db},
+    store::{
+        batch::{Batch, Statement},
+        ids::new_id,
+        now_ms, Db,
+    },
 };
 use serde_json::{json, Value};
 use sqlx::{any::AnyRow, Row};
@@ -162,11 +165,7 @@ async fn reload(tx: &mut Tx, workspace_id: &str, flow: Flow, id: &str) -> Result
 
 /// Bumps the version and records the change with its outbox event, inside `tx`.
 pub async fn touch_and_record(tx: &mut Tx, workspace_id: &str, flow: Flow, id: &str, change: Change<'_>) -> Result<Verification, AppError> {
-    sqlx::query("UPDATE verifications SET version = version + 1, updated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query("UPDATE verifications SET version = version + 1, updated_at = $1 WHERE id = $2").bind(now_ms()).bind(id).execute(&mut **tx).await?;
     journal::record(tx, &change).await?;
     let verification = reload(tx, workspace_id, flow, id).await?;
     if change.document_id.is_none() {
@@ -254,7 +253,15 @@ mod erased {
     }
 }
 
-pub async fn update(db: &Db, environment: Environment, workspace_id: &str, flow: Flow, id: &str, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
+pub async fn update(
+    db: &Db,
+    environment: Environment,
+    workspace_id: &str,
+    flow: Flow,
+    id: &str,
+    body: &Value,
+    actor: &Actor,
+) -> Result<Verification, AppError> {
     let mut tx = db.begin_write().await?;
     let current = find(&mut *tx, workspace_id, flow, id).await?;
     ensure_started(current.status)?;
@@ -311,7 +318,14 @@ pub async fn submit(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
     }
     set_status(&mut tx, id, VerificationStatus::Submitted).await?;
     journal::enqueue(&mut tx, crate::pipeline::JOB, &json!({ "verification_id": id })).await?;
-    let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.submitted", actor, data: json!({ "from": "started", "to": "submitted" }) };
+    let change = Change {
+        workspace_id,
+        verification_id: id,
+        document_id: None,
+        event: "verification.submitted",
+        actor,
+        data: json!({ "from": "started", "to": "submitted" }),
+    };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
     tx.commit().await?;
     db.wake_workers();
@@ -333,7 +347,14 @@ pub async fn cancel(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
         _ => return Err(AppError::BadRequest("The verification has already been decided.".into())),
     }
     set_status(&mut tx, id, VerificationStatus::Canceled).await?;
-    let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.canceled", actor, data: json!({ "from": current.status.code(), "to": "canceled" }) };
+    let change = Change {
+        workspace_id,
+        verification_id: id,
+        document_id: None,
+        event: "verification.canceled",
+        actor,
+        data: json!({ "from": current.status.code(), "to": "canceled" }),
+    };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
     tx.commit().await?;
     db.wake_workers();
@@ -401,7 +422,14 @@ pub async fn decide(db: &Db, workspace_id: &str, flow: Flow, id: &str, body: &Va
         .execute(&mut *tx)
         .await?;
     let event = if outcome == DecisionOutcome::Approved { "verification.approved" } else { "verification.rejected" };
-    let change = Change { workspace_id, verification_id: id, document_id: None, event, actor, data: json!({ "from": "needs_review", "to": status.code(), "reason": reason }) };
+    let change = Change {
+        workspace_id,
+        verification_id: id,
+        document_id: None,
+        event,
+        actor,
+        data: json!({ "from": "needs_review", "to": status.code(), "reason": reason }),
+    };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
     tx.commit().await?;
     db.wake_workers();
@@ -508,11 +536,8 @@ pub async fn status_counts(db: &Db, workspace_id: &str) -> Result<Vec<(String, i
         query = query.bind(status.code());
     }
     let rows = query.bind(COUNT_CAP + 1).fetch_all(db.pool()).await?;
-    let mut counts: Vec<(String, i64)> = rows
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .filter_map(|(i, n)| VerificationStatus::ALL.get(i as usize).map(|s| (s.code().to_string(), n)))
-        .collect();
+    let mut counts: Vec<(String, i64)> =
+        rows.into_iter().filter(|(_, n)| *n > 0).filter_map(|(i, n)| VerificationStatus::ALL.get(i as usize).map(|s| (s.code().to_string(), n))).collect();
     counts.sort();
     Ok(counts)
 }

@@ -119,16 +119,12 @@ impl Checker {
     }
 
     fn applicant(&mut self, map: &Map<String, Value>) -> Option<Applicant> {
-        self.unknown_fields(
-            map,
-            "applicant",
-            &["first_name", "middle_name", "last_name", "date_of_birth", "email", "phone", "address"],
-        );
+        self.unknown_fields(map, "applicant", &["first_name", "middle_name", "last_name", "date_of_birth", "email", "phone", "address"]);
         let first_name = self.text(map, "first_name", "applicant.first_name", true);
         let middle_name = self.text(map, "middle_name", "applicant.middle_name", false);
         let last_name = self.text(map, "last_name", "applicant.last_name", true);
-        let date_of_birth = self.text(map, "date_of_birth", "applicant.date_of_birth", true).and_then(|d| {
-            match chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d") {
+        let date_of_birth =
+            self.text(map, "date_of_birth", "applicant.date_of_birth", true).and_then(|d| match chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d") {
                 Ok(date) if d.len() == 10 && date < chrono::Utc::now().date_naive() => Some(d),
                 Ok(_) if d.len() == 10 => {
                     self.add("applicant.date_of_birth", "The applicant.date_of_birth must be a date before today.".into());
@@ -138,8 +134,7 @@ impl Checker {
                     self.add("applicant.date_of_birth", "The applicant.date_of_birth is not a valid date (YYYY-MM-DD).".into());
                     None
                 }
-            }
-        });
+            });
         let email = self.text(map, "email", "applicant.email", false).and_then(|e| {
             if e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.')) && !e.contains(char::is_whitespace) {
                 Some(e)
@@ -150,15 +145,7 @@ impl Checker {
         });
         let phone = self.text(map, "phone", "applicant.phone", false);
         let address = self.object(map, "address", "applicant.address", true).and_then(|a| self.address(a, "applicant.address"));
-        Some(Applicant {
-            first_name: first_name?,
-            middle_name,
-            last_name: last_name?,
-            date_of_birth: date_of_birth?,
-            email,
-            phone,
-            address: address?,
-        })
+        Some(Applicant { first_name: first_name?, middle_name, last_name: last_name?, date_of_birth: date_of_birth?, email, phone, address: address? })
     }
 
     fn metadata(&mut self, body: &Map<String, Value>) -> Value {

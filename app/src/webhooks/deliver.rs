@@ -9,7 +9,11 @@ use crate::{
     error::AppError,
     jobs::{self, Job},
     state::{AppState, Environment},
-    store::{batch::{Batch, Statement}, ids::new_id, now_ms},
+    store::{
+        batch::{Batch, Statement},
+        ids::new_id,
+        now_ms,
+    },
 };
 use rand::Rng;
 use serde_json::json;
@@ -173,7 +177,12 @@ fn classify(err: &reqwest::Error) -> (&'static str, String) {
         "dns"
     } else if lower.contains("connection refused") {
         "connection_refused"
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("rustls") || lower.contains("handshake") || lower.contains("corrupt message") {
+    } else if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("rustls")
+        || lower.contains("handshake")
+        || lower.contains("corrupt message")
+    {
         "tls"
     } else {
         "other"
@@ -235,7 +244,11 @@ async fn prepare(state: &AppState, job: Job, row: Option<&sqlx::any::AnyRow>, wo
     };
     if row.try_get::<i64, _>("active")? == 0 {
         // Inactive endpoints receive nothing.
-        sqlx::query("UPDATE webhook_deliveries SET status = 'canceled', next_attempt_at = NULL, updated_at = $1 WHERE id = $2").bind(now_ms()).bind(&delivery_id).execute(db.pool()).await?;
+        sqlx::query("UPDATE webhook_deliveries SET status = 'canceled', next_attempt_at = NULL, updated_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(&delivery_id)
+            .execute(db.pool())
+            .await?;
         jobs::complete(db.pool(), &job.id, worker).await?;
         return Ok(None);
     }
@@ -298,7 +311,8 @@ pub async fn run_batch(state: &AppState, deliverer: &Deliverer, batch: Vec<Job>,
     }
     let mut sending = tokio::task::JoinSet::new();
     for (index, p) in prepared.iter().enumerate() {
-        let (deliverer, url, id, signature, payload, ts) = (deliverer.clone(), p.url.clone(), p.delivery_id.clone(), p.signature.clone(), p.payload.clone(), p.timestamp);
+        let (deliverer, url, id, signature, payload, ts) =
+            (deliverer.clone(), p.url.clone(), p.delivery_id.clone(), p.signature.clone(), p.payload.clone(), p.timestamp);
         sending.spawn(async move { (index, send(&deliverer, &url, &id, ts, &signature, &payload).await) });
     }
     let mut outcomes: Vec<Option<Outcome>> = (0..prepared.len()).map(|_| None).collect();
@@ -312,7 +326,13 @@ pub async fn run_batch(state: &AppState, deliverer: &Deliverer, batch: Vec<Job>,
     let mut batch = Batch::new();
     let mut to_disable = Vec::new();
     for (p, outcome) in prepared.iter().zip(outcomes) {
-        let outcome = outcome.unwrap_or(Outcome { status: None, body: None, retry_after: None, failure: Some(("other", "the sending task failed".into())), duration_ms: 0 });
+        let outcome = outcome.unwrap_or(Outcome {
+            status: None,
+            body: None,
+            retry_after: None,
+            failure: Some(("other", "the sending task failed".into())),
+            duration_ms: 0,
+        });
         if let Some(reason) = record_into(&mut batch, deliverer, p, &outcome, worker) {
             to_disable.push((p, reason));
         }
@@ -345,7 +365,13 @@ fn record_into(batch: &mut Batch, deliverer: &Deliverer, p: &Prepared, outcome: 
     } else {
         deliverer.next_delay(attempts).map(|d| outcome.retry_after.map_or(d, |r| r.max(d)).as_millis() as i64)
     };
-    let status = if succeeded { "succeeded" } else if retry.is_some() { "pending" } else { "failed" };
+    let status = if succeeded {
+        "succeeded"
+    } else if retry.is_some() {
+        "pending"
+    } else {
+        "failed"
+    };
     batch.push(
         Statement::new(
             "INSERT INTO webhook_attempts (id, delivery_id, workspace_id, trigger, url, request_headers, request_body, response_status, response_body, duration_ms, failure_class, failure_detail, attempted_at) \
@@ -382,7 +408,8 @@ fn record_into(batch: &mut Batch, deliverer: &Deliverer, p: &Prepared, outcome: 
         disable_reason = Some("The endpoint answered 410 Gone.".to_string());
     } else {
         match p.failing_since {
-            None => batch.push(Statement::new("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL").bind(now).bind(&p.endpoint_id)),
+            None => batch
+                .push(Statement::new("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL").bind(now).bind(&p.endpoint_id)),
             Some(since) if now - since > deliverer.disable_after.as_millis() as i64 => {
                 disable_reason = Some(format!("Deliveries failed for {} days.", deliverer.disable_after.as_secs() / 86_400));
             }
@@ -412,7 +439,13 @@ async fn disable(state: &AppState, p: &Prepared, reason: &str) -> Result<bool, A
     metrics::counter!("attest_webhook_endpoints_disabled_total").increment(1);
     crate::activity::record(
         &mut *tx,
-        crate::activity::Entry { workspace_id: Some(&p.workspace_id), actor: &crate::access::Actor::System, action: "webhook.endpoint_disabled", target: Some(&p.endpoint_id), detail: Some(json!({ "reason": reason })) },
+        crate::activity::Entry {
+            workspace_id: Some(&p.workspace_id),
+            actor: &crate::access::Actor::System,
+            action: "webhook.endpoint_disabled",
+            target: Some(&p.endpoint_id),
+            detail: Some(json!({ "reason": reason })),
+        },
         &crate::activity::RequestOrigin::default(),
     )
     .await?;
@@ -438,7 +471,8 @@ async fn send_once(deliverer: &Deliverer, url: &str, id: &str, timestamp: i64, s
     let started = Instant::now();
     let elapsed = |s: Instant| s.elapsed().as_millis() as i64;
     // IP literals skip DNS, so the guard checks them here.
-    let literal = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string())).and_then(|h| h.parse::<IpAddr>().ok());
+    let literal =
+        reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string())).and_then(|h| h.parse::<IpAddr>().ok());
     if literal.is_some_and(|ip| !is_allowed(ip, deliverer.environment)) || (deliverer.environment.is_production() && !url.starts_with("https://")) {
         return Outcome { status: None, body: None, retry_after: None, failure: Some(("blocked", Blocked.to_string())), duration_ms: 0 };
     }
@@ -497,16 +531,19 @@ async fn read_body_prefix(mut response: reqwest::Response, limit: usize) -> Stri
 
 /// Tells the workspace's owners and admins that an endpoint was turned off.
 async fn notify_owners(state: &AppState, workspace_id: &str, url: &str, reason: &str) {
-    let owners: Vec<String> = sqlx::query_scalar("SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.role IN ('owner', 'admin')")
-        .bind(workspace_id)
-        .fetch_all(state.db.pool())
-        .await
-        .unwrap_or_default();
+    let owners: Vec<String> =
+        sqlx::query_scalar("SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.role IN ('owner', 'admin')")
+            .bind(workspace_id)
+            .fetch_all(state.db.pool())
+            .await
+            .unwrap_or_default();
     for to in owners {
         let mail = crate::mail::Email {
             to,
             subject: "An Attest webhook endpoint was disabled".into(),
-            body: format!("Attest stopped sending webhooks to {url}.\n\nReason: {reason}\n\nFix the endpoint, then turn it back on in the dashboard (Webhooks).\n"),
+            body: format!(
+                "Attest stopped sending webhooks to {url}.\n\nReason: {reason}\n\nFix the endpoint, then turn it back on in the dashboard (Webhooks).\n"
+            ),
         };
         if let Err(e) = state.mailer.send(mail).await {
             tracing::warn!(error = %e, "could not tell owners about a disabled endpoint");
@@ -523,7 +560,19 @@ mod tests {
 
     #[test]
     fn private_and_metadata_addresses_are_not_public() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"] {
@@ -543,7 +592,8 @@ mod tests {
     #[tokio::test]
     async fn production_refuses_private_destinations_at_connect_time() {
         let production = Deliverer::new(Environment::Production, Duration::from_secs(2), vec![Duration::ZERO]).unwrap();
-        for url in ["https://127.0.0.1:1/hook", "https://[::1]:1/hook", "https://169.254.169.254/latest", "https://localhost:1/hook", "http://example.com/hook"] {
+        for url in ["https://127.0.0.1:1/hook", "https://[::1]:1/hook", "https://169.254.169.254/latest", "https://localhost:1/hook", "http://example.com/hook"]
+        {
             let outcome = send(&production, url, "msg_1", 0, "v1,x", "{}").await;
             assert_eq!(outcome.failure.as_ref().map(|f| f.0), Some("blocked"), "{url}: {:?}", outcome.failure);
         }
@@ -570,9 +620,9 @@ mod tests {
             "fec0::1",                // site-local
             "198.18.0.1",             // benchmarking 198.18.0.0/15
             "198.19.255.254",
-            "192.0.0.1",              // IETF protocol assignments 192.0.0.0/24
+            "192.0.0.1", // IETF protocol assignments 192.0.0.0/24
             "192.0.0.170",
-            "192.88.99.1",            // 6to4 relay anycast
+            "192.88.99.1", // 6to4 relay anycast
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
@@ -584,7 +634,13 @@ mod tests {
     #[tokio::test]
     async fn sandbox_refuses_private_and_link_local_destinations_but_allows_loopback() {
         let sandbox = Deliverer::new(Environment::Sandbox, Duration::from_secs(2), vec![Duration::ZERO]).unwrap();
-        for url in ["http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/latest", "http://192.168.1.1/", "http://0.0.0.0:1/hook"] {
+        for url in [
+            "http://10.0.0.1/hook",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fd00:ec2::254]/latest",
+            "http://192.168.1.1/",
+            "http://0.0.0.0:1/hook",
+        ] {
             let outcome = send(&sandbox, url, "msg_1", 0, "v1,x", "{}").await;
             assert_eq!(outcome.failure.as_ref().map(|f| f.0), Some("blocked"), "{url}: {:?}", outcome.failure);
         }
@@ -646,7 +702,8 @@ mod tests {
         assert!(body.starts_with("0123456789abcdef"));
         // 64 MB of three-byte characters: at most 4 KB logged, cut on a character boundary.
         let port = endless_receiver("€€€€€€€€€€€€€€€€".as_bytes(), Some(64 * 1024 * 1024 / 48)).await;
-        let outcome = tokio::time::timeout(Duration::from_secs(5), send(&sandbox, &format!("http://127.0.0.1:{port}/hook"), "msg_1", 0, "v1,x", "{}")).await.unwrap();
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(5), send(&sandbox, &format!("http://127.0.0.1:{port}/hook"), "msg_1", 0, "v1,x", "{}")).await.unwrap();
         let body = outcome.body.unwrap();
         assert!(body.len() <= 4096 && body.len() > 4000, "{}", body.len());
         assert!(body.chars().all(|c| c == '€'));

@@ -24,78 +24,99 @@ async fn member(slug: &str, permission: crate::access::Permission) -> Result<(cr
 
 #[server(prefix = "/rpc", endpoint = "webhooks_view")]
 pub async fn webhooks_view(slug: String, endpoint: Option<String>, event: Option<String>, status: Option<String>) -> Result<WebhooksOverview, AppError> {
-    crate::error::respond(async move {
-        let (state, member) = member(&slug, crate::access::Permission::WebhooksView).await?;
-        let filter = super::service::DeliveryFilter {
-            endpoint_id: endpoint.filter(|e| !e.is_empty()),
-            event_type: event.filter(|e| !e.is_empty()),
-            status: status.filter(|e| !e.is_empty()),
-            limit: 50,
-        };
-        let mut deliveries = super::service::deliveries(&state.db, &member.workspace_id, &filter).await?;
-        if !member.role.has(crate::access::Permission::DocumentsView) {
-            deliveries.iter_mut().for_each(Delivery::hide_payload);
+    crate::error::respond(
+        async move {
+            let (state, member) = member(&slug, crate::access::Permission::WebhooksView).await?;
+            let filter = super::service::DeliveryFilter {
+                endpoint_id: endpoint.filter(|e| !e.is_empty()),
+                event_type: event.filter(|e| !e.is_empty()),
+                status: status.filter(|e| !e.is_empty()),
+                limit: 50,
+            };
+            let mut deliveries = super::service::deliveries(&state.db, &member.workspace_id, &filter).await?;
+            if !member.role.has(crate::access::Permission::DocumentsView) {
+                deliveries.iter_mut().for_each(Delivery::hide_payload);
+            }
+            Ok(WebhooksOverview {
+                endpoints: super::service::list(&state.db, &member.workspace_id).await?,
+                deliveries,
+                can_manage: member.role.has(crate::access::Permission::WebhooksManage),
+            })
         }
-        Ok(WebhooksOverview {
-            endpoints: super::service::list(&state.db, &member.workspace_id).await?,
-            deliveries,
-            can_manage: member.role.has(crate::access::Permission::WebhooksManage),
-        })
-    }.await)
+        .await,
+    )
 }
 
 /// Creates an endpoint; returns its secret, the only time it is shown.
 #[server(prefix = "/rpc", endpoint = "create_webhook")]
 pub async fn create_webhook(slug: String, url: String, description: String, events: Option<Vec<String>>) -> Result<String, AppError> {
-    crate::error::respond(async move {
-        let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
-        let input = super::service::EndpointInput { url: Some(url), description: Some(description), event_types: events, active: Some(true) };
-        let created = super::service::create(&state.db, &state.files.master, state.settings.environment, &member.workspace_id, input, &member.actor()).await?;
-        Ok(created.secret)
-    }.await)
+    crate::error::respond(
+        async move {
+            let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
+            let input = super::service::EndpointInput { url: Some(url), description: Some(description), event_types: events, active: Some(true) };
+            let created =
+                super::service::create(&state.db, &state.files.master, state.settings.environment, &member.workspace_id, input, &member.actor()).await?;
+            Ok(created.secret)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "set_webhook_active")]
 pub async fn set_webhook_active(slug: String, endpoint_id: String, active: bool) -> Result<(), AppError> {
-    crate::error::respond(async move {
-        let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
-        let input = super::service::EndpointInput { active: Some(active), ..Default::default() };
-        super::service::update(&state.db, state.settings.environment, &member.workspace_id, &endpoint_id, input, &member.actor()).await.map(|_| ())
-    }.await)
+    crate::error::respond(
+        async move {
+            let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
+            let input = super::service::EndpointInput { active: Some(active), ..Default::default() };
+            super::service::update(&state.db, state.settings.environment, &member.workspace_id, &endpoint_id, input, &member.actor()).await.map(|_| ())
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "rotate_webhook_secret")]
 pub async fn rotate_webhook_secret(slug: String, endpoint_id: String) -> Result<String, AppError> {
-    crate::error::respond(async move {
-        let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
-        super::service::rotate_secret(&state.db, &state.files.master, &member.workspace_id, &endpoint_id, &member.actor()).await
-    }.await)
+    crate::error::respond(
+        async move {
+            let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
+            super::service::rotate_secret(&state.db, &state.files.master, &member.workspace_id, &endpoint_id, &member.actor()).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_webhook")]
 pub async fn delete_webhook(slug: String, endpoint_id: String) -> Result<(), AppError> {
-    crate::error::respond(async move {
-        let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
-        super::service::delete(&state.db, &member.workspace_id, &endpoint_id, &member.actor()).await
-    }.await)
+    crate::error::respond(
+        async move {
+            let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
+            super::service::delete(&state.db, &member.workspace_id, &endpoint_id, &member.actor()).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "send_test_webhook")]
 pub async fn send_test_webhook(slug: String, endpoint_id: String) -> Result<(), AppError> {
-    crate::error::respond(async move {
-        let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
-        super::service::send_test(&state.db, &member.workspace_id, &endpoint_id, &member.actor()).await.map(|_| ())
-    }.await)
+    crate::error::respond(
+        async move {
+            let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
+            super::service::send_test(&state.db, &member.workspace_id, &endpoint_id, &member.actor()).await.map(|_| ())
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "resend_webhook")]
 pub async fn resend_webhook(slug: String, delivery_id: String) -> Result<(), AppError> {
-    crate::error::respond(async move {
-        let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
-        super::service::resend(&state.db, &member.workspace_id, &delivery_id, &member.actor()).await
-    }.await)
+    crate::error::respond(
+        async move {
+            let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
+            super::service::resend(&state.db, &member.workspace_id, &delivery_id, &member.actor()).await
+        }
+        .await,
+    )
 }
-
 
 fn short(t: &str) -> String {
     t.replace('T', " ").chars().take(19).collect()

@@ -8,7 +8,11 @@ use crate::{
     documents::crypto::{self, MasterKey},
     error::{AppError, FieldErrors},
     state::Environment,
-    store::{batch::{Batch, Statement}, ids::new_id, now_ms, Db},
+    store::{
+        batch::{Batch, Statement},
+        ids::new_id,
+        now_ms, Db,
+    },
     verifications::rfc3339,
 };
 use base64::Engine as _;
@@ -120,31 +124,47 @@ impl EndpointInput {
         match map.get("url") {
             Some(Value::String(s)) => input.url = Some(s.clone()),
             Some(Value::Null) | None => {}
-            Some(_) => { errors.insert("url".into(), vec!["The url must be a string.".into()]); }
+            Some(_) => {
+                errors.insert("url".into(), vec!["The url must be a string.".into()]);
+            }
         }
         match map.get("description") {
             Some(Value::String(s)) if s.chars().count() <= 500 => input.description = Some(s.clone()),
-            Some(Value::String(_)) => { errors.insert("description".into(), vec!["The description may not be greater than 500 characters.".into()]); }
+            Some(Value::String(_)) => {
+                errors.insert("description".into(), vec!["The description may not be greater than 500 characters.".into()]);
+            }
             Some(Value::Null) | None => {}
-            Some(_) => { errors.insert("description".into(), vec!["The description must be a string.".into()]); }
+            Some(_) => {
+                errors.insert("description".into(), vec!["The description must be a string.".into()]);
+            }
         }
         match map.get("event_types") {
             Some(Value::Array(items)) => {
                 let strings: Option<Vec<String>> = items.iter().map(|v| v.as_str().map(str::to_string)).collect();
                 match strings {
                     Some(s) => input.event_types = Some(s),
-                    None => { errors.insert("event_types".into(), vec!["The event_types must be a list of strings.".into()]); }
+                    None => {
+                        errors.insert("event_types".into(), vec!["The event_types must be a list of strings.".into()]);
+                    }
                 }
             }
             Some(Value::Null) | None => {}
-            Some(_) => { errors.insert("event_types".into(), vec!["The event_types must be a list of strings.".into()]); }
+            Some(_) => {
+                errors.insert("event_types".into(), vec!["The event_types must be a list of strings.".into()]);
+            }
         }
         match map.get("active") {
             Some(Value::Bool(b)) => input.active = Some(*b),
             Some(Value::Null) | None => {}
-            Some(_) => { errors.insert("active".into(), vec!["The active field must be true or false.".into()]); }
+            Some(_) => {
+                errors.insert("active".into(), vec!["The active field must be true or false.".into()]);
+            }
         }
-        if errors.is_empty() { Ok(input) } else { Err(AppError::Validation(errors)) }
+        if errors.is_empty() {
+            Ok(input)
+        } else {
+            Err(AppError::Validation(errors))
+        }
     }
 }
 
@@ -153,16 +173,32 @@ async fn log(db: &Db, workspace_id: &str, actor: &Actor, action: &str, target: &
     Ok(())
 }
 
-pub async fn create(db: &Db, master: &MasterKey, environment: Environment, workspace_id: &str, input: EndpointInput, actor: &Actor) -> Result<EndpointWithSecret, AppError> {
+pub async fn create(
+    db: &Db,
+    master: &MasterKey,
+    environment: Environment,
+    workspace_id: &str,
+    input: EndpointInput,
+    actor: &Actor,
+) -> Result<EndpointWithSecret, AppError> {
     let mut errors = FieldErrors::new();
     let url = match input.url.as_deref().map(|u| validate_url(u, environment)) {
         Some(Ok(u)) => Some(u.to_string()),
-        Some(Err(e)) => { errors.insert("url".into(), vec![e]); None }
-        None => { errors.insert("url".into(), vec!["The url field is required.".into()]); None }
+        Some(Err(e)) => {
+            errors.insert("url".into(), vec![e]);
+            None
+        }
+        None => {
+            errors.insert("url".into(), vec!["The url field is required.".into()]);
+            None
+        }
     };
     let events = match validate_events(&input.event_types.unwrap_or_default()) {
         Ok(e) => e,
-        Err(e) => { errors.insert("event_types".into(), vec![e]); Vec::new() }
+        Err(e) => {
+            errors.insert("event_types".into(), vec![e]);
+            Vec::new()
+        }
     };
     let (Some(url), true) = (url, errors.is_empty()) else { return Err(AppError::Validation(errors)) };
     let secret = new_secret();
@@ -209,12 +245,18 @@ pub async fn update(db: &Db, environment: Environment, workspace_id: &str, id: &
     let mut errors = FieldErrors::new();
     let url = match input.url.as_deref().map(|u| validate_url(u, environment)) {
         Some(Ok(u)) => u.to_string(),
-        Some(Err(e)) => { errors.insert("url".into(), vec![e]); current.url.clone() }
+        Some(Err(e)) => {
+            errors.insert("url".into(), vec![e]);
+            current.url.clone()
+        }
         None => current.url.clone(),
     };
     let events = match input.event_types.map(|e| validate_events(&e)) {
         Some(Ok(e)) => e,
-        Some(Err(e)) => { errors.insert("event_types".into(), vec![e]); current.event_types.clone() }
+        Some(Err(e)) => {
+            errors.insert("event_types".into(), vec![e]);
+            current.event_types.clone()
+        }
         None => current.event_types.clone(),
     };
     if !errors.is_empty() {
@@ -297,12 +339,24 @@ pub fn fan_out_into(batch: &mut Batch, endpoints: &[String], workspace_id: &str,
     for endpoint_id in endpoints {
         let (delivery_id, insert) = delivery_statement(workspace_id, endpoint_id, event_id, event_type, payload);
         batch.push(insert);
-        let (_, job) = crate::jobs::enqueue_statement(DELIVER_JOB, &json!({ "delivery_id": delivery_id, "trigger": "automatic" }), now_ms(), super::deliver::max_attempts());
+        let (_, job) = crate::jobs::enqueue_statement(
+            DELIVER_JOB,
+            &json!({ "delivery_id": delivery_id, "trigger": "automatic" }),
+            now_ms(),
+            super::deliver::max_attempts(),
+        );
         batch.push(job);
     }
 }
 
-async fn insert_delivery(tx: &mut sqlx::Transaction<'static, sqlx::Any>, workspace_id: &str, endpoint_id: &str, event_id: &str, event_type: &str, payload: &str) -> Result<String, sqlx::Error> {
+async fn insert_delivery(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    workspace_id: &str,
+    endpoint_id: &str,
+    event_id: &str,
+    event_type: &str,
+    payload: &str,
+) -> Result<String, sqlx::Error> {
     let (id, statement) = delivery_statement(workspace_id, endpoint_id, event_id, event_type, payload);
     statement.execute(&mut **tx).await?;
     Ok(id)
@@ -337,7 +391,11 @@ pub async fn send_test(db: &Db, workspace_id: &str, endpoint_id: &str, actor: &A
 
 /// Sends a delivery's event again: same `webhook-id`, fresh timestamp and signature.
 pub async fn resend(db: &Db, workspace_id: &str, delivery_id: &str, actor: &Actor) -> Result<(), AppError> {
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM webhook_deliveries WHERE id = $1 AND workspace_id = $2").bind(delivery_id).bind(workspace_id).fetch_optional(db.pool()).await?;
+    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM webhook_deliveries WHERE id = $1 AND workspace_id = $2")
+        .bind(delivery_id)
+        .bind(workspace_id)
+        .fetch_optional(db.pool())
+        .await?;
     exists.ok_or(AppError::NotFound)?;
     let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE webhook_deliveries SET status = 'pending', updated_at = $1 WHERE id = $2").bind(now_ms()).bind(delivery_id).execute(&mut *tx).await?;

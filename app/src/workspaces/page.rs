@@ -4,7 +4,10 @@ use super::{my_workspaces, workspace, WorkspaceSummary};
 use crate::{access::Permission, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::{Outlet, A}, hooks::use_params_map};
+use leptos_router::{
+    components::{Outlet, A},
+    hooks::use_params_map,
+};
 
 /// `/`: every workspace the signed-in user belongs to.
 #[component]

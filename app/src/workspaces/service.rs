@@ -26,10 +26,7 @@ pub fn validate_slug(slug: &str) -> Result<(), AppError> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::invalid(
-            "slug",
-            "The slug must be 2–40 lower-case letters, digits or single dashes.",
-        ))
+        Err(AppError::invalid("slug", "The slug must be 2–40 lower-case letters, digits or single dashes."))
     }
 }
 
@@ -64,9 +61,7 @@ pub async fn create(db: &Db, name: &str, slug: Option<&str>, actor: &Actor) -> R
         .execute(&mut *tx)
         .await;
     match inserted {
-        Err(e) if is_unique_violation(&e) => {
-            return Err(AppError::Conflict(format!("The slug '{}' is already taken.", workspace.slug)))
-        }
+        Err(e) if is_unique_violation(&e) => return Err(AppError::Conflict(format!("The slug '{}' is already taken.", workspace.slug))),
         other => other?,
     };
     activity::record(
@@ -86,12 +81,8 @@ pub async fn create(db: &Db, name: &str, slug: Option<&str>, actor: &Actor) -> R
 }
 
 pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Workspace>, AppError> {
-    let row = sqlx::query("SELECT id, slug, name FROM workspaces WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(db.pool())
-        .await?;
-    row.map(|r| Ok(Workspace { id: r.try_get("id")?, slug: r.try_get("slug")?, name: r.try_get("name")? }))
-        .transpose()
+    let row = sqlx::query("SELECT id, slug, name FROM workspaces WHERE slug = $1").bind(slug).fetch_optional(db.pool()).await?;
+    row.map(|r| Ok(Workspace { id: r.try_get("id")?, slug: r.try_get("slug")?, name: r.try_get("name")? })).transpose()
 }
 
 fn summary(row: sqlx::any::AnyRow) -> Result<WorkspaceSummary, AppError> {
@@ -103,22 +94,18 @@ const MEMBERSHIP_COLUMNS: &str = "SELECT w.slug, w.name, m.role, cr.name AS cust
 
 pub async fn list_for_user(db: &Db, user_id: &str) -> Result<Vec<WorkspaceSummary>, AppError> {
     sqlx::query(&format!("{MEMBERSHIP_COLUMNS} WHERE m.user_id = $1 ORDER BY w.name"))
-    .bind(user_id)
-    .fetch_all(db.pool())
-    .await?
-    .into_iter()
-    .map(summary)
-    .collect()
+        .bind(user_id)
+        .fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(summary)
+        .collect()
 }
 
 /// The user's membership in workspace `slug`: 403 when the workspace is not theirs
 /// (whether or not it exists, so slugs cannot be probed).
 pub async fn membership(db: &Db, user_id: &str, slug: &str) -> Result<WorkspaceSummary, AppError> {
-    let row = sqlx::query(&format!("{MEMBERSHIP_COLUMNS} WHERE m.user_id = $1 AND w.slug = $2"))
-    .bind(user_id)
-    .bind(slug)
-    .fetch_optional(db.pool())
-    .await?;
+    let row = sqlx::query(&format!("{MEMBERSHIP_COLUMNS} WHERE m.user_id = $1 AND w.slug = $2")).bind(user_id).bind(slug).fetch_optional(db.pool()).await?;
     row.map(summary).transpose()?.ok_or(AppError::Forbidden)
 }
 
@@ -132,7 +119,13 @@ pub async fn set_rate_limit(db: &Db, slug: &str, per_minute: i64, actor: &Actor)
     sqlx::query("UPDATE workspaces SET rate_limit_per_minute = $1 WHERE id = $2").bind(per_minute).bind(&workspace.id).execute(&mut *tx).await?;
     activity::record(
         &mut *tx,
-        Entry { workspace_id: Some(&workspace.id), actor, action: "workspace.rate_limit_changed", target: Some(&workspace.id), detail: Some(serde_json::json!({ "per_minute": per_minute })) },
+        Entry {
+            workspace_id: Some(&workspace.id),
+            actor,
+            action: "workspace.rate_limit_changed",
+            target: Some(&workspace.id),
+            detail: Some(serde_json::json!({ "per_minute": per_minute })),
+        },
         &RequestOrigin::default(),
     )
     .await?;
@@ -140,7 +133,6 @@ pub async fn set_rate_limit(db: &Db, slug: &str, per_minute: i64, actor: &Actor)
     db.bump_epoch();
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -92,9 +92,7 @@ pub fn from_tesseract_tsv(tsv: &str, min_conf: f32) -> Vec<Cell> {
     let mut cells = Vec::new();
     let mut current: Vec<&Word> = Vec::new();
     for word in &words {
-        let split = current.last().is_some_and(|prev| {
-            prev.line != word.line || word.left - (prev.left + prev.width) > 1.5 * prev.height.max(word.height)
-        });
+        let split = current.last().is_some_and(|prev| prev.line != word.line || word.left - (prev.left + prev.width) > 1.5 * prev.height.max(word.height));
         if split {
             push_words(&mut cells, &current, unit, min_conf);
             current.clear();
@@ -117,15 +115,7 @@ fn parse_word(line: &str) -> Option<Word> {
     if text.is_empty() || conf < 0.0 {
         return None;
     }
-    Some(Word {
-        line: (id(2)?, id(3)?, id(4)?),
-        left: num(6)?,
-        top: num(7)?,
-        width: num(8)?,
-        height: num(9)?,
-        conf,
-        text,
-    })
+    Some(Word { line: (id(2)?, id(3)?, id(4)?), left: num(6)?, top: num(7)?, width: num(8)?, height: num(9)?, conf, text })
 }
 
 fn push_words(cells: &mut Vec<Cell>, words: &[&Word], unit: f32, min_conf: f32) {
@@ -163,8 +153,7 @@ mod tests {
 
     #[test]
     fn plain_text_splits_columns_at_wide_gaps() {
-        let cells =
-            from_plain_text("MARIA GARCIA        Account: 12\n\n1234 MAPLE AVE      Due: 3/24\n  Dwelling: $4    x");
+        let cells = from_plain_text("MARIA GARCIA        Account: 12\n\n1234 MAPLE AVE      Due: 3/24\n  Dwelling: $4    x");
         let texts: Vec<&str> = cells.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts, ["MARIA GARCIA", "Account: 12", "1234 MAPLE AVE", "Due: 3/24", "Dwelling: $4", "x"]);
         assert_eq!(cell_above(&cells, 2), Some(0));

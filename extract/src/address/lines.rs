@@ -10,10 +10,9 @@ use super::name::split_label;
 
 /// USPS state, district, territory and military codes.
 const US_STATES: &[&str] = &[
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA",
-    "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR",
-    "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "AS", "GU", "MP", "PR", "VI", "UM",
-    "FM", "MH", "PW", "AA", "AE", "AP",
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO",
+    "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "AS",
+    "GU", "MP", "PR", "VI", "UM", "FM", "MH", "PW", "AA", "AE", "AP",
 ];
 /// Canada Post province and territory codes.
 const CA_PROVINCES: &[&str] = &["AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"];
@@ -67,10 +66,7 @@ pub fn city_line(text: &str) -> Option<CityLine> {
     };
     let city = split_label(&city).map(|(_, v)| v.to_string()).unwrap_or(city);
     let city_words = city.split_whitespace().count();
-    if city_words == 0
-        || city_words > 5
-        || !city.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '.' | '\'' | '-' | '’'))
-    {
+    if city_words == 0 || city_words > 5 || !city.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '.' | '\'' | '-' | '’')) {
         return None;
     }
     Some(CityLine { before, city, state, postal_code, country })
@@ -99,8 +95,7 @@ fn us_zip(word: &str) -> Option<String> {
 
 fn is_ca_postal(word: &str) -> bool {
     let b = word.as_bytes();
-    b.len() == 6
-        && b.iter().enumerate().all(|(i, c)| if i % 2 == 0 { c.is_ascii_alphabetic() } else { c.is_ascii_digit() })
+    b.len() == 6 && b.iter().enumerate().all(|(i, c)| if i % 2 == 0 { c.is_ascii_alphabetic() } else { c.is_ascii_digit() })
 }
 
 /// A street line, split from a trailing ", Apt 5B".
@@ -117,8 +112,7 @@ pub fn street_and_unit(text: &str) -> Option<(String, Option<String>)> {
 pub fn clean_street(text: &str) -> String {
     let mut words = text.split_whitespace();
     let first = words.next().unwrap_or_default();
-    let first =
-        if first.starts_with(|c: char| c.is_ascii_digit()) { first.trim_end_matches(['.', ',']) } else { first };
+    let first = if first.starts_with(|c: char| c.is_ascii_digit()) { first.trim_end_matches(['.', ',']) } else { first };
     std::iter::once(first).chain(words).collect::<Vec<_>>().join(" ")
 }
 
@@ -172,15 +166,9 @@ mod tests {
     #[test]
     fn city_lines() {
         let c = city_line("SPRINGFIELD, IL 62704-1234").expect("us");
-        assert_eq!(
-            (c.city.as_str(), c.state.as_str(), c.postal_code.as_str(), c.country),
-            ("SPRINGFIELD", "IL", "62704-1234", "US")
-        );
+        assert_eq!((c.city.as_str(), c.state.as_str(), c.postal_code.as_str(), c.country), ("SPRINGFIELD", "IL", "62704-1234", "US"));
         let c = city_line("Montréal, QC H2J 2L3").expect("ca");
-        assert_eq!(
-            (c.city.as_str(), c.state.as_str(), c.postal_code.as_str(), c.country),
-            ("Montréal", "QC", "H2J 2L3", "CA")
-        );
+        assert_eq!((c.city.as_str(), c.state.as_str(), c.postal_code.as_str(), c.country), ("Montréal", "QC", "H2J 2L3", "CA"));
         let c = city_line("Premises: 77 Elm Street, Unit 12, Portland, OR 97205.").expect("inline");
         assert_eq!((c.before.as_str(), c.city.as_str()), ("Premises: 77 Elm Street, Unit 12", "Portland"));
         assert_eq!(city_line("Toronto ON M5V3L9").map(|c| c.postal_code), Some("M5V 3L9".into()));
@@ -200,9 +188,6 @@ mod tests {
         assert!(!looks_like_street("$142.17 due"));
         assert!(is_unit("APT 5B") && is_unit("Unit 12") && is_unit("#4") && is_unit("Ste. 300"));
         assert!(!is_unit("APT") && !is_unit("Apartment complexes are listed below in the annex"));
-        assert_eq!(
-            street_and_unit("1234 N Maple Ave, Apt 5B"),
-            Some(("1234 N Maple Ave".into(), Some("Apt 5B".into())))
-        );
+        assert_eq!(street_and_unit("1234 N Maple Ave, Apt 5B"), Some(("1234 N Maple Ave".into(), Some("Apt 5B".into()))));
     }
 }

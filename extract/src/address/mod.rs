@@ -130,8 +130,7 @@ fn reading_from(cells: Vec<Cell>, source: TextSource) -> Option<PoaReading> {
         Some(n) => (Some(n.first), n.middle, Some(n.last)),
         None => (None, None, None),
     };
-    let extracted =
-        Extracted { first_name, middle_name, last_name, address: Some(found.address), ..Extracted::default() };
+    let extracted = Extracted { first_name, middle_name, last_name, address: Some(found.address), ..Extracted::default() };
     Some(PoaReading { extracted, lines: cells.into_iter().map(|c| c.text).collect(), source })
 }
 
@@ -147,7 +146,17 @@ pub fn pdf_text_layer(pdf: &[u8], max_pages: u32) -> Option<String> {
     let input = dir.write("in.pdf", pdf).ok()?;
     let output = dir.path().join("out.txt");
     let last = max_pages.to_string();
-    let args = [OsStr::new("-layout"), OsStr::new("-enc"), OsStr::new("UTF-8"), OsStr::new("-f"), OsStr::new("1"), OsStr::new("-l"), OsStr::new(&last), input.as_os_str(), output.as_os_str()];
+    let args = [
+        OsStr::new("-layout"),
+        OsStr::new("-enc"),
+        OsStr::new("UTF-8"),
+        OsStr::new("-f"),
+        OsStr::new("1"),
+        OsStr::new("-l"),
+        OsStr::new(&last),
+        input.as_os_str(),
+        output.as_os_str(),
+    ];
     if let Err(e) = crate::tools::run("pdftotext", &args, None, &crate::tools::Limits::DOCUMENT) {
         if matches!(e, crate::tools::ToolError::Missing(_)) {
             tracing::warn!("pdftotext (poppler-utils) is not installed: PDF text layers are not read");

@@ -88,8 +88,7 @@ pub fn person_name(text: &str) -> Option<PersonName> {
     if let Some(s) = suffix {
         last = format!("{last} {s}");
     }
-    let middle =
-        (core.len() > 2).then(|| core[1..core.len() - 1].iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" "));
+    let middle = (core.len() > 2).then(|| core[1..core.len() - 1].iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" "));
     Some(PersonName { first, middle, last })
 }
 

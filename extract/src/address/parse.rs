@@ -121,14 +121,7 @@ fn candidate_at(cells: &[Cell], i: usize) -> Option<Found> {
     if is_po_box(&line1) {
         score -= 2;
     }
-    let address = Address {
-        line1,
-        line2,
-        city: city.city,
-        state: city.state,
-        postal_code: city.postal_code,
-        country: city.country.to_string(),
-    };
+    let address = Address { line1, line2, city: city.city, state: city.state, postal_code: city.postal_code, country: city.country.to_string() };
     Some(Found { address, name, score })
 }
 
@@ -159,8 +152,7 @@ fn inline_street(before: &str) -> Option<InlineStreet> {
 
 /// Whether a line names a company (the biller's letterhead, a landlord) rather than a person.
 fn is_company(text: &str) -> bool {
-    text.contains('&')
-        || text.split(|c: char| !c.is_alphanumeric()).any(|w| COMPANY_WORDS.iter().any(|k| w.eq_ignore_ascii_case(k)))
+    text.contains('&') || text.split(|c: char| !c.is_alphanumeric()).any(|w| COMPANY_WORDS.iter().any(|k| w.eq_ignore_ascii_case(k)))
 }
 
 #[cfg(test)]
@@ -171,10 +163,7 @@ mod tests {
     #[test]
     fn one_line_addresses() {
         let inline = inline_street("located at 77 Elm Street, Unit 12").expect("street");
-        assert_eq!(
-            (inline.line1.as_str(), inline.line2.as_deref(), inline.lead.as_deref()),
-            ("77 Elm Street", Some("Unit 12"), Some("located at"))
-        );
+        assert_eq!((inline.line1.as_str(), inline.line2.as_deref(), inline.lead.as_deref()), ("77 Elm Street", Some("Unit 12"), Some("located at")));
         let inline = inline_street("Ann Lee, 9 Oak Rd").expect("street");
         assert_eq!((inline.line1.as_str(), inline.lead.as_deref()), ("9 Oak Rd", Some("Ann Lee")));
     }
@@ -211,8 +200,7 @@ mod tests {
 
     #[test]
     fn ocr_punctuation_after_the_house_number() {
-        let found =
-            find_address(&from_plain_text("MARIA GARCIA\n1234. N MAPLE AVE\nSPRINGFIELD, IL 62704")).expect("address");
+        let found = find_address(&from_plain_text("MARIA GARCIA\n1234. N MAPLE AVE\nSPRINGFIELD, IL 62704")).expect("address");
         assert_eq!(found.address.line1, "1234 N MAPLE AVE");
     }
 

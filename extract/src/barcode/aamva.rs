@@ -187,12 +187,8 @@ const MAX_SUBFILES: usize = 16;
 impl Header {
     fn parse(p: &[u8]) -> Option<Header> {
         let window = p.get(..p.len().min(FILE_TYPE_WINDOW + 5))?;
-        let (file_type_at, file_type_len) =
-            find(window, b"ANSI").map(|at| (at, 4)).or_else(|| find(window, b"AAMVA").map(|at| (at, 5)))?;
-        let base = p
-            .get(..file_type_at)
-            .and_then(|head| head.iter().position(|&b| b == b'@'))
-            .unwrap_or(file_type_at.saturating_sub(4));
+        let (file_type_at, file_type_len) = find(window, b"ANSI").map(|at| (at, 4)).or_else(|| find(window, b"AAMVA").map(|at| (at, 5)))?;
+        let base = p.get(..file_type_at).and_then(|head| head.iter().position(|&b| b == b'@')).unwrap_or(file_type_at.saturating_sub(4));
         let mut at = file_type_at + file_type_len;
         if p.get(at) == Some(&b' ') {
             at += 1;
@@ -205,9 +201,7 @@ impl Header {
         let with_jv = (Some(at), at + 2);
         let without_jv = (None, at);
         let layouts = if version >= 2 { [with_jv, without_jv] } else { [without_jv, with_jv] };
-        let fits = |&(_, count_at): &(Option<usize>, usize)| {
-            digits(p, count_at, 2).is_some() && designator(p, count_at + 2).is_some()
-        };
+        let fits = |&(_, count_at): &(Option<usize>, usize)| digits(p, count_at, 2).is_some() && designator(p, count_at + 2).is_some();
         let (jv_at, count_at) = layouts.iter().copied().find(fits).unwrap_or(layouts[0]);
         let jurisdiction_version = jv_at.and_then(|a| digits(p, a, 2)).and_then(|d| d.parse().ok());
         let count = digits(p, count_at, 2).and_then(|d| d.parse::<usize>().ok()).unwrap_or(0).min(MAX_SUBFILES);
@@ -259,11 +253,8 @@ fn is_separator(b: u8) -> bool {
 
 /// Finds the DL or ID subfile: its kind and where its first element starts.
 fn locate_subfile(p: &[u8], h: &Header) -> Option<(SubfileKind, usize)> {
-    let declared: Vec<(SubfileKind, usize)> = h
-        .designators
-        .iter()
-        .filter_map(|d| Some((SubfileKind::from_code(&d.code)?, h.base.checked_add(d.offset)?)))
-        .collect();
+    let declared: Vec<(SubfileKind, usize)> =
+        h.designators.iter().filter_map(|d| Some((SubfileKind::from_code(&d.code)?, h.base.checked_add(d.offset)?))).collect();
     // 1. Where the designator says, if the bytes there are that subfile's start.
     for &(kind, at) in &declared {
         if p.get(at..at + 2) == Some(kind.code()) && element_id_at(p, at + 2) {
@@ -272,16 +263,13 @@ fn locate_subfile(p: &[u8], h: &Header) -> Option<(SubfileKind, usize)> {
     }
     // 2. Scan past the designator table for a subfile start, preferring declared kinds.
     let rest = p.get(h.table_end..)?;
-    let scan = |kind: SubfileKind| {
-        rest.windows(5).position(|w| &w[..2] == kind.code() && element_id_at(w, 2)).map(|i| (kind, h.table_end + i + 2))
-    };
+    let scan = |kind: SubfileKind| rest.windows(5).position(|w| &w[..2] == kind.code() && element_id_at(w, 2)).map(|i| (kind, h.table_end + i + 2));
     for &(kind, _) in &declared {
         if let Some(found) = scan(kind) {
             return Some(found);
         }
     }
-    let scanned =
-        [SubfileKind::DriverLicense, SubfileKind::IdCard].into_iter().filter_map(scan).min_by_key(|&(_, at)| at);
+    let scanned = [SubfileKind::DriverLicense, SubfileKind::IdCard].into_iter().filter_map(scan).min_by_key(|&(_, at)| at);
     if scanned.is_some() {
         return scanned;
     }
@@ -415,12 +403,9 @@ fn split_given(given: &str) -> (Option<String>, Option<String>) {
 
 /// `DAA` (version 01): `LAST,FIRST,MIDDLE`, or the same order separated by spaces.
 fn split_full_name(full: &str) -> (Option<String>, Option<String>, Option<String>) {
-    let parts: Vec<&str> =
-        if full.contains(',') { full.split(',').map(str::trim).collect() } else { full.split_whitespace().collect() };
+    let parts: Vec<&str> = if full.contains(',') { full.split(',').map(str::trim).collect() } else { full.split_whitespace().collect() };
     let part = |i: usize| parts.get(i).and_then(|p| name_value(p));
-    let middle = parts
-        .get(2..)
-        .map(|rest| rest.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" "));
+    let middle = parts.get(2..).map(|rest| rest.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" "));
     (part(0), part(1), middle.as_deref().and_then(name_value))
 }
 
@@ -435,15 +420,12 @@ fn country_code(v: &str) -> Option<String> {
 
 /// An 8-digit date, `CCYYMMDD` or `MMDDCCYY` (separators tolerated).
 fn parse_date(raw: &str, ymd_first: bool) -> Option<NaiveDate> {
-    let d: Vec<u32> =
-        raw.chars().filter(|c| !matches!(c, '-' | '/' | '.' | ' ')).map(|c| c.to_digit(10)).collect::<Option<_>>()?;
+    let d: Vec<u32> = raw.chars().filter(|c| !matches!(c, '-' | '/' | '.' | ' ')).map(|c| c.to_digit(10)).collect::<Option<_>>()?;
     if d.len() != 8 {
         return None;
     }
     let num = |r: std::ops::Range<usize>| d[r].iter().fold(0u32, |acc, &x| acc * 10 + x);
-    let valid = |y: u32, m: u32, day: u32| {
-        (1900..=2199).contains(&y).then(|| NaiveDate::from_ymd_opt(y as i32, m, day)).flatten()
-    };
+    let valid = |y: u32, m: u32, day: u32| (1900..=2199).contains(&y).then(|| NaiveDate::from_ymd_opt(y as i32, m, day)).flatten();
     let ymd = || valid(num(0..4), num(4..6), num(6..8));
     let mdy = || valid(num(4..8), num(0..2), num(2..4));
     if ymd_first {
@@ -459,8 +441,7 @@ fn parse_date(raw: &str, ymd_first: bool) -> Option<NaiveDate> {
 fn normalize_postal(raw: &str) -> String {
     let compact: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_uppercase();
     let b = compact.as_bytes();
-    let canadian = b.len() == 6
-        && b.iter().enumerate().all(|(i, c)| if i % 2 == 0 { c.is_ascii_uppercase() } else { c.is_ascii_digit() });
+    let canadian = b.len() == 6 && b.iter().enumerate().all(|(i, c)| if i % 2 == 0 { c.is_ascii_uppercase() } else { c.is_ascii_digit() });
     if canadian {
         return format!("{} {}", &compact[..3], &compact[3..]);
     }
@@ -511,10 +492,7 @@ mod tests {
         assert_eq!(split_given("JOHN ANN"), (Some("JOHN".into()), Some("ANN".into())));
         assert_eq!(split_given("JOHN,ANN LEE"), (Some("JOHN".into()), Some("ANN LEE".into())));
         assert_eq!(split_given("JOHN"), (Some("JOHN".into()), None));
-        assert_eq!(
-            split_full_name("DE LA CRUZ,ANA,MARIE"),
-            (Some("DE LA CRUZ".into()), Some("ANA".into()), Some("MARIE".into()))
-        );
+        assert_eq!(split_full_name("DE LA CRUZ,ANA,MARIE"), (Some("DE LA CRUZ".into()), Some("ANA".into()), Some("MARIE".into())));
         assert_eq!(split_full_name("SMITH JOHN"), (Some("SMITH".into()), Some("JOHN".into()), None));
         assert_eq!(split_full_name(",,"), (None, None, None));
         assert_eq!(name_value("NONE"), None);

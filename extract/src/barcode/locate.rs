@@ -193,8 +193,7 @@ fn estimate_skew(gx: &[i16], gy: &[i16]) -> Vec<Skew> {
     }
     // Local maxima, strongest first; keep those well apart and not negligible.
     let at = |i: isize| smooth[i.rem_euclid(BINS as isize) as usize];
-    let mut maxima: Vec<usize> =
-        (0..BINS).filter(|&i| at(i as isize) > at(i as isize - 1) && at(i as isize) >= at(i as isize + 1)).collect();
+    let mut maxima: Vec<usize> = (0..BINS).filter(|&i| at(i as isize) > at(i as isize - 1) && at(i as isize) >= at(i as isize + 1)).collect();
     maxima.sort_by(|&a, &b| smooth[b].total_cmp(&smooth[a]));
     let top = maxima.first().map_or(0.0, |&i| smooth[i]);
     let mut peaks: Vec<usize> = Vec::new();
@@ -248,8 +247,7 @@ fn dense_region(gx: &[i16], gy: &[i16], w: u32, h: u32, degrees: f32) -> Option<
             let (cx, cy) = (gxi * step, gyi * step);
             let (x0, x1) = (cx.saturating_sub(half), (cx + half + 1).min(w));
             let (y0, y1) = (cy.saturating_sub(half), (cy + half + 1).min(h));
-            let sum = integral[y1 * (w + 1) + x1] - integral[y0 * (w + 1) + x1] - integral[y1 * (w + 1) + x0]
-                + integral[y0 * (w + 1) + x0];
+            let sum = integral[y1 * (w + 1) + x1] - integral[y0 * (w + 1) + x1] - integral[y1 * (w + 1) + x0] + integral[y0 * (w + 1) + x0];
             density[gyi * gw + gxi] = sum / ((x1 - x0) * (y1 - y0)) as f32;
         }
     }
@@ -268,12 +266,7 @@ fn dense_region(gx: &[i16], gy: &[i16], w: u32, h: u32, degrees: f32) -> Option<
         let (x, y) = (i % gw, i / gw);
         cells += 1;
         (min_x, min_y, max_x, max_y) = (min_x.min(x), min_y.min(y), max_x.max(x), max_y.max(y));
-        let neighbours = [
-            (x > 0).then(|| i - 1),
-            (x + 1 < gw).then(|| i + 1),
-            (y > 0).then(|| i - gw),
-            (y + 1 < gh).then(|| i + gw),
-        ];
+        let neighbours = [(x > 0).then(|| i - 1), (x + 1 < gw).then(|| i + 1), (y > 0).then(|| i - gw), (y + 1 < gh).then(|| i + gw)];
         for n in neighbours.into_iter().flatten() {
             if !seen[n] && density[n] >= threshold {
                 seen[n] = true;
@@ -292,12 +285,7 @@ fn dense_region(gx: &[i16], gy: &[i16], w: u32, h: u32, degrees: f32) -> Option<
     let y0 = (min_y * step).saturating_sub(pad_y);
     let x1 = (max_x * step + pad_x).min(w);
     let y1 = (max_y * step + pad_y).min(h);
-    (x1 > x0 && y1 > y0).then(|| Region {
-        x: x0 as u32,
-        y: y0 as u32,
-        width: (x1 - x0) as u32,
-        height: (y1 - y0) as u32,
-    })
+    (x1 > x0 && y1 > y0).then(|| Region { x: x0 as u32, y: y0 as u32, width: (x1 - x0) as u32, height: (y1 - y0) as u32 })
 }
 
 #[cfg(test)]

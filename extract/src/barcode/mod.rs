@@ -223,11 +223,9 @@ impl Ladder {
         );
         match payload {
             None => ControlFlow::Continue(()),
-            Some(payload) => ControlFlow::Break(aamva::parse(&payload).map(|record| Scan {
-                payload,
-                record,
-                step: Step { name, degrees, attempts: self.attempts },
-            })),
+            Some(payload) => {
+                ControlFlow::Break(aamva::parse(&payload).map(|record| Scan { payload, record, step: Step { name, degrees, attempts: self.attempts } }))
+            }
         }
     }
 }
@@ -247,10 +245,7 @@ fn decode(img: &GrayImage) -> Option<Vec<u8>> {
 /// rxing hands PDF417 byte data over as ISO-8859-1 text (one char per byte) unless the
 /// symbol declares another encoding with an ECI; undo that to get the bytes back.
 fn text_to_payload(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| u8::try_from(u32::from(c)).ok())
-        .collect::<Option<Vec<u8>>>()
-        .unwrap_or_else(|| text.as_bytes().to_vec())
+    text.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect::<Option<Vec<u8>>>().unwrap_or_else(|| text.as_bytes().to_vec())
 }
 
 /// Greyscale, scaled down so the longer side is at most [`MAX_SIDE`].

@@ -87,8 +87,7 @@ mod tests {
     #[test]
     fn shrinking_averages_areas_and_converts_to_grey() {
         // 10×4 RGB, left half red, right half white, shrunk to 5×2.
-        let rgb: Vec<u8> =
-            (0..4).flat_map(|_| (0..10).flat_map(|x| if x < 5 { [255, 0, 0] } else { [255, 255, 255] })).collect();
+        let rgb: Vec<u8> = (0..4).flat_map(|_| (0..10).flat_map(|x| if x < 5 { [255, 0, 0] } else { [255, 255, 255] })).collect();
         let out = shrink_to_grey(&rgb, 3, (10, 4), (5, 2));
         assert_eq!((out.width(), out.height()), (5, 2));
         let red = ((54 * 255 + 128) >> 8) as u8;
@@ -103,9 +102,7 @@ mod tests {
     #[test]
     fn rotation_moves_points_clockwise_about_the_centre() {
         // A bright 5×5 spot 60 px right of and 20 px below the centre of a 301×201 image.
-        let img = GrayImage::from_fn(301, 201, |x, y| {
-            Luma([if x.abs_diff(210) <= 2 && y.abs_diff(120) <= 2 { 255 } else { 0 }])
-        });
+        let img = GrayImage::from_fn(301, 201, |x, y| Luma([if x.abs_diff(210) <= 2 && y.abs_diff(120) <= 2 { 255 } else { 0 }]));
         for (degrees, scale) in [(0.0f32, 1.0f32), (12.5, 1.0), (-20.0, 1.0), (90.0, 1.0), (7.0, 1.5)] {
             let out = rotate(&img, degrees, scale);
             // Centroid of the spot (the fill outside the source is white too: skip it by
@@ -125,10 +122,7 @@ mod tests {
             }
             assert!(sum > 0.0, "{degrees}°: spot lost");
             let (cx, cy) = (sx / sum, sy / sum);
-            assert!(
-                (cx - ex).abs() < 0.75 && (cy - ey).abs() < 0.75,
-                "{degrees}° ×{scale}: spot at ({cx:.2}, {cy:.2}), expected ({ex:.2}, {ey:.2})"
-            );
+            assert!((cx - ex).abs() < 0.75 && (cy - ey).abs() < 0.75, "{degrees}° ×{scale}: spot at ({cx:.2}, {cy:.2}), expected ({ex:.2}, {ey:.2})");
         }
     }
 

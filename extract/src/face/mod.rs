@@ -24,20 +24,15 @@ pub mod plausible;
 mod resample;
 
 pub use embedding::{
-    distance_for_score, score, score_for_distance, Embedding, InvalidEmbedding, DEFAULT_THRESHOLD, EMBEDDING_LEN,
-    SAME_PERSON_DISTANCE, ZERO_SCORE_DISTANCE,
+    distance_for_score, score, score_for_distance, Embedding, InvalidEmbedding, DEFAULT_THRESHOLD, EMBEDDING_LEN, SAME_PERSON_DISTANCE, ZERO_SCORE_DISTANCE,
 };
 
 use crate::Failure;
 use dlib_face_recognition::{
-    FaceDetector, FaceDetectorTrait, FaceEncoderNetwork, FaceEncoderTrait, ImageMatrix, LandmarkPredictor,
-    LandmarkPredictorTrait, Rectangle,
+    FaceDetector, FaceDetectorTrait, FaceEncoderNetwork, FaceEncoderTrait, ImageMatrix, LandmarkPredictor, LandmarkPredictorTrait, Rectangle,
 };
 use image::DynamicImage;
-use plausible::{
-    landmarks_look_like_a_face, FaceBox, CONFIRM_MARGIN, CONFIRM_MIN_HITS, CONFIRM_MIN_IOU, CONFIRM_SIDES,
-    MIN_FACE_SIDE,
-};
+use plausible::{landmarks_look_like_a_face, FaceBox, CONFIRM_MARGIN, CONFIRM_MIN_HITS, CONFIRM_MIN_IOU, CONFIRM_SIDES, MIN_FACE_SIDE};
 use resample::{resize_long_side, scale_image};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -68,10 +63,8 @@ impl FaceMatcher {
         let dir = models_dir.join("face");
         let landmarks_path = model_path(&dir, LANDMARKS_MODEL)?;
         let network_path = model_path(&dir, NETWORK_MODEL)?;
-        let landmarks = LandmarkPredictor::open(&landmarks_path)
-            .map_err(|e| Failure::ProviderError(format!("face landmarks model: {e}")))?;
-        let network = FaceEncoderNetwork::open(&network_path)
-            .map_err(|e| Failure::ProviderError(format!("face network model: {e}")))?;
+        let landmarks = LandmarkPredictor::open(&landmarks_path).map_err(|e| Failure::ProviderError(format!("face landmarks model: {e}")))?;
+        let network = FaceEncoderNetwork::open(&network_path).map_err(|e| Failure::ProviderError(format!("face network model: {e}")))?;
         Ok(FaceMatcher { detector: Mutex::new(FaceDetector::new()), landmarks, network: Mutex::new(network) })
     }
 
@@ -99,8 +92,7 @@ impl FaceMatcher {
                 .iter()
                 .filter(|r| {
                     let b = to_box(r);
-                    b.width().min(b.height()) * to_original >= MIN_FACE_SIDE
-                        && landmarks_look_like_a_face(&b, &self.landmark_points(&matrix, r))
+                    b.width().min(b.height()) * to_original >= MIN_FACE_SIDE && landmarks_look_like_a_face(&b, &self.landmark_points(&matrix, r))
                 })
                 .map(|r| to_box(r).scaled(to_original))
                 .collect();
@@ -156,13 +148,8 @@ impl FaceMatcher {
         let matrix = to_matrix(&crop)?;
         let shape = self.landmarks.face_landmarks(&matrix, &to_rectangle(&face_in_crop));
         let encodings = lock(&self.network).get_face_encodings(&matrix, std::slice::from_ref(&shape), 0);
-        let values: Vec<f32> = encodings
-            .first()
-            .ok_or_else(|| Failure::ProviderError("dlib returned no face encoding".into()))?
-            .as_ref()
-            .iter()
-            .map(|v| *v as f32)
-            .collect();
+        let values: Vec<f32> =
+            encodings.first().ok_or_else(|| Failure::ProviderError("dlib returned no face encoding".into()))?.as_ref().iter().map(|v| *v as f32).collect();
         Embedding::try_from(values).map_err(|e| Failure::ProviderError(e.to_string()))
     }
 
@@ -206,10 +193,7 @@ fn model_path(dir: &Path, name: &str) -> Result<std::path::PathBuf, Failure> {
         return Err(Failure::ProviderError(format!("face model path is not valid UTF-8: {}", path.display())));
     }
     if !path.is_file() {
-        return Err(Failure::ProviderError(format!(
-            "face model missing: {} (run scripts/models/face.sh)",
-            path.display()
-        )));
+        return Err(Failure::ProviderError(format!("face model missing: {} (run scripts/models/face.sh)", path.display())));
     }
     Ok(path)
 }
@@ -227,8 +211,7 @@ fn clamp_to(v: f64, max: u32) -> u32 {
 fn to_matrix(img: &DynamicImage) -> Result<ImageMatrix, Failure> {
     let rgb = img.to_rgb8();
     let (w, h) = rgb.dimensions();
-    let buffer = image024::RgbImage::from_raw(w, h, rgb.into_raw())
-        .ok_or_else(|| Failure::ProviderError("image buffer size mismatch".into()))?;
+    let buffer = image024::RgbImage::from_raw(w, h, rgb.into_raw()).ok_or_else(|| Failure::ProviderError("image buffer size mismatch".into()))?;
     Ok(ImageMatrix::from_image(&buffer))
 }
 
@@ -237,12 +220,7 @@ fn to_box(r: &Rectangle) -> FaceBox {
 }
 
 fn to_rectangle(b: &FaceBox) -> Rectangle {
-    Rectangle {
-        left: b.left.round() as _,
-        top: b.top.round() as _,
-        right: b.right.round() as _,
-        bottom: b.bottom.round() as _,
-    }
+    Rectangle { left: b.left.round() as _, top: b.top.round() as _, right: b.right.round() as _, bottom: b.bottom.round() as _ }
 }
 
 #[cfg(test)]

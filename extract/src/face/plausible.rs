@@ -54,12 +54,7 @@ impl FaceBox {
 
     /// The same box in an image `factor` times larger.
     pub fn scaled(&self, factor: f64) -> FaceBox {
-        FaceBox {
-            left: self.left * factor,
-            top: self.top * factor,
-            right: self.right * factor,
-            bottom: self.bottom * factor,
-        }
+        FaceBox { left: self.left * factor, top: self.top * factor, right: self.right * factor, bottom: self.bottom * factor }
     }
 
     /// The box grown by `fraction` of its size on every side.

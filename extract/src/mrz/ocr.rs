@@ -79,12 +79,8 @@ impl EnginePool {
         let err = |what: &str| Failure::ProviderError(format!("tesseract {what}"));
         // The builder API consumes the instance; on an error it is simply not returned
         // to the pool.
-        let mut tess = tess
-            .set_frame(line.as_raw(), wi, hi, 1, wi)
-            .map_err(|_| err("image"))?
-            .set_source_resolution(300)
-            .recognize()
-            .map_err(|_| err("recognize"))?;
+        let mut tess =
+            tess.set_frame(line.as_raw(), wi, hi, 1, wi).map_err(|_| err("image"))?.set_source_resolution(300).recognize().map_err(|_| err("recognize"))?;
         let hocr = tess.get_hocr_text(0).map_err(|_| err("text"));
         self.release(tess);
         Ok(parse_hocr_chars(&hocr?))

@@ -212,12 +212,12 @@ fn layout(format: MrzFormat) -> Vec<Field> {
     use Kind::*;
     match format {
         MrzFormat::Td1 => vec![
-            Field(0, 0, 2, Alpha),   // document code
-            Field(0, 2, 3, Alpha),   // issuing state
-            Field(0, 5, 9, Alnum),   // document number
+            Field(0, 0, 2, Alpha),          // document code
+            Field(0, 2, 3, Alpha),          // issuing state
+            Field(0, 5, 9, Alnum),          // document number
             Field(0, 14, 1, DigitOrFiller), // its check digit, or `<` when the number overflows
-            Field(0, 15, 15, Alnum), // optional data 1 (and the overflow)
-            Field(1, 0, 6, Digit),   // date of birth
+            Field(0, 15, 15, Alnum),        // optional data 1 (and the overflow)
+            Field(1, 0, 6, Digit),          // date of birth
             Field(1, 6, 1, Digit),
             Field(1, 7, 1, Sex),
             Field(1, 8, 6, Digit), // expiry
@@ -230,11 +230,11 @@ fn layout(format: MrzFormat) -> Vec<Field> {
         MrzFormat::Td2 => vec![
             Field(0, 0, 2, Alpha),
             Field(0, 2, 3, Alpha),
-            Field(0, 5, 31, Alpha), // name
-            Field(1, 0, 9, Alnum),  // document number
+            Field(0, 5, 31, Alpha),        // name
+            Field(1, 0, 9, Alnum),         // document number
             Field(1, 9, 1, DigitOrFiller), // its check digit, or `<` when the number overflows
-            Field(1, 10, 3, Alpha), // nationality
-            Field(1, 13, 6, Digit), // date of birth
+            Field(1, 10, 3, Alpha),        // nationality
+            Field(1, 13, 6, Digit),        // date of birth
             Field(1, 19, 1, Digit),
             Field(1, 20, 1, Sex),
             Field(1, 21, 6, Digit), // expiry
@@ -308,10 +308,8 @@ pub fn parse(lines: &[OcrLine], today: NaiveDate) -> Result<Mrz, Failure> {
         MrzFormat::Td1 => {
             let (number, number_ok) = document_number(field(0, 5, 9), digit(0, 14), field(0, 15, 15))?;
             let composite = format!("{}{}{}{}", field(0, 5, 25), field(1, 0, 7), field(1, 8, 7), field(1, 18, 11));
-            let checks = number_ok
-                && check(field(1, 0, 6), digit(1, 6), false)
-                && check(field(1, 8, 6), digit(1, 14), false)
-                && check(&composite, digit(1, 29), false);
+            let checks =
+                number_ok && check(field(1, 0, 6), digit(1, 6), false) && check(field(1, 8, 6), digit(1, 14), false) && check(&composite, digit(1, 29), false);
             if !checks {
                 return Err(Failure::MrzUnreadable);
             }
@@ -343,7 +341,17 @@ pub fn parse(lines: &[OcrLine], today: NaiveDate) -> Result<Mrz, Failure> {
                 return Err(Failure::MrzUnreadable);
             }
             let number = trim_fillers(field(1, 0, 9));
-            (field(0, 0, 2), field(0, 2, 3), field(0, 5, 39), number, field(1, 10, 3), field(1, 13, 6), digit(1, 20), field(1, 21, 6), vec![trim_fillers(field(1, 28, 14))])
+            (
+                field(0, 0, 2),
+                field(0, 2, 3),
+                field(0, 5, 39),
+                number,
+                field(1, 10, 3),
+                field(1, 13, 6),
+                digit(1, 20),
+                field(1, 21, 6),
+                vec![trim_fillers(field(1, 28, 14))],
+            )
         }
     };
 

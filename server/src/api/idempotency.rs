@@ -132,11 +132,7 @@ pub async fn replay_or_record(State(state): State<AppState>, request: Request, n
     };
     let stored = if parts.status.is_server_error() {
         // A failure on our side may succeed on retry: forget the key.
-        sqlx::query("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2")
-            .bind(&identity.workspace_id)
-            .bind(&key)
-            .execute(state.db.pool())
-            .await
+        sqlx::query("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2").bind(&identity.workspace_id).bind(&key).execute(state.db.pool()).await
     } else {
         sqlx::query("UPDATE idempotency_keys SET response_status = $1, response_sealed = $2 WHERE workspace_id = $3 AND key = $4")
             .bind(parts.status.as_u16() as i64)
@@ -153,12 +149,13 @@ pub async fn replay_or_record(State(state): State<AppState>, request: Request, n
 }
 
 async fn replay(state: &AppState, workspace_id: &str, key: &str, request_hash: &str) -> Response {
-    let row = sqlx::query("SELECT request_hash, response_status, response_sealed FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at >= $3")
-        .bind(workspace_id)
-        .bind(key)
-        .bind(now_ms() - KEY_TTL_MS)
-        .fetch_optional(state.db.pool())
-        .await;
+    let row =
+        sqlx::query("SELECT request_hash, response_status, response_sealed FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at >= $3")
+            .bind(workspace_id)
+            .bind(key)
+            .bind(now_ms() - KEY_TTL_MS)
+            .fetch_optional(state.db.pool())
+            .await;
     let row = match row {
         Ok(Some(row)) => row,
         Ok(None) => return AppError::Conflict("A request with this Idempotency-Key is still being processed.".into()).into_response(),
@@ -172,7 +169,8 @@ async fn replay(state: &AppState, workspace_id: &str, key: &str, request_hash: &
     let sealed: Option<String> = row.try_get("response_sealed").unwrap_or(None);
     match (status, sealed) {
         (Some(status), Some(sealed)) => {
-            let opened = hex::decode(&sealed).map_err(|e| e.to_string()).and_then(|b| crypto::open(&sealing_key(&state.files.master), &b).map_err(|e| e.to_string()));
+            let opened =
+                hex::decode(&sealed).map_err(|e| e.to_string()).and_then(|b| crypto::open(&sealing_key(&state.files.master), &b).map_err(|e| e.to_string()));
             let body = match opened {
                 Ok(body) => body,
                 Err(e) => return AppError::internal("opening a stored idempotent response", e).into_response(),

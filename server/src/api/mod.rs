@@ -27,10 +27,7 @@ pub fn parse_flow(path: &str) -> Result<Flow, AppError> {
 
 /// The routes with their OpenAPI description.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::base())
-        .merge(verifications::routes())
-        .merge(documents::routes())
-        .merge(webhooks::routes())
+    OpenApiRouter::with_openapi(openapi::base()).merge(verifications::routes()).merge(documents::routes()).merge(webhooks::routes())
 }
 
 pub fn router(state: AppState, limiter: ratelimit::RateLimiter) -> Router<AppState> {

@@ -58,13 +58,7 @@ pub fn operations() -> Vec<app::reference::ApiOperation> {
     let doc = document();
     let mut out = Vec::new();
     for (path, item) in doc.paths.paths.iter() {
-        let methods = [
-            ("GET", &item.get),
-            ("POST", &item.post),
-            ("PATCH", &item.patch),
-            ("DELETE", &item.delete),
-            ("PUT", &item.put),
-        ];
+        let methods = [("GET", &item.get), ("POST", &item.post), ("PATCH", &item.patch), ("DELETE", &item.delete), ("PUT", &item.put)];
         for (method, operation) in methods {
             let Some(operation) = operation else { continue };
             out.push(app::reference::ApiOperation {

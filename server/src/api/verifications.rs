@@ -95,16 +95,20 @@ fn take<T>(errors: &mut app::error::FieldErrors, result: Result<T, AppError>) ->
 
 fn parse_list(params: ListParams) -> Result<ListQuery, AppError> {
     let mut errors = app::error::FieldErrors::new();
-    let status = params.status.as_deref().and_then(|s| {
-        take(&mut errors, s.parse::<VerificationStatus>().map_err(|_| AppError::invalid("status", "The selected status is invalid.")))
-    });
+    let status = params
+        .status
+        .as_deref()
+        .and_then(|s| take(&mut errors, s.parse::<VerificationStatus>().map_err(|_| AppError::invalid("status", "The selected status is invalid."))));
     let created_from = params.created_from.as_deref().and_then(|v| take(&mut errors, parse_time("created_from", v, false)));
     let created_to = params.created_to.as_deref().and_then(|v| take(&mut errors, parse_time("created_to", v, true)));
     let limit = match params.limit.as_deref() {
         None => Some(20),
         Some(l) => take(
             &mut errors,
-            l.parse::<i64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| AppError::invalid("limit", "The limit must be an integer between 1 and 100.")),
+            l.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| AppError::invalid("limit", "The limit must be an integer between 1 and 100.")),
         ),
     };
     let cursor = params.cursor.filter(|c| !c.is_empty());

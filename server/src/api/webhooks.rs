@@ -6,8 +6,14 @@ use app::{
     access::tokens::TokenIdentity,
     error::AppError,
     state::AppState,
-    verifications::{requests::{ErrorBody, ValidationErrorBody}, Page},
-    webhooks::{service::{self, DeliveryFilter, EndpointInput}, Delivery, EndpointWithSecret, WebhookEndpoint},
+    verifications::{
+        requests::{ErrorBody, ValidationErrorBody},
+        Page,
+    },
+    webhooks::{
+        service::{self, DeliveryFilter, EndpointInput},
+        Delivery, EndpointWithSecret, WebhookEndpoint,
+    },
 };
 use axum::{
     extract::{Extension, Path, Query, State},
@@ -50,7 +56,11 @@ pub struct RotatedSecret {
 /// Create an endpoint; the response is the only one with its `secret`.
 #[utoipa::path(post, path = "/webhook-endpoints", tag = "webhooks", request_body = EndpointRequest,
     responses((status = 201, body = EndpointWithSecret), (status = 403, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
-async fn create_endpoint(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, body: Result<JsonBody, AppError>) -> Result<(StatusCode, Json<EndpointWithSecret>), AppError> {
+async fn create_endpoint(
+    State(state): State<AppState>,
+    Extension(token): Extension<TokenIdentity>,
+    body: Result<JsonBody, AppError>,
+) -> Result<(StatusCode, Json<EndpointWithSecret>), AppError> {
     token.require(SCOPE)?;
     let JsonBody(body) = body?;
     let input = EndpointInput::from_json(&body)?;
@@ -66,7 +76,11 @@ async fn list_endpoints(State(state): State<AppState>, Extension(token): Extensi
 
 #[utoipa::path(get, path = "/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path, description = "`we_…`")),
     responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody)))]
-async fn get_endpoint(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>) -> Result<Json<WebhookEndpoint>, AppError> {
+async fn get_endpoint(
+    State(state): State<AppState>,
+    Extension(token): Extension<TokenIdentity>,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookEndpoint>, AppError> {
     token.require(SCOPE)?;
     Ok(Json(service::get(&state.db, &token.workspace_id, &id).await?))
 }
@@ -74,7 +88,12 @@ async fn get_endpoint(State(state): State<AppState>, Extension(token): Extension
 /// Change the URL, description, event types or active flag.
 #[utoipa::path(patch, path = "/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = EndpointRequest,
     responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
-async fn update_endpoint(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>, body: Result<JsonBody, AppError>) -> Result<Json<WebhookEndpoint>, AppError> {
+async fn update_endpoint(
+    State(state): State<AppState>,
+    Extension(token): Extension<TokenIdentity>,
+    Path(id): Path<String>,
+    body: Result<JsonBody, AppError>,
+) -> Result<Json<WebhookEndpoint>, AppError> {
     token.require(SCOPE)?;
     let JsonBody(body) = body?;
     let input = EndpointInput::from_json(&body)?;
@@ -91,7 +110,11 @@ async fn delete_endpoint(State(state): State<AppState>, Extension(token): Extens
 
 #[utoipa::path(post, path = "/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 200, body = RotatedSecret), (status = 404, body = ErrorBody)))]
-async fn rotate_endpoint_secret(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>) -> Result<Json<RotatedSecret>, AppError> {
+async fn rotate_endpoint_secret(
+    State(state): State<AppState>,
+    Extension(token): Extension<TokenIdentity>,
+    Path(id): Path<String>,
+) -> Result<Json<RotatedSecret>, AppError> {
     token.require(SCOPE)?;
     Ok(Json(RotatedSecret { secret: service::rotate_secret(&state.db, &state.files.master, &token.workspace_id, &id, &token.actor()).await? }))
 }
@@ -117,7 +140,12 @@ struct DeliveryParams {
 /// The endpoint's deliveries, newest first, each with every attempt.
 #[utoipa::path(get, path = "/webhook-endpoints/{id}/deliveries", tag = "webhooks", params(("id" = String, Path), DeliveryParams),
     responses((status = 200, body = Page<Delivery>), (status = 404, body = ErrorBody)))]
-async fn list_deliveries(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>, params: Result<Query<DeliveryParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<Page<Delivery>>, AppError> {
+async fn list_deliveries(
+    State(state): State<AppState>,
+    Extension(token): Extension<TokenIdentity>,
+    Path(id): Path<String>,
+    params: Result<Query<DeliveryParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<Delivery>>, AppError> {
     token.require(SCOPE)?;
     let Query(params) = params.map_err(|_| AppError::invalid("query", "The query string is malformed."))?;
     service::get(&state.db, &token.workspace_id, &id).await?;

@@ -77,8 +77,7 @@ pub enum AdminCommand {
 pub(super) fn explain(err: app::error::AppError) -> anyhow::Error {
     match err {
         app::error::AppError::Validation(fields) => {
-            let lines: Vec<String> =
-                fields.into_iter().map(|(field, messages)| format!("{field}: {}", messages.join(" "))).collect();
+            let lines: Vec<String> = fields.into_iter().map(|(field, messages)| format!("{field}: {}", messages.join(" "))).collect();
             anyhow::anyhow!(lines.join("; "))
         }
         other => anyhow::anyhow!(other.to_string()),
@@ -105,17 +104,15 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
             } else {
                 (random_secret(15), true)
             };
-            let user_id =
-                members::add_member(&db, &email, Some(&password), &workspace, role, &actor).await.map_err(explain)?;
+            let user_id = members::add_member(&db, &email, Some(&password), &workspace, role, &actor).await.map_err(explain)?;
             println!("user {} ({user_id}) is {role} of {workspace}", members::normalize_email(&email));
             if generated {
                 println!("password (shown once): {password}");
             }
         }
         AdminCommand::CreateToken { workspace, name, expires_in_days, scopes } => {
-            let created = tokens::create_with_scopes(&db, config.environment, &workspace, &name, expires_in_days, scopes.as_deref(), &actor)
-                .await
-                .map_err(explain)?;
+            let created =
+                tokens::create_with_scopes(&db, config.environment, &workspace, &name, expires_in_days, scopes.as_deref(), &actor).await.map_err(explain)?;
             let expires = created
                 .expires_at
                 .and_then(chrono::DateTime::from_timestamp_millis)

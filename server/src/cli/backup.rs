@@ -84,10 +84,16 @@ pub async fn run(command: BackupCommand, config: &Config) -> anyhow::Result<()> 
         BackupCommand::Restore { from } => restore(config, &from).await,
         BackupCommand::VerifyBackup { dir } => {
             let report = verify(&dir, configured_key(config)?.as_ref()).await?;
-            println!("{}: backup of {} is intact: database and {} document files match the manifest{}", dir.display(), report.created_at, report.documents, match report.decrypted {
-                Some(n) => format!("; {n} document files decrypt with the master key"),
-                None => "; documents not decrypted (no master key in the backup or ATTEST_MASTER_KEY)".into(),
-            });
+            println!(
+                "{}: backup of {} is intact: database and {} document files match the manifest{}",
+                dir.display(),
+                report.created_at,
+                report.documents,
+                match report.decrypted {
+                    Some(n) => format!("; {n} document files decrypt with the master key"),
+                    None => "; documents not decrypted (no master key in the backup or ATTEST_MASTER_KEY)".into(),
+                }
+            );
             Ok(())
         }
     }
@@ -212,7 +218,10 @@ fn list_files(root: &Path) -> anyhow::Result<Vec<String>> {
 
 /// The blob store's own key syntax: no `..`, no absolute paths, nothing odd in a manifest.
 fn safe_relative(path: &str) -> bool {
-    !path.is_empty() && path.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'))
+    !path.is_empty()
+        && path.split('/').all(|part| {
+            !part.is_empty() && part != "." && part != ".." && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        })
 }
 
 async fn open_sqlite(path: &Path, read_only: bool) -> anyhow::Result<sqlx::SqliteConnection> {
@@ -310,8 +319,10 @@ async fn backup(config: &Config, to: &Path, include_master_key: bool) -> anyhow:
 
 /// Every blob key the database refers to.
 async fn referenced_blobs(conn: &mut sqlx::SqliteConnection) -> anyhow::Result<Vec<String>> {
-    let rows: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT front_blob, back_blob FROM documents").fetch_all(&mut *conn).await.map_err(|e| anyhow::anyhow!("reading the database copy: {e}"))?;
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as("SELECT front_blob, back_blob FROM documents")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the database copy: {e}"))?;
     Ok(rows.into_iter().flat_map(|(front, back)| std::iter::once(front).chain(back)).collect())
 }
 

@@ -2,8 +2,8 @@
 //! operator's `admin` commands, which work on the same database as a running server.
 
 mod admin;
-mod demo;
 mod backup;
+mod demo;
 
 use crate::{
     config::{Config, FlagConfig},

@@ -1,6 +1,9 @@
 //! The `/api/v1` surface of the skeleton: authentication first, then JSON 404s.
 
-use crate::{both_engines, helpers::{Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{Engine, TestApp},
+};
 use app::access::{tokens, Actor};
 
 async fn token_for(app: &TestApp, slug: &str) -> tokens::CreatedToken {
@@ -43,18 +46,8 @@ async fn revoked_and_expired_tokens_are_refused_at_once(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let revoked = token_for(&app, "acme").await;
     let expired = tokens::create(&app.db, app.config.environment, "acme", "old", Some(1), &Actor::Operator).await.unwrap();
-    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
-        .bind(app::store::now_ms())
-        .bind(&revoked.id)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE id = $2")
-        .bind(app::store::now_ms() - 1)
-        .bind(&expired.id)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2").bind(app::store::now_ms()).bind(&revoked.id).execute(app.db.pool()).await.unwrap();
+    sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE id = $2").bind(app::store::now_ms() - 1).bind(&expired.id).execute(app.db.pool()).await.unwrap();
     for token in [&revoked.token, &expired.token] {
         let response = app.client.get(app.url("/api/v1/identity/verifications")).bearer_auth(token).send().await.unwrap();
         assert_eq!(response.status(), 401);
@@ -76,7 +69,8 @@ async fn changes_by_another_process_reach_a_warm_token_at_once(engine: Engine) {
     app::workspaces::service::set_rate_limit(&other, "acme", 7, &Actor::Operator).await.unwrap();
     let response = call().await.unwrap();
     assert_eq!(response.headers()["ratelimit-limit"], "7", "the new budget applies at once");
-    let workspace_id: String = sqlx::query_scalar("SELECT workspace_id FROM api_tokens WHERE id = $1").bind(&created.id).fetch_one(app.db.pool()).await.unwrap();
+    let workspace_id: String =
+        sqlx::query_scalar("SELECT workspace_id FROM api_tokens WHERE id = $1").bind(&created.id).fetch_one(app.db.pool()).await.unwrap();
     tokens::revoke(&other, &workspace_id, &created.id, &Actor::Operator).await.unwrap();
     let response = call().await.unwrap();
     assert_eq!(response.status(), 401, "revoked elsewhere, refused here at once");
@@ -93,7 +87,8 @@ async fn configuration_changed_elsewhere_applies_to_the_next_create(engine: Engi
     assert_eq!(create().await.unwrap().status(), 201);
     assert_eq!(create().await.unwrap().status(), 201, "the configuration is in use (and cached)");
     let other = app::store::Db::connect(app.config.database_url()).await.unwrap();
-    let workspace_id: String = sqlx::query_scalar("SELECT workspace_id FROM api_tokens WHERE id = $1").bind(&created.id).fetch_one(app.db.pool()).await.unwrap();
+    let workspace_id: String =
+        sqlx::query_scalar("SELECT workspace_id FROM api_tokens WHERE id = $1").bind(&created.id).fetch_one(app.db.pool()).await.unwrap();
     let mut config = app::flows::service::load(&other, &workspace_id, app::flows::Flow::Usps1583).await.unwrap();
     config.photo_id_types.retain(|t| t != "passport");
     app::flows::service::save(&other, &workspace_id, &config, &Actor::Operator).await.unwrap();
@@ -113,7 +108,8 @@ async fn configuration_changed_elsewhere_applies_to_the_next_create(engine: Engi
     body["photo_id"] = serde_json::json!({ "type": "drivers_license", "country": "US" });
     let response = app.client.post(app.url("/api/v1/usps1583/verifications")).bearer_auth(&created.token).json(&body).send().await.unwrap();
     assert_eq!(response.status(), 201);
-    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1").bind(&endpoint_id).fetch_one(app.db.pool()).await.unwrap();
+    let queued: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1").bind(&endpoint_id).fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(queued, 1, "the new endpoint is in the fan-out at once");
     other.close().await;
 }
@@ -122,10 +118,7 @@ both_engines!(configuration_changed_elsewhere_applies_to_the_next_create);
 async fn tokens_are_stored_hashed(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let created = token_for(&app, "acme").await;
-    let stored: Vec<(String, String)> = sqlx::query_as("SELECT token_hash, display_prefix FROM api_tokens")
-        .fetch_all(app.db.pool())
-        .await
-        .unwrap();
+    let stored: Vec<(String, String)> = sqlx::query_as("SELECT token_hash, display_prefix FROM api_tokens").fetch_all(app.db.pool()).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0].0, created.token);
     assert_eq!(stored[0].0, tokens::hash_token(&created.token));

@@ -1,7 +1,10 @@
 //! Documents over the API: multipart upload, sniffing, limits, encryption at rest,
 //! download, cancellation and decisions, with the guide's exact messages.
 
-use crate::{both_engines, helpers::{jpeg, pdf, usps_body, Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{jpeg, pdf, usps_body, Engine, TestApp},
+};
 use serde_json::json;
 
 async fn uploads_are_sniffed_encrypted_and_downloadable(engine: Engine) {

@@ -1,7 +1,10 @@
 //! Verifications over the API: shapes, every error of SPEC §3 and the guide, lifecycle,
 //! lists, history, events, rate limits, idempotency, scopes, isolation, OpenAPI.
 
-use crate::{both_engines, helpers::{jpeg, pdf, usps_body, Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{jpeg, pdf, usps_body, Engine, TestApp},
+};
 use serde_json::json;
 
 const INVALID: &str = "The given data was invalid.";
@@ -182,12 +185,20 @@ both_engines!(the_lifecycle_enforces_its_business_rules);
 async fn a_reviewer_decides_a_verification_in_needs_review(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let api = app.api("acme").await;
-    let id = api.create("identity", usps_body().as_object().map(|o| {
-        let mut o = o.clone();
-        o.remove("proof_of_address");
-        o.remove("mailbox");
-        serde_json::Value::Object(o)
-    }).unwrap()).await;
+    let id = api
+        .create(
+            "identity",
+            usps_body()
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.remove("proof_of_address");
+                    o.remove("mailbox");
+                    serde_json::Value::Object(o)
+                })
+                .unwrap(),
+        )
+        .await;
     // The pipeline (its own issue) routes to review; here the row is put there directly.
     sqlx::query("UPDATE verifications SET status = 'needs_review' WHERE id = $1").bind(&id).execute(app.db.pool()).await.unwrap();
     let base = format!("/identity/verifications/{id}");
@@ -201,11 +212,8 @@ async fn a_reviewer_decides_a_verification_in_needs_review(engine: Engine) {
     assert_eq!(decided["decision"]["outcome"], "rejected");
     assert_eq!(decided["decision"]["reason"], "Photo does not match.");
     assert!(decided["decision"]["by"].as_str().unwrap().starts_with("api_token:tok_"));
-    let events: Vec<(String, i64)> = sqlx::query_as("SELECT type, object_version FROM events WHERE object_id = $1 ORDER BY id")
-        .bind(&id)
-        .fetch_all(app.db.pool())
-        .await
-        .unwrap();
+    let events: Vec<(String, i64)> =
+        sqlx::query_as("SELECT type, object_version FROM events WHERE object_id = $1 ORDER BY id").bind(&id).fetch_all(app.db.pool()).await.unwrap();
     assert_eq!(events, vec![("verification.created".to_string(), 1), ("verification.rejected".to_string(), 2)]);
 }
 both_engines!(a_reviewer_decides_a_verification_in_needs_review);
@@ -275,10 +283,10 @@ async fn bad_bodies_get_json_4xx_and_change_nothing(engine: Engine) {
     let send = |builder: reqwest::RequestBuilder| {
         let token = token.clone();
         async move {
-        let response = builder.bearer_auth(token).send().await.unwrap();
-        let status = response.status().as_u16();
-        let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
-        (status, content_type, response.json::<serde_json::Value>().await.unwrap())
+            let response = builder.bearer_auth(token).send().await.unwrap();
+            let status = response.status().as_u16();
+            let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+            (status, content_type, response.json::<serde_json::Value>().await.unwrap())
         }
     };
     let malformed = send(app.client.post(&url).header("content-type", "application/json").body("{\"applicant\": ")).await;

@@ -6,7 +6,10 @@ use std::{
     collections::HashMap,
     path::Path,
     process::{Command, Output, Stdio},
-    sync::{atomic::{AtomicBool, Ordering}, Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
 };
 
 fn attest(data_dir: &Path, database_url: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
@@ -129,10 +132,15 @@ async fn a_backup_taken_under_writes_restores_every_document_byte_for_byte() {
     let key = std::fs::read_to_string(data_dir.join("master.key")).unwrap();
     let restored = work.path().join("restored");
     let restored_url = sqlite_url(&restored);
-    assert!(failed(&attest(&data_dir, &url, &["admin", "restore", "--from", backup_dir.to_str().unwrap()], &[])).contains("not empty"), "never over a live data directory");
+    assert!(
+        failed(&attest(&data_dir, &url, &["admin", "restore", "--from", backup_dir.to_str().unwrap()], &[])).contains("not empty"),
+        "never over a live data directory"
+    );
     let wrong_key = app::documents::crypto::MasterKey::generate().to_base64();
-    assert!(failed(&attest(&restored, &restored_url, &["admin", "restore", "--from", backup_dir.to_str().unwrap()], &[("ATTEST_MASTER_KEY", &wrong_key)])).contains("not the master key of this backup"));
-    let said = succeeded(&attest(&restored, &restored_url, &["admin", "restore", "--from", backup_dir.to_str().unwrap()], &[("ATTEST_MASTER_KEY", key.trim())]));
+    assert!(failed(&attest(&restored, &restored_url, &["admin", "restore", "--from", backup_dir.to_str().unwrap()], &[("ATTEST_MASTER_KEY", &wrong_key)]))
+        .contains("not the master key of this backup"));
+    let said =
+        succeeded(&attest(&restored, &restored_url, &["admin", "restore", "--from", backup_dir.to_str().unwrap()], &[("ATTEST_MASTER_KEY", key.trim())]));
     assert!(said.contains("restored"), "{said}");
 
     // `attest serve` on the copy reads every document of the snapshot, byte for byte.
@@ -199,7 +207,8 @@ async fn a_backup_taken_under_writes_restores_every_document_byte_for_byte() {
     std::fs::write(&victim, bytes).unwrap();
     assert!(failed(&attest(&data_dir, &url, &["admin", "verify-backup", backup_dir.to_str().unwrap()], &[])).contains("does not match the manifest"));
     let elsewhere = work.path().join("elsewhere");
-    assert!(failed(&attest(&elsewhere, &sqlite_url(&elsewhere), &["admin", "restore", "--from", backup_dir.to_str().unwrap()], &[])).contains("does not match the manifest"));
+    assert!(failed(&attest(&elsewhere, &sqlite_url(&elsewhere), &["admin", "restore", "--from", backup_dir.to_str().unwrap()], &[]))
+        .contains("does not match the manifest"));
     assert!(!elsewhere.join("attest.db").exists(), "nothing restored from a damaged backup");
 }
 
@@ -227,6 +236,7 @@ async fn the_master_key_is_copied_only_when_asked_and_restored_with_it() {
     assert_eq!(std::fs::read(restored.join("master.key")).unwrap(), std::fs::read(data_dir.join("master.key")).unwrap());
 
     // PostgreSQL: refused, pointing to pg_dump.
-    let refused = failed(&attest(&data_dir, "postgres://attest@127.0.0.1:1/attest", &["admin", "backup", "--to", work.path().join("pg").to_str().unwrap()], &[]));
+    let refused =
+        failed(&attest(&data_dir, "postgres://attest@127.0.0.1:1/attest", &["admin", "backup", "--to", work.path().join("pg").to_str().unwrap()], &[]));
     assert!(refused.contains("pg_dump"), "{refused}");
 }

@@ -1,7 +1,13 @@
 //! The `attest` binary's operator commands, against the database of a running server.
 
-use crate::{both_engines, helpers::{Engine, TestApp}};
-use std::{io::Write, process::{Command, Output, Stdio}};
+use crate::{
+    both_engines,
+    helpers::{Engine, TestApp},
+};
+use std::{
+    io::Write,
+    process::{Command, Output, Stdio},
+};
 
 fn attest(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_attest"));
@@ -43,11 +49,7 @@ async fn operator_commands_work_on_a_running_server(engine: Engine) {
     assert!(user.contains("ada@acme.test") && !user.contains("password (shown once)"), "{user}");
     assert_eq!(app.login(&app.client, "ada@acme.test", "a long enough password").await.status(), 200, "the running server accepts the new user");
 
-    let generated = stdout(&attest(
-        &app,
-        &["admin", "create-user", "--email", "rex@acme.test", "--workspace", "acme-mail-co", "--role", "reviewer"],
-        None,
-    ));
+    let generated = stdout(&attest(&app, &["admin", "create-user", "--email", "rex@acme.test", "--workspace", "acme-mail-co", "--role", "reviewer"], None));
     let password = generated.lines().find_map(|l| l.strip_prefix("password (shown once): ")).expect("printed once");
     assert_eq!(app.login(&app.new_client(), "rex@acme.test", password).await.status(), 200);
 
@@ -90,12 +92,7 @@ async fn bad_configuration_stops_start_up_naming_the_setting() {
         ("DATABASE_URL", "mysql://localhost/attest", "DATABASE_URL"),
     ];
     for (key, value, named) in cases {
-        let output = Command::new(env!("CARGO_BIN_EXE_attest"))
-            .arg("migrate")
-            .env("ATTEST_DATA_DIR", dir.path())
-            .env(key, value)
-            .output()
-            .unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_attest")).arg("migrate").env("ATTEST_DATA_DIR", dir.path()).env(key, value).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{key}={value}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(named), "{stderr}");
@@ -105,9 +102,8 @@ async fn bad_configuration_stops_start_up_naming_the_setting() {
 #[tokio::test]
 async fn a_failed_migration_stops_the_process() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_attest")).args(args).env("ATTEST_DATA_DIR", dir.path()).env_remove("DATABASE_URL").output().unwrap()
-    };
+    let run =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_attest")).args(args).env("ATTEST_DATA_DIR", dir.path()).env_remove("DATABASE_URL").output().unwrap();
     assert!(run(&["migrate"]).status.success());
     // Tamper with an applied migration's checksum: start-up must refuse, not carry on.
     let db = app::store::Db::connect(&format!("sqlite://{}/attest.db", dir.path().display())).await.unwrap();

@@ -1,6 +1,9 @@
 //! The dashboard shell over HTTP: sign-in, sessions, the workspace home, guards.
 
-use crate::{both_engines, helpers::{Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{Engine, TestApp},
+};
 use app::access::Role;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -36,10 +39,7 @@ async fn wrong_credentials_share_one_generic_error(engine: Engine) {
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body, serde_json::json!({ "kind": "invalid_credentials" }));
     }
-    let failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM activity WHERE action = 'login.failed'")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
+    let failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM activity WHERE action = 'login.failed'").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(failures, 2, "failed sign-ins are in the activity log");
 }
 both_engines!(wrong_credentials_share_one_generic_error);
@@ -59,12 +59,7 @@ async fn a_member_signs_in_sees_their_workspaces_and_signs_out(engine: Engine) {
     assert!(!html.contains("argon2"), "the password hash never leaves the server");
 
     let call = |name: &'static str, body: Vec<(&'static str, &'static str)>| {
-        app.client
-            .post(app.url(&format!("/rpc/{name}")))
-            .header("Accept", "application/json")
-            .header("Sec-Fetch-Site", "same-origin")
-            .form(&body)
-            .send()
+        app.client.post(app.url(&format!("/rpc/{name}"))).header("Accept", "application/json").header("Sec-Fetch-Site", "same-origin").form(&body).send()
     };
     let mine = call("workspace", vec![("slug", "acme")]).await.unwrap();
     assert_eq!(mine.status(), 200);
@@ -115,13 +110,7 @@ async fn sessions_are_shared_by_server_processes(engine: Engine) {
         probe.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
     };
     let other = app.new_client();
-    let response = other
-        .post(format!("{second}/rpc/current_user"))
-        .header("Cookie", &cookie)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let response = other.post(format!("{second}/rpc/current_user")).header("Cookie", &cookie).header("Accept", "application/json").send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("ada@acme.test"));
 }

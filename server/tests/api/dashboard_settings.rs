@@ -1,7 +1,10 @@
 //! Dashboard pages of the API issue: tokens (api_tokens.manage) and flow settings with
 //! the address blacklist (settings.manage), checked on the server for every role.
 
-use crate::{both_engines, helpers::{usps_body, Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{usps_body, Engine, TestApp},
+};
 use app::access::Role;
 use serde_json::json;
 
@@ -44,7 +47,8 @@ async fn developers_manage_tokens_that_work_until_revoked(engine: Engine) {
     let (status, _) = app.rpc(&dev, "revoke_token", &[("slug", "acme"), ("token_id", listed["id"].as_str().unwrap())]).await;
     assert_eq!(status, 200);
     assert_eq!(api_call().await.unwrap().status(), 401, "revoked tokens are refused at once");
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM activity WHERE action LIKE 'api_token.%' ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM activity WHERE action LIKE 'api_token.%' ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
     assert_eq!(actions, vec!["api_token.created", "api_token.revoked"]);
 }
 both_engines!(developers_manage_tokens_that_work_until_revoked);
@@ -82,11 +86,15 @@ async fn admins_edit_flow_settings_that_the_api_serves(engine: Engine) {
     assert_eq!(settings["flows"][0]["flow"], "usps1583");
 
     let form = [
-        ("slug", "acme"), ("flow", "usps1583"),
+        ("slug", "acme"),
+        ("flow", "usps1583"),
         ("photo_id_types", "passport, drivers_license"),
         ("proof_of_address_types", "lease, utility_bill"),
-        ("require_proof_of_address", "on"), ("require_selfie", "on"),
-        ("selfie_threshold", "0.7"), ("on_pass", "manual_review"), ("on_fail", "auto_reject"),
+        ("require_proof_of_address", "on"),
+        ("require_selfie", "on"),
+        ("selfie_threshold", "0.7"),
+        ("on_pass", "manual_review"),
+        ("on_fail", "auto_reject"),
     ];
     let (status, body) = app.rpc(&admin, "save_flow_settings", &form).await;
     assert_eq!(status, 200, "{body}");
@@ -146,8 +154,13 @@ async fn form_posts_come_back_to_the_page_with_their_outcome(engine: Engine) {
             .send()
     };
     let form = vec![
-        ("slug", "acme"), ("flow", "usps1583"), ("photo_id_types", "passport, social_security_card"),
-        ("proof_of_address_types", "lease"), ("selfie_threshold", "0.6"), ("on_pass", "manual_review"), ("on_fail", "manual_review"),
+        ("slug", "acme"),
+        ("flow", "usps1583"),
+        ("photo_id_types", "passport, social_security_card"),
+        ("proof_of_address_types", "lease"),
+        ("selfie_threshold", "0.6"),
+        ("on_pass", "manual_review"),
+        ("on_fail", "manual_review"),
     ];
     // A refused change: back to the page (an earlier outcome dropped), the error named.
     let refused = post(form.clone(), format!("{page}?__path=%2Frpc%2Fsave_blacklist")).await.unwrap();
@@ -177,7 +190,21 @@ async fn form_posts_come_back_to_the_page_with_their_outcome(engine: Engine) {
     assert_eq!(settings["flows"][0]["photo_id_types"], json!(["passport"]));
 
     // Called from script (JSON accepted), the same failure is a plain 422.
-    let (status, _) = app.rpc(&admin, "save_flow_settings", &[("slug", "acme"), ("flow", "usps1583"), ("photo_id_types", "social_security_card"), ("proof_of_address_types", ""), ("selfie_threshold", "0.6"), ("on_pass", "manual_review"), ("on_fail", "manual_review")]).await;
+    let (status, _) = app
+        .rpc(
+            &admin,
+            "save_flow_settings",
+            &[
+                ("slug", "acme"),
+                ("flow", "usps1583"),
+                ("photo_id_types", "social_security_card"),
+                ("proof_of_address_types", ""),
+                ("selfie_threshold", "0.6"),
+                ("on_pass", "manual_review"),
+                ("on_fail", "manual_review"),
+            ],
+        )
+        .await;
     assert_eq!(status, 422);
 }
 both_engines!(form_posts_come_back_to_the_page_with_their_outcome);

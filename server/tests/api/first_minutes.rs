@@ -16,7 +16,13 @@ fn visible_text(html: &str) -> String {
     while let Some(open) = rest.find('<') {
         out.push_str(&rest[..open]);
         let after = &rest[open..];
-        let skip_to = if after.starts_with("<script") { after.find("</script>").map(|i| i + 9) } else if after.starts_with("<style") { after.find("</style>").map(|i| i + 8) } else { after.find('>').map(|i| i + 1) };
+        let skip_to = if after.starts_with("<script") {
+            after.find("</script>").map(|i| i + 9)
+        } else if after.starts_with("<style") {
+            after.find("</style>").map(|i| i + 8)
+        } else {
+            after.find('>').map(|i| i + 1)
+        };
         match skip_to {
             Some(n) => rest = &after[n..],
             None => break,
@@ -61,10 +67,14 @@ fn attest_serve_looks_for_models_where_the_scripts_put_them() {
     let env: std::collections::HashMap<String, String> = [("HOME".to_string(), "/home/ada".to_string())].into();
     let config = server::config::Config::from_sources(&flags, &env).unwrap();
     assert_eq!(config.models_dir, std::path::PathBuf::from("/home/ada/.cache/attest/models"));
-    let env: std::collections::HashMap<String, String> = [("HOME".to_string(), "/home/ada".to_string()), ("XDG_CACHE_HOME".to_string(), "/cache".to_string())].into();
+    let env: std::collections::HashMap<String, String> =
+        [("HOME".to_string(), "/home/ada".to_string()), ("XDG_CACHE_HOME".to_string(), "/cache".to_string())].into();
     assert_eq!(server::config::Config::from_sources(&flags, &env).unwrap().models_dir, std::path::PathBuf::from("/cache/attest/models"));
     let models = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/common.sh")).unwrap();
-    assert!(models.contains(r#"ATTEST_MODELS_DIR="${ATTEST_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/attest/models}""#), "scripts/common.sh installs them there");
+    assert!(
+        models.contains(r#"ATTEST_MODELS_DIR="${ATTEST_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/attest/models}""#),
+        "scripts/common.sh installs them there"
+    );
 }
 
 async fn the_sandbox_mailbox_shows_the_sign_in_code(engine: Engine) {
@@ -104,7 +114,11 @@ async fn mailbox_status(app: &TestApp) -> (u16, bool, bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_mailbox_is_refused_in_production_and_with_smtp() {
     let key = app::documents::crypto::MasterKey::generate().to_base64();
-    let production = TestApp::spawn_with(Engine::Sqlite, &[("ATTEST_ENV", "production"), ("ATTEST_MASTER_KEY", &key), ("ATTEST_SMTP_URL", "smtps://u:p@127.0.0.1:4650"), ("ATTEST_MFA_REQUIRED", "true")]).await;
+    let production = TestApp::spawn_with(
+        Engine::Sqlite,
+        &[("ATTEST_ENV", "production"), ("ATTEST_MASTER_KEY", &key), ("ATTEST_SMTP_URL", "smtps://u:p@127.0.0.1:4650"), ("ATTEST_MFA_REQUIRED", "true")],
+    )
+    .await;
     let (status, _, linked) = mailbox_status(&production).await;
     assert_eq!((status, linked), (404, false), "never in production");
     let smtp = TestApp::spawn_with(Engine::Sqlite, &[("ATTEST_SMTP_URL", "smtp://127.0.0.1:2525")]).await;
@@ -123,7 +137,10 @@ fn the_sandbox_mailbox_needs_loopback_unless_asked_for() {
     assert!(!Config::from_sources(&flags("0.0.0.0:8080"), &env(&[])).unwrap().sandbox_mailbox_enabled(), "not beyond loopback");
     assert!(Config::from_sources(&flags("0.0.0.0:8080"), &env(&[("ATTEST_SANDBOX_MAILBOX", "true")])).unwrap().sandbox_mailbox_enabled(), "unless asked for");
     let key = app::documents::crypto::MasterKey::generate().to_base64();
-    let refused = Config::from_sources(&flags("127.0.0.1:8080"), &env(&[("ATTEST_ENV", "production"), ("ATTEST_MASTER_KEY", &key), ("ATTEST_SMTP_URL", "smtps://u:p@h:465"), ("ATTEST_SANDBOX_MAILBOX", "true")]));
+    let refused = Config::from_sources(
+        &flags("127.0.0.1:8080"),
+        &env(&[("ATTEST_ENV", "production"), ("ATTEST_MASTER_KEY", &key), ("ATTEST_SMTP_URL", "smtps://u:p@h:465"), ("ATTEST_SANDBOX_MAILBOX", "true")]),
+    );
     assert!(refused.unwrap_err().to_string().contains("ATTEST_SANDBOX_MAILBOX"));
 }
 
@@ -144,7 +161,8 @@ async fn the_demo_workspace_has_a_case_of_every_kind_decided_by_the_pipeline(eng
     let app = TestApp::spawn(engine).await;
     let printed = seed_demo(&app);
     assert!(printed.contains("12 sample verifications"), "{printed}");
-    let statuses: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM verifications GROUP BY status ORDER BY status").fetch_all(app.db.pool()).await.unwrap();
+    let statuses: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM verifications GROUP BY status ORDER BY status").fetch_all(app.db.pool()).await.unwrap();
     let count = |s: &str| statuses.iter().find(|(status, _)| status == s).map(|(_, n)| *n).unwrap_or(0);
     assert!(count("approved") >= 2, "{statuses:?}");
     assert_eq!(count("rejected"), 1, "{statuses:?}");
@@ -152,7 +170,8 @@ async fn the_demo_workspace_has_a_case_of_every_kind_decided_by_the_pipeline(eng
     assert_eq!((count("started"), count("canceled"), count("submitted")), (1, 1, 0), "{statuses:?}");
     // Decided by the pipeline: each submitted case has its rules evaluated, and the
     // needs_review cases fail different rules; one has an unreadable document.
-    let evaluated: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT verification_id) FROM history WHERE event = 'rules.evaluated'").fetch_one(app.db.pool()).await.unwrap_or(0);
+    let evaluated: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT verification_id) FROM history WHERE event = 'rules.evaluated'").fetch_one(app.db.pool()).await.unwrap_or(0);
     assert!(evaluated >= 9, "rules evaluated for {evaluated}");
     let rules: Vec<String> = sqlx::query_scalar("SELECT rules FROM verifications WHERE status = 'needs_review'").fetch_all(app.db.pool()).await.unwrap();
     let failed: std::collections::BTreeSet<String> = rules

@@ -1,4 +1,7 @@
-use crate::{both_engines, helpers::{Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{Engine, TestApp},
+};
 
 async fn probes_answer(engine: Engine) {
     let app = TestApp::spawn(engine).await;

@@ -35,10 +35,7 @@ pub fn postgres_available() -> bool {
     match std::env::var("ATTEST_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => true,
         _ => {
-            assert!(
-                std::env::var("ATTEST_TEST_REQUIRE_POSTGRES").is_err(),
-                "ATTEST_TEST_REQUIRE_POSTGRES is set but ATTEST_TEST_POSTGRES_URL is not"
-            );
+            assert!(std::env::var("ATTEST_TEST_REQUIRE_POSTGRES").is_err(), "ATTEST_TEST_REQUIRE_POSTGRES is set but ATTEST_TEST_POSTGRES_URL is not");
             eprintln!("skipping the PostgreSQL variant: ATTEST_TEST_POSTGRES_URL is not set (scripts/test sets it)");
             false
         }
@@ -86,11 +83,7 @@ impl TestApp {
         for (k, v) in extra_env {
             env.insert(k.to_string(), v.to_string());
         }
-        let flags = FlagConfig {
-            config_file: None,
-            addr: Some("127.0.0.1:0".into()),
-            data_dir: Some(data_dir.path().to_path_buf()),
-        };
+        let flags = FlagConfig { config_file: None, addr: Some("127.0.0.1:0".into()), data_dir: Some(data_dir.path().to_path_buf()) };
         let config = Config::from_sources(&flags, &env).expect("test configuration");
         let db = server::startup::open_database(&config).await.expect("database opens and migrates");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
@@ -114,9 +107,7 @@ impl TestApp {
     /// Creates workspace `slug` and a member with `password`; returns the user id.
     pub async fn seed_member(&self, slug: &str, email: &str, password: &str, role: app::access::Role) -> String {
         if app::workspaces::service::find_by_slug(&self.db, slug).await.unwrap().is_none() {
-            app::workspaces::service::create(&self.db, &format!("Workspace {slug}"), Some(slug), &Actor::Operator)
-                .await
-                .unwrap();
+            app::workspaces::service::create(&self.db, &format!("Workspace {slug}"), Some(slug), &Actor::Operator).await.unwrap();
         }
         app::members::add_member(&self.db, email, Some(password), slug, role, &Actor::Operator).await.unwrap()
     }
@@ -135,11 +126,7 @@ impl TestApp {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// An API client for one workspace's token.
@@ -245,7 +232,12 @@ impl TestApp {
 
     /// The sign-in code of the newest mail to `email`.
     pub fn latest_code(&self, email: &str) -> String {
-        let mail = self.outbox().into_iter().rev().find(|m| m.contains(&format!("To: {email}")) && m.contains("sign-in code is")).expect("a sign-in code mailed to the user");
+        let mail = self
+            .outbox()
+            .into_iter()
+            .rev()
+            .find(|m| m.contains(&format!("To: {email}")) && m.contains("sign-in code is"))
+            .expect("a sign-in code mailed to the user");
         sign_in_code(&mail)
     }
 

@@ -1,8 +1,15 @@
 //! `/metrics` is real Prometheus text (read by PyPI's `prometheus_client` parser, run by
 //! `ATTEST_TEST_PYTHON`) with bounded labels: route templates, never ids or emails.
 
-use crate::{both_engines, helpers::{usps_body, Engine, TestApp}};
-use std::{collections::HashMap, io::Write, process::{Command, Stdio}};
+use crate::{
+    both_engines,
+    helpers::{usps_body, Engine, TestApp},
+};
+use std::{
+    collections::HashMap,
+    io::Write,
+    process::{Command, Stdio},
+};
 
 /// Parses `text` with `prometheus_client`; returns each family's samples as (name, labels).
 fn parse(text: &str) -> HashMap<String, Vec<(String, HashMap<String, String>)>> {
@@ -49,7 +56,9 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels(engine: Engine) {
         assert!(families.contains_key(family), "{family} missing from /metrics:\n{text}");
     }
     let api_route = families["attest_http_requests"].iter().any(|(_, labels)| {
-        labels.get("route").map(String::as_str) == Some("/api/v1/{flow}/verifications/{id}") && labels.get("surface").map(String::as_str) == Some("api") && labels.get("status").map(String::as_str) == Some("2xx")
+        labels.get("route").map(String::as_str) == Some("/api/v1/{flow}/verifications/{id}")
+            && labels.get("surface").map(String::as_str) == Some("api")
+            && labels.get("status").map(String::as_str) == Some("2xx")
     });
     assert!(api_route, "requests are labelled by route template:\n{text}");
     for (name, samples) in &families {

@@ -1,7 +1,10 @@
 //! The processing pipeline end to end: create → upload → submit → the worker decides,
 //! with history and events recorded; sandbox test data for every outcome; crash safety.
 
-use crate::{both_engines, helpers::{jpeg, Api, Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{jpeg, Api, Engine, TestApp},
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -22,7 +25,8 @@ fn body(last_name: &str) -> Value {
 async fn submit_new(api: &Api<'_>, last_name: &str) -> String {
     let id = api.create("usps1583", body(last_name)).await;
     for (kind, country) in [("drivers_license", "US"), ("lease", "US"), ("selfie", "US")] {
-        let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", country)], vec![("file", jpeg())]).await;
+        let (status, doc) =
+            api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", country)], vec![("file", jpeg())]).await;
         assert_eq!(status, 201, "{doc}");
     }
     let (status, submitted) = api.post(&format!("/usps1583/verifications/{id}/submit"), json!({})).await;
@@ -144,7 +148,9 @@ async fn the_blacklist_uses_publication_28(engine: Engine) {
     let api = app.api("acme").await;
     let workspace_id: String = sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'acme'").fetch_one(app.db.pool()).await.unwrap();
     // The declared address is "12 Main Street"; the blacklist spells it another way.
-    app::flows::service::save_blacklist(&app.db, &workspace_id, &["12 MAIN ST, SPRINGFIELD, IL 62701-0001".to_string()], &app::access::Actor::Operator).await.unwrap();
+    app::flows::service::save_blacklist(&app.db, &workspace_id, &["12 MAIN ST, SPRINGFIELD, IL 62701-0001".to_string()], &app::access::Actor::Operator)
+        .await
+        .unwrap();
     let id = submit_new(&api, "sandbox-approve").await;
     let v = decided(&api, &id).await;
     assert_eq!(failed_rules(&v), vec!["address_blacklisted"], "{v:#}");
@@ -236,12 +242,16 @@ async fn provider_errors_are_retried_then_sent_to_review(engine: Engine) {
     b["proof_of_address"] = json!({ "type": "lease", "country": "US" });
     let id = api.create("usps1583", b).await;
     for (kind, country) in [("passport", "GB")] {
-        let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", country)], vec![("file", crate::helpers::png_image())]).await;
+        let (status, doc) = api
+            .upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", country)], vec![("file", crate::helpers::png_image())])
+            .await;
         assert_eq!(status, 201, "{doc}");
     }
     // The identity of the flow does not matter here: submit needs every required role.
     for (kind, country) in [("lease", "US"), ("selfie", "US")] {
-        let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", country)], vec![("file", crate::helpers::png_image())]).await;
+        let (status, doc) = api
+            .upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", country)], vec![("file", crate::helpers::png_image())])
+            .await;
         assert_eq!(status, 201, "{doc}");
     }
     let (status, _) = api.post(&format!("/usps1583/verifications/{id}/submit"), json!({})).await;
@@ -461,14 +471,23 @@ async fn a_real_passport_is_read_from_its_mrz(engine: Engine) {
                       "date_of_birth": "1990-12-10", "expiry": "2032-03-04", "sex": "F" }
     })));
     let id = api
-        .create("identity", json!({
-            "applicant": { "first_name": "Ada", "middle_name": "King", "last_name": "Lovelace", "date_of_birth": "1990-12-10",
-                           "address": { "line1": "1 Strand", "city": "London", "state": "LDN", "postal_code": "WC2N 5HR", "country": "GB" } },
-            "photo_id": { "type": "passport", "country": "GB", "number": "X1234567" }
-        }))
+        .create(
+            "identity",
+            json!({
+                "applicant": { "first_name": "Ada", "middle_name": "King", "last_name": "Lovelace", "date_of_birth": "1990-12-10",
+                               "address": { "line1": "1 Strand", "city": "London", "state": "LDN", "postal_code": "WC2N 5HR", "country": "GB" } },
+                "photo_id": { "type": "passport", "country": "GB", "number": "X1234567" }
+            }),
+        )
         .await;
     for (kind, country, file) in [("passport", "GB", "passport.png"), ("selfie", "GB", "selfie.jpg")] {
-        let (status, doc) = api.upload(&format!("/identity/verifications/{id}/documents"), &[("type", kind), ("country", country)], vec![("file", std::fs::read(docs.path().join(file)).unwrap())]).await;
+        let (status, doc) = api
+            .upload(
+                &format!("/identity/verifications/{id}/documents"),
+                &[("type", kind), ("country", country)],
+                vec![("file", std::fs::read(docs.path().join(file)).unwrap())],
+            )
+            .await;
         assert_eq!(status, 201, "{doc}");
     }
     let (status, _) = api.post(&format!("/identity/verifications/{id}/submit"), json!({})).await;
@@ -504,7 +523,11 @@ async fn a_killed_worker_process_loses_nothing(engine: Engine) {
     b["photo_id"]["number"] = json!("L123-4567-8901");
     let id = api.create("usps1583", b).await;
     let read = |name: &str| std::fs::read(docs.path().join(name)).unwrap();
-    for (kind, files) in [("drivers_license", vec![("file", read("front.jpg")), ("back", read("back.png"))]), ("lease", vec![("file", read("poa.pdf"))]), ("selfie", vec![("file", read("selfie.jpg"))])] {
+    for (kind, files) in [
+        ("drivers_license", vec![("file", read("front.jpg")), ("back", read("back.png"))]),
+        ("lease", vec![("file", read("poa.pdf"))]),
+        ("selfie", vec![("file", read("selfie.jpg"))]),
+    ] {
         let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", "US")], files).await;
         assert_eq!(status, 201, "{doc}");
     }
@@ -530,7 +553,8 @@ async fn a_killed_worker_process_loses_nothing(engine: Engine) {
     let mut a = worker();
     let mut leased = false;
     for _ in 0..1000 {
-        let holder: Option<String> = sqlx::query_scalar("SELECT leased_by FROM jobs WHERE kind = 'process_verification'").fetch_optional(app.db.pool()).await.unwrap().flatten();
+        let holder: Option<String> =
+            sqlx::query_scalar("SELECT leased_by FROM jobs WHERE kind = 'process_verification'").fetch_optional(app.db.pool()).await.unwrap().flatten();
         if holder.is_some() {
             leased = true;
             break;
@@ -553,7 +577,12 @@ async fn a_killed_worker_process_loses_nothing(engine: Engine) {
         let id = id.clone();
         let pool = app.db.pool().clone();
         async move {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM history WHERE verification_id = $1 AND event = $2").bind(id).bind(event).fetch_one(&pool).await.unwrap()
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM history WHERE verification_id = $1 AND event = $2")
+                .bind(id)
+                .bind(event)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
         }
     };
     assert_eq!(count("verification.approved").await, 1);

@@ -1,7 +1,10 @@
 //! The reviewer's pages over their server functions: the queue, the detail (PII only
 //! with documents.view), decisions (verifications.decide) and cancel.
 
-use crate::{both_engines, helpers::{jpeg, usps_body, Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{jpeg, usps_body, Engine, TestApp},
+};
 use app::access::Role;
 use serde_json::json;
 
@@ -24,7 +27,11 @@ async fn reviewers_find_decide_and_see_the_history(engine: Engine) {
         .execute(app.db.pool())
         .await
         .unwrap();
-    sqlx::query("UPDATE documents SET status = 'extracted', extracted = $1").bind(json!({ "first_name": "Grace", "last_name": "Hopper" }).to_string()).execute(app.db.pool()).await.unwrap();
+    sqlx::query("UPDATE documents SET status = 'extracted', extracted = $1")
+        .bind(json!({ "first_name": "Grace", "last_name": "Hopper" }).to_string())
+        .execute(app.db.pool())
+        .await
+        .unwrap();
 
     app.seed_member("acme", "rev@acme.test", PASSWORD, Role::Reviewer).await;
     let reviewer = app.new_client();
@@ -53,7 +60,13 @@ async fn reviewers_find_decide_and_see_the_history(engine: Engine) {
     assert_eq!(detail["verification"]["documents"][0]["extracted"]["last_name"], "Hopper");
     let (status, _) = app.rpc(&reviewer, "decide_verification", &[("slug", "acme"), ("id", &ids[1]), ("decision", "approved"), ("reason", "")]).await;
     assert_eq!(status, 422, "a reason is required");
-    let (status, _) = app.rpc(&reviewer, "decide_verification", &[("slug", "acme"), ("id", &ids[1]), ("decision", "approved"), ("reason", "Married name; marriage certificate on file.")]).await;
+    let (status, _) = app
+        .rpc(
+            &reviewer,
+            "decide_verification",
+            &[("slug", "acme"), ("id", &ids[1]), ("decision", "approved"), ("reason", "Married name; marriage certificate on file.")],
+        )
+        .await;
     assert_eq!(status, 200);
     let (_, detail) = app.rpc(&reviewer, "verification_detail", &[("slug", "acme"), ("id", &ids[1])]).await;
     assert_eq!(detail["verification"]["status"], "approved");
@@ -62,7 +75,13 @@ async fn reviewers_find_decide_and_see_the_history(engine: Engine) {
     let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE type = 'verification.approved'").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(events, 1, "the decision is an event for webhooks");
     let doc_id = detail["verification"]["documents"][0]["id"].as_str().unwrap().to_string();
-    let (status, _) = app.rpc(&reviewer, "decide_document", &[("slug", "acme"), ("id", &ids[1]), ("document_id", &doc_id), ("decision", "rejected"), ("reason", "Glare over the photo.")]).await;
+    let (status, _) = app
+        .rpc(
+            &reviewer,
+            "decide_document",
+            &[("slug", "acme"), ("id", &ids[1]), ("document_id", &doc_id), ("decision", "rejected"), ("reason", "Glare over the photo.")],
+        )
+        .await;
     assert_eq!(status, 200, "per-document decision");
     let (_, after) = app.rpc(&reviewer, "verification_detail", &[("slug", "acme"), ("id", &ids[1])]).await;
     assert_eq!(after["verification"]["documents"][0]["status"], "rejected");
@@ -115,7 +134,11 @@ async fn search_finds_applicants_by_folded_keys(engine: Engine) {
     let applicant = json!({ "first_name": "Grace", "last_name": "Hopper", "date_of_birth": "1990-01-01",
         "address": { "line1": "1 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US" } });
     let values: Vec<String> = (0..1005)
-        .map(|i| format!("('ver_dense{i:06}', '{workspace}', 'usps1583', 'started', '{applicant}', 1, {i}, {i}, 'grace hopper', 'hopper grace', 'grace{i}@example.com')"))
+        .map(|i| {
+            format!(
+                "('ver_dense{i:06}', '{workspace}', 'usps1583', 'started', '{applicant}', 1, {i}, {i}, 'grace hopper', 'hopper grace', 'grace{i}@example.com')"
+            )
+        })
         .collect();
     sqlx::query(&format!(
         "INSERT INTO verifications (id, workspace_id, flow, status, applicant, version, created_at, updated_at, search_name, search_name_rev, search_email) VALUES {}",

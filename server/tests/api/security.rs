@@ -2,7 +2,10 @@
 //! matrix: every workspace server function refuses (403) each role that lacks its
 //! permission, and lets the others through.
 
-use crate::{both_engines, helpers::{Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{Engine, TestApp},
+};
 use app::access::{Permission, Role};
 use serde_json::json;
 
@@ -27,7 +30,8 @@ async fn five_failures_lock_the_email_until_the_period_ends(engine: Engine) {
     }
     assert_eq!(app.rpc(&app.client, "login", &[("email", "ghost@acme.test"), ("password", "x")]).await.0, 423);
 
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM activity WHERE action LIKE 'login.%' ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM activity WHERE action LIKE 'login.%' ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
     assert_eq!(actions.iter().filter(|a| *a == "login.locked").count(), 2);
     assert!(actions.contains(&"login.refused_locked".to_string()));
 
@@ -103,7 +107,19 @@ fn workspace_functions() -> Vec<(&'static str, Vec<(&'static str, &'static str)>
         ("revoke_token", vec![("token_id", "tok_missing")], Permission::ApiTokensManage),
         ("get_settings", vec![], Permission::SettingsManage),
         ("save_blacklist", vec![("addresses", "1 Main St")], Permission::SettingsManage),
-        ("save_flow_settings", vec![("flow", "identity"), ("photo_id_types", "passport"), ("proof_of_address_types", ""), ("require_selfie", "on"), ("selfie_threshold", "0.6"), ("on_pass", "auto_approve"), ("on_fail", "manual_review")], Permission::SettingsManage),
+        (
+            "save_flow_settings",
+            vec![
+                ("flow", "identity"),
+                ("photo_id_types", "passport"),
+                ("proof_of_address_types", ""),
+                ("require_selfie", "on"),
+                ("selfie_threshold", "0.6"),
+                ("on_pass", "auto_approve"),
+                ("on_fail", "manual_review"),
+            ],
+            Permission::SettingsManage,
+        ),
         ("list_members", vec![], Permission::MembersManage),
         ("invite_member", vec![("email", "new@acme.test"), ("role", "viewer")], Permission::MembersManage),
         ("change_member_role", vec![("user_id", "usr_missing"), ("role", "viewer")], Permission::MembersManage),
@@ -121,7 +137,11 @@ fn workspace_functions() -> Vec<(&'static str, Vec<(&'static str, &'static str)>
         ("verification_detail", vec![("id", "ver_missing")], Permission::VerificationsView),
         ("decide_verification", vec![("id", "ver_missing"), ("decision", "approved"), ("reason", "x")], Permission::VerificationsDecide),
         ("cancel_verification", vec![("id", "ver_missing")], Permission::VerificationsManage),
-        ("decide_document", vec![("id", "ver_missing"), ("document_id", "doc_missing"), ("decision", "approved"), ("reason", "x")], Permission::VerificationsDecide),
+        (
+            "decide_document",
+            vec![("id", "ver_missing"), ("document_id", "doc_missing"), ("decision", "approved"), ("reason", "x")],
+            Permission::VerificationsDecide,
+        ),
         ("webhooks_view", vec![], Permission::WebhooksView),
         ("create_webhook", vec![("url", "http://127.0.0.1:9/hook"), ("description", "matrix")], Permission::WebhooksManage),
         ("set_webhook_active", vec![("endpoint_id", "we_missing"), ("active", "false")], Permission::WebhooksManage),
@@ -219,7 +239,9 @@ async fn custom_roles_grant_exactly_their_permissions(engine: Engine) {
     let (_, ws) = app.rpc(&client, "workspace", &[("slug", "acme")]).await;
     assert_eq!(ws["role"]["custom"]["name"], "Auditor");
     assert_eq!(app.rpc(&client, "list_activity", &[("slug", "acme")]).await.0, 200);
-    for (name, permission) in [("list_members", Permission::MembersManage), ("list_tokens", Permission::ApiTokensManage), ("get_settings", Permission::SettingsManage)] {
+    for (name, permission) in
+        [("list_members", Permission::MembersManage), ("list_tokens", Permission::ApiTokensManage), ("get_settings", Permission::SettingsManage)]
+    {
         assert_eq!(app.rpc(&client, name, &[("slug", "acme")]).await.0, 403, "{} is not in the role", permission.code());
     }
     let (status, body) = app.rpc(&owner, "delete_role", &[("slug", "acme"), ("role_id", &role_id)]).await;

@@ -19,7 +19,8 @@ async fn form_outcomes_are_bound_to_the_session_and_expire(engine: Engine) {
     app.seed_member("acme", "admin@acme.test", PASSWORD, Role::Admin).await;
     let admin = app.new_client();
     let signed_in = app.login(&admin, "admin@acme.test", PASSWORD).await;
-    let session = cookie_value(signed_in.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).find(|c| c.starts_with("attest_session=")).unwrap());
+    let session =
+        cookie_value(signed_in.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).find(|c| c.starts_with("attest_session=")).unwrap());
     let page = app.url("/w/acme/settings");
     let refused = admin
         .post(app.url("/rpc/save_flow_settings"))
@@ -27,8 +28,13 @@ async fn form_outcomes_are_bound_to_the_session_and_expire(engine: Engine) {
         .header("Sec-Fetch-Site", "same-origin")
         .header("Referer", &page)
         .form(&[
-            ("slug", "acme"), ("flow", "usps1583"), ("photo_id_types", "passport, social_security_card"), ("proof_of_address_types", "lease"),
-            ("selfie_threshold", "0.6"), ("on_pass", "manual_review"), ("on_fail", "manual_review"),
+            ("slug", "acme"),
+            ("flow", "usps1583"),
+            ("photo_id_types", "passport, social_security_card"),
+            ("proof_of_address_types", "lease"),
+            ("selfie_threshold", "0.6"),
+            ("on_pass", "manual_review"),
+            ("on_fail", "manual_review"),
         ])
         .send()
         .await
@@ -96,9 +102,16 @@ async fn pages_carry_a_strict_policy_and_are_never_cached(engine: Engine) {
     // API answers and document files: never cached; documents cannot run as pages.
     let api = app.api("other").await;
     let id = api.create("usps1583", usps_body()).await;
-    let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    let (status, doc) =
+        api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
     assert_eq!(status, 201, "{doc}");
-    let file = app.client.get(api.url(&format!("/usps1583/verifications/{id}/documents/{}/file", doc["id"].as_str().unwrap()))).bearer_auth(&api.token).send().await.unwrap();
+    let file = app
+        .client
+        .get(api.url(&format!("/usps1583/verifications/{id}/documents/{}/file", doc["id"].as_str().unwrap())))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(file.status(), 200);
     assert!(file.headers()["cache-control"].to_str().unwrap().contains("no-store"));
     assert!(file.headers()["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
@@ -113,7 +126,12 @@ async fn production_sends_hsts_and_hides_metrics_without_a_token() {
     let key = app::documents::crypto::MasterKey::generate().to_base64();
     let app = TestApp::spawn_with(
         Engine::Sqlite,
-        &[("ATTEST_ENV", "production"), ("ATTEST_MASTER_KEY", &key), ("ATTEST_SMTP_URL", "smtps://user:secret@127.0.0.1:4650"), ("ATTEST_MFA_REQUIRED", "true")],
+        &[
+            ("ATTEST_ENV", "production"),
+            ("ATTEST_MASTER_KEY", &key),
+            ("ATTEST_SMTP_URL", "smtps://user:secret@127.0.0.1:4650"),
+            ("ATTEST_MFA_REQUIRED", "true"),
+        ],
     )
     .await;
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();

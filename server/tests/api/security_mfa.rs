@@ -2,7 +2,10 @@
 //! authenticator apps (no reuse), recovery codes (single use), admin MFA reset, and
 //! session id rotation after MFA.
 
-use crate::{both_engines, helpers::{Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{Engine, TestApp},
+};
 use app::access::Role;
 use serde_json::json;
 

@@ -22,7 +22,8 @@ async fn concurrent_logins(app: &TestApp, attempts: Vec<(String, String, Option<
         let client = app.new_client();
         let url = app.url("/rpc/login");
         async move {
-            let mut request = client.post(url).header("Accept", "application/json").header("Sec-Fetch-Site", "same-origin").form(&[("email", email), ("password", password)]);
+            let mut request =
+                client.post(url).header("Accept", "application/json").header("Sec-Fetch-Site", "same-origin").form(&[("email", email), ("password", password)]);
             if let Some(xff) = forwarded_for {
                 request = request.header("X-Forwarded-For", xff);
             }
@@ -82,14 +83,17 @@ both_engines!(one_address_guessing_many_emails_is_slowed_not_shut_out);
 
 async fn forwarded_for_is_believed_only_from_trusted_proxies(engine: Engine) {
     // Behind a trusted balancer: each client is throttled on its own address.
-    let app = TestApp::spawn_with(engine, &[("ATTEST_TRUSTED_PROXIES", "127.0.0.1/32"), ("ATTEST_IP_THROTTLE_FAILURES", "3"), ("ATTEST_IP_SLOWDOWN_SECS", "600")]).await;
+    let app =
+        TestApp::spawn_with(engine, &[("ATTEST_TRUSTED_PROXIES", "127.0.0.1/32"), ("ATTEST_IP_THROTTLE_FAILURES", "3"), ("ATTEST_IP_SLOWDOWN_SECS", "600")])
+            .await;
     let from = |ip: &str| Some(ip.to_string());
     let mut attempts: Vec<_> = (0..6).map(|i| (format!("u{i}@acme.test"), "wrong password".to_string(), from("203.0.113.1"))).collect();
     let first = concurrent_logins(&app, std::mem::take(&mut attempts)).await;
     assert!(first.iter().filter(|(s, _)| *s == 429).count() >= 2, "{first:?}");
     let other = concurrent_logins(&app, vec![("v@acme.test".into(), "wrong password".into(), from("203.0.113.2"))]).await;
     assert_eq!(other[0].0, 401, "another client behind the same balancer is not throttled");
-    let ips: Vec<Option<String>> = sqlx::query_scalar("SELECT DISTINCT ip FROM activity WHERE action = 'login.failed' ORDER BY ip").fetch_all(app.db.pool()).await.unwrap();
+    let ips: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT DISTINCT ip FROM activity WHERE action = 'login.failed' ORDER BY ip").fetch_all(app.db.pool()).await.unwrap();
     assert_eq!(ips, vec![Some("203.0.113.1".to_string()), Some("203.0.113.2".to_string())], "the log records clients, not the balancer");
 
     // Without trusted proxies the header is the client's own claim: ignored.
@@ -186,7 +190,16 @@ both_engines!(concurrent_codes_on_one_challenge_are_compared_at_most_five_times)
 async fn redirects_after_sign_in_stay_on_this_site(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     app.seed_member("acme", "ada@acme.test", PASSWORD, Role::Reviewer).await;
-    for next in ["/\t/evil.example", "/\n/evil.example", "//evil.example", "/\\evil.example", "/caf\u{e9}", "/\u{7f}x", "https://evil.example", "/ok/../\r\nSet-Cookie: x=1"] {
+    for next in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "/caf\u{e9}",
+        "/\u{7f}x",
+        "https://evil.example",
+        "/ok/../\r\nSet-Cookie: x=1",
+    ] {
         let response = app
             .new_client()
             .post(app.url("/rpc/login"))
@@ -344,9 +357,7 @@ async fn no_secret_reaches_a_log_line() {
     let addr = format!("127.0.0.1:{port}");
     let base = format!("http://{addr}");
     let bin = env!("CARGO_BIN_EXE_attest");
-    let run = |args: &[&str]| {
-        std::process::Command::new(bin).args(args).env("ATTEST_DATA_DIR", data.path()).env("ATTEST_LOG", "warn").output().unwrap()
-    };
+    let run = |args: &[&str]| std::process::Command::new(bin).args(args).env("ATTEST_DATA_DIR", data.path()).env("ATTEST_LOG", "warn").output().unwrap();
     assert!(run(&["admin", "create-workspace", "--name", "Acme", "--slug", "acme"]).status.success());
     let mut create = std::process::Command::new(bin)
         .args(["admin", "create-user", "--email", "ada@acme.test", "--workspace", "acme", "--role", "admin", "--password-stdin"])
@@ -378,7 +389,9 @@ async fn no_secret_reaches_a_log_line() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let rpc = |name: &str, form: Vec<(&str, String)>| client.post(format!("{base}/rpc/{name}")).header("Accept", "application/json").header("Sec-Fetch-Site", "same-origin").form(&form).send();
+    let rpc = |name: &str, form: Vec<(&str, String)>| {
+        client.post(format!("{base}/rpc/{name}")).header("Accept", "application/json").header("Sec-Fetch-Site", "same-origin").form(&form).send()
+    };
     assert_eq!(rpc("login", vec![("email", "ada@acme.test".into()), ("password", PASSWORD.into())]).await.unwrap().status(), 200);
     let outbox = data.path().join("outbox");
     let mails = || {

@@ -3,7 +3,10 @@
 //! address, tokens never exceed their creator's role and die with their creator's
 //! membership, invitations never demote, and the last owner survives concurrent demotions.
 
-use crate::{both_engines, helpers::{Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{Engine, TestApp},
+};
 use app::access::{tokens, Actor, Role};
 use serde_json::{json, Value};
 
@@ -68,7 +71,8 @@ both_engines!(an_admin_of_another_workspace_cannot_take_over_a_shared_account);
 
 /// The link in the newest mail to `to` whose body contains `path`.
 fn link_in_mail(app: &TestApp, to: &str, path: &str) -> String {
-    let mail = app.outbox().into_iter().rev().find(|m| m.contains(&format!("To: {to}")) && m.contains(path)).unwrap_or_else(|| panic!("a mail to {to} with {path}"));
+    let mail =
+        app.outbox().into_iter().rev().find(|m| m.contains(&format!("To: {to}")) && m.contains(path)).unwrap_or_else(|| panic!("a mail to {to} with {path}"));
     let line = mail.lines().find(|l| l.contains(path)).unwrap().trim().to_string();
     line.rsplit('/').next().unwrap().to_string()
 }
@@ -82,7 +86,10 @@ async fn an_email_change_waits_for_the_new_address_and_warns_the_old(engine: Eng
 
     assert_eq!(app.login(&app.new_client(), "bob@acme.test", PASSWORD).await.status(), 200, "nothing changed yet");
     assert_eq!(app.login(&app.new_client(), "bob.new@acme.test", PASSWORD).await.status(), 401);
-    assert!(app.outbox().iter().any(|m| m.contains("To: bob@acme.test") && m.contains("bob.new@acme.test") && m.contains("about to change")), "the old address is told");
+    assert!(
+        app.outbox().iter().any(|m| m.contains("To: bob@acme.test") && m.contains("bob.new@acme.test") && m.contains("about to change")),
+        "the old address is told"
+    );
     let token = link_in_mail(&app, "bob.new@acme.test", "/confirm-email/");
 
     let page = app.client.get(app.url(&format!("/confirm-email/{token}"))).send().await.unwrap();
@@ -92,7 +99,8 @@ async fn an_email_change_waits_for_the_new_address_and_warns_the_old(engine: Eng
     assert_eq!(app.login(&app.new_client(), "bob.new@acme.test", PASSWORD).await.status(), 200, "the new address signs in");
     assert_eq!(app.login(&app.new_client(), "bob@acme.test", PASSWORD).await.status(), 401);
     assert_eq!(app.rpc(&app.new_client(), "confirm_email_change", &[("token", &token)]).await.0, 400, "single use");
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM activity WHERE action LIKE 'member.email%' ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM activity WHERE action LIKE 'member.email%' ORDER BY id").fetch_all(app.db.pool()).await.unwrap();
     assert_eq!(actions, ["member.email_change_requested", "member.email_changed"]);
 }
 both_engines!(an_email_change_waits_for_the_new_address_and_warns_the_old);
@@ -145,11 +153,21 @@ async fn a_developer_token_cannot_decide_or_download_documents(engine: Engine) {
     assert_eq!(status, 403, "the file download is refused before 404");
     let (status, _) = api.get("/nowhere/verifications/ver_x/documents/doc_x/file").await;
     assert_eq!(status, 403, "before the flow is even looked at");
-    let response = app.client.post(api.url(&format!("/usps1583/verifications/{id}/decision"))).bearer_auth(&api.token).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let response = app
+        .client
+        .post(api.url(&format!("/usps1583/verifications/{id}/decision")))
+        .bearer_auth(&api.token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 403, "before the body is read");
 
     // The operator may grant any scope, and say which.
-    let created = tokens::create_with_scopes(&app.db, app.config.environment, "acme", "ops", None, Some("documents:read,decisions:write"), &Actor::Operator).await.unwrap();
+    let created = tokens::create_with_scopes(&app.db, app.config.environment, "acme", "ops", None, Some("documents:read,decisions:write"), &Actor::Operator)
+        .await
+        .unwrap();
     assert_eq!(created.scopes, ["documents:read", "decisions:write"]);
 }
 both_engines!(a_developer_token_cannot_decide_or_download_documents);
@@ -226,7 +244,8 @@ async fn delivery_logs_hide_payloads_without_documents_view(engine: Engine) {
     }
     assert!(log["data"][0]["attempt_log"][0]["request_body"].as_str().unwrap().contains("verification.created"), "documents:read sees it: {log}");
 
-    let hooks_only = tokens::create_with_scopes(&app.db, app.config.environment, "acme", "hooks", None, Some("webhooks:manage"), &Actor::Operator).await.unwrap();
+    let hooks_only =
+        tokens::create_with_scopes(&app.db, app.config.environment, "acme", "hooks", None, Some("webhooks:manage"), &Actor::Operator).await.unwrap();
     let hooks = crate::helpers::Api { app: &app, token: hooks_only.token };
     let (_, hidden) = hooks.get(&path).await;
     assert_eq!(hidden["data"][0]["attempt_log"][0]["request_body"], app::webhooks::PAYLOAD_HIDDEN);

@@ -1,9 +1,16 @@
 //! Webhooks end to end: a real HTTP receiver on loopback verifies every delivery with the
 //! third-party `standardwebhooks` package from PyPI (run by `ATTEST_TEST_PYTHON`).
 
-use crate::{both_engines, helpers::{usps_body, Api, Engine, TestApp}};
+use crate::{
+    both_engines,
+    helpers::{usps_body, Api, Engine, TestApp},
+};
 use serde_json::{json, Value};
-use std::{path::PathBuf, process::{Child, Command}, time::Duration};
+use std::{
+    path::PathBuf,
+    process::{Child, Command},
+    time::Duration,
+};
 
 /// The Python receiver (server/tests/support/webhook_receiver.py) and its files.
 struct Receiver {

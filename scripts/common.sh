@@ -31,6 +31,10 @@ apt_install() {
 
 ensure_toolchain() {
   command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 1; }
+  if ! cargo fmt --version >/dev/null 2>&1; then
+    log "adding rustfmt"
+    rustup component add rustfmt
+  fi
   if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
     log "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown

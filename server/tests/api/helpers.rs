@@ -128,12 +128,7 @@ impl TestApp {
 /// A browser-like client. Every request gives up after a minute, so a request the server
 /// never answers fails its test by name instead of hanging the whole run.
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .unwrap()
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).timeout(std::time::Duration::from_secs(60)).build().unwrap()
 }
 
 /// An API client for one workspace's token.

@@ -36,13 +36,24 @@ pub async fn serve(
     if query.as_deref() == Some("preview") && media_type == "application/pdf" {
         (media_type, bytes) = ("image/png".to_string(), pdf_preview(bytes).await?);
     }
+    Ok(document_response(&media_type, bytes))
+}
+
+/// A decrypted document as a response (dashboard viewer and REST download alike): its
+/// sniffed type, never cached, never sniffed again, and `Content-Security-Policy:
+/// sandbox`, so a file opened on its own can never run as a page of ours.
+pub fn document_response(media_type: &str, bytes: Vec<u8>) -> Response {
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&media_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(media_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline"));
-    Ok(response)
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+    );
+    response
 }
 
 /// Preview renders running at once. Each is a `pdftoppm` child process (one core, up to

@@ -104,11 +104,10 @@ pub async fn keep_session_alive(State(idle): State<std::time::Duration>, session
 
 /// Headers every response carries: no framing, no sniffing, no referrer to other sites,
 /// HSTS in production, nothing stored by caches (pages and documents hold PII) unless the
-/// route chose its own caching (`/pkg`), a strict Content-Security-Policy where a page
-/// did not set its own (pages set one with their script nonce, see `app::shell`), and
-/// `sandbox` on document files, so a document can never run as a page of ours.
+/// route chose its own caching (`/pkg`), and a strict Content-Security-Policy where a
+/// response did not set its own (pages set one with their script nonce, see
+/// `app::shell`; document files theirs, see `document_files::document_response`).
 pub async fn security_headers(State(production): State<bool>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_string();
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let set = |headers: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
@@ -121,20 +120,8 @@ pub async fn security_headers(State(production): State<bool>, request: Request, 
         set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
     }
     set(headers, header::CACHE_CONTROL, "no-store");
-    if is_document_file(&path) {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'"),
-        );
-    } else {
-        set(headers, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-    }
+    set(headers, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
     response
-}
-
-/// A route that answers with a stored document (dashboard viewer or REST download).
-fn is_document_file(path: &str) -> bool {
-    (path.starts_with("/w/") && path.contains("/documents/")) || (path.starts_with("/api/") && path.contains("/documents/") && path.ends_with("/file"))
 }
 
 fn url_encode(value: &str) -> String {
@@ -167,14 +154,6 @@ mod tests {
         assert_eq!(redact_path("/invite/abcDEF123secret"), "/invite/[redacted]");
         assert_eq!(redact_path("/reset-password/abc"), "/reset-password/[redacted]");
         assert_eq!(redact_path("/w/acme/verifications"), "/w/acme/verifications");
-    }
-
-    #[test]
-    fn document_routes_are_recognised() {
-        assert!(is_document_file("/w/acme/documents/doc_1/front"));
-        assert!(is_document_file("/api/v1/usps1583/verifications/ver_1/documents/doc_1/file"));
-        assert!(!is_document_file("/api/v1/usps1583/verifications/ver_1/documents"));
-        assert!(!is_document_file("/w/acme/verifications"));
     }
 
     #[test]

@@ -14,8 +14,8 @@ use app::{
 };
 use axum::{
     extract::{multipart::MultipartRejection, Extension, Multipart, Path, Query, State},
-    http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
     Json,
 };
 use serde::Deserialize;
@@ -175,12 +175,7 @@ async fn download_document(
     let flow = parse_flow(&flow)?;
     let side = params.side.as_deref().unwrap_or("front");
     let (media_type, bytes) = service::file(&state.db, &state.files, &token.workspace_id, flow, &id, &doc_id, side).await?;
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&media_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    Ok(response)
+    Ok(crate::document_files::document_response(&media_type, bytes))
 }
 
 /// A reviewer's decision on one document.

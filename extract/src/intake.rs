@@ -294,6 +294,33 @@ impl Scratch {
     }
 }
 
+/// A minimal one-page PDF with the given media box (in points) and a black square, no
+/// text layer. Written by hand (a few objects and an xref table) so tests and tools can
+/// make page-size bombs without a PDF library: 14 400 pt square is the largest page PDF
+/// allows, 2.5 gigapixels at 250 dpi.
+pub fn one_page_pdf(width: f64, height: f64) -> Vec<u8> {
+    let content = "0 g 72 72 144 144 re f";
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] /Contents 4 0 R >>"),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
+    for offset in offsets {
+        pdf.extend(format!("{offset:010} 00000 n \n").bytes());
+    }
+    pdf.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).bytes());
+    pdf
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,41 +417,17 @@ mod tests {
         assert_eq!((img.width(), img.height()), (320, 240));
     }
 
-    /// A hand-written one-page PDF with the given media box (points) and a black square.
-    fn pdf_with_media_box(width: f64, height: f64) -> Vec<u8> {
-        let content = "0 g 72 72 144 144 re f";
-        let objects = [
-            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-            format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] /Contents 4 0 R >>"),
-            format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-        ];
-        let mut pdf = b"%PDF-1.4\n".to_vec();
-        let mut offsets = Vec::new();
-        for (i, object) in objects.iter().enumerate() {
-            offsets.push(pdf.len());
-            pdf.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
-        }
-        let xref = pdf.len();
-        pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
-        for offset in offsets {
-            pdf.extend(format!("{offset:010} 00000 n \n").bytes());
-        }
-        pdf.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).bytes());
-        pdf
-    }
-
     /// A 200 × 200 inch page (the largest PDF allows) asks for 2.5 gigapixels at 250 dpi:
     /// refused from its page box, before poppler draws anything.
     #[test]
     fn a_pdf_page_bomb_is_refused_before_rendering() {
         let started = std::time::Instant::now();
-        assert_eq!(rasterize_pdf(&pdf_with_media_box(14_400.0, 14_400.0), 250, 2).err(), Some(Failure::ImageTooLarge));
+        assert_eq!(rasterize_pdf(&one_page_pdf(14_400.0, 14_400.0), 250, 2).err(), Some(Failure::ImageTooLarge));
         // Also at preview resolution: 20 000 × 20 000 pixels would still be 400 MP.
-        assert_eq!(rasterize_pdf(&pdf_with_media_box(14_400.0, 14_400.0), 100, 1).err(), Some(Failure::ImageTooLarge));
+        assert_eq!(rasterize_pdf(&one_page_pdf(14_400.0, 14_400.0), 100, 1).err(), Some(Failure::ImageTooLarge));
         assert!(started.elapsed() < std::time::Duration::from_secs(3), "took {:?}", started.elapsed());
         // A real page still renders, at the expected size.
-        let pages = rasterize_pdf(&pdf_with_media_box(612.0, 792.0), 100, 1).unwrap();
+        let pages = rasterize_pdf(&one_page_pdf(612.0, 792.0), 100, 1).unwrap();
         assert_eq!((pages.len(), pages[0].width(), pages[0].height()), (1, 850, 1100));
     }
 
@@ -445,7 +448,7 @@ mod tests {
     fn a_pdf_that_exhausts_the_time_budget_is_permanent() {
         let tiny = tools::Limits { wall: std::time::Duration::from_millis(1), ..tools::Limits::DOCUMENT };
         let parent = tempfile::tempdir().unwrap();
-        let err = rasterize_pdf_with(&pdf_with_media_box(612.0, 792.0), 100, 1, &tiny, parent.path()).err();
+        let err = rasterize_pdf_with(&one_page_pdf(612.0, 792.0), 100, 1, &tiny, parent.path()).err();
         assert_eq!(err, Some(Failure::ImageTooLarge));
         assert!(!err.unwrap().is_transient());
     }
@@ -466,9 +469,9 @@ mod tests {
         assert!(!file.exists());
 
         let limits = tools::Limits::DOCUMENT;
-        rasterize_pdf_with(&pdf_with_media_box(612.0, 792.0), 72, 1, &limits, parent.path()).unwrap();
+        rasterize_pdf_with(&one_page_pdf(612.0, 792.0), 72, 1, &limits, parent.path()).unwrap();
         let _ = rasterize_pdf_with(b"%PDF-1.4 broken", 72, 1, &limits, parent.path());
-        let _ = rasterize_pdf_with(&pdf_with_media_box(14_400.0, 14_400.0), 250, 1, &limits, parent.path());
+        let _ = rasterize_pdf_with(&one_page_pdf(14_400.0, 14_400.0), 250, 1, &limits, parent.path());
         assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "scratch directories left behind");
     }
 

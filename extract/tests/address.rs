@@ -202,26 +202,7 @@ fn arbitrary_text_never_panics_the_parser() {
 
 /// A one-page PDF whose media box is `inches` square, with no text layer.
 fn pdf_page_of(inches: f64) -> Vec<u8> {
-    let side = inches * 72.0;
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {side} {side}] /Contents 4 0 R >>"),
-        "<< /Length 22 >>\nstream\n0 g 72 72 144 144 re f\nendstream".to_string(),
-    ];
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(b"xref\n0 5\n0000000000 65535 f \n");
-    for offset in offsets {
-        pdf.extend(format!("{offset:010} 00000 n \n").bytes());
-    }
-    pdf.extend(format!("trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").bytes());
-    pdf
+    attest_extract::intake::one_page_pdf(inches * 72.0, inches * 72.0)
 }
 
 /// A proof of address whose page is 200 × 200 inches (2.5 gigapixels at the OCR

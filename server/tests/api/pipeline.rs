@@ -282,25 +282,7 @@ both_engines!(provider_errors_are_retried_then_sent_to_review);
 /// A one-page PDF whose media box is 200 × 200 inches: 50 bytes that ask poppler for
 /// 2.5 gigapixels at the OCR resolution.
 fn page_size_bomb() -> Vec<u8> {
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 14400 14400] /Contents 4 0 R >>",
-        "<< /Length 22 >>\nstream\n0 g 72 72 144 144 re f\nendstream",
-    ];
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(b"xref\n0 5\n0000000000 65535 f \n");
-    for offset in offsets {
-        pdf.extend(format!("{offset:010} 00000 n \n").bytes());
-    }
-    pdf.extend(format!("trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").bytes());
-    pdf
+    attest_extract::intake::one_page_pdf(14_400.0, 14_400.0)
 }
 
 /// A proof of address with a giant page is refused on the first attempt as the

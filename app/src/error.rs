@@ -48,7 +48,10 @@ pub enum AppError {
     #[error("Too Many Requests.")]
     RateLimited { retry_after_secs: u64 },
     /// Sign-in refused while the email is locked; `until` is RFC 3339 UTC.
-    #[error("This account is locked after too many failed sign-ins. Try again after {} UTC, or ask an administrator to unlock it.", short_time(until))]
+    #[error(
+        "This account is locked after too many failed sign-ins. Try again after {} UTC, or ask an administrator to unlock it.",
+        crate::dates::to_minute(until)
+    )]
     Locked { until: String },
     #[error("Too many sign-in attempts from your network. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
@@ -124,11 +127,6 @@ impl AppError {
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
-}
-
-/// `2026-11-25T14:05:00.000Z` → `2026-11-25 14:05`.
-fn short_time(rfc3339: &str) -> String {
-    rfc3339.replace('T', " ").chars().take(16).collect()
 }
 
 impl FromServerFnError for AppError {

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod dates;
 pub mod documents;
 pub mod error;
 pub mod flows;

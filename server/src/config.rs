@@ -382,7 +382,9 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_setting() {
-        let cases: &[(FlagConfig, &[(&str, &str)], &str)] = &[
+        // (flags, environment, the setting the error must name)
+        type Case<'a> = (FlagConfig, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             (FlagConfig { addr: Some("nowhere".into()), ..Default::default() }, &[], "ATTEST_ADDR"),
             (FlagConfig::default(), &[("ATTEST_ENV", "staging")], "ATTEST_ENV"),
             (FlagConfig::default(), &[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),

@@ -77,7 +77,7 @@ pub async fn revoke_token(slug: String, token_id: String) -> Result<(), AppError
 }
 
 fn day(time: &Option<String>) -> String {
-    time.as_deref().map(|t| t.replace('T', " ").chars().take(16).collect()).unwrap_or_else(|| "—".into())
+    time.as_deref().map(crate::dates::to_minute).unwrap_or_else(|| "—".into())
 }
 
 /// `/w/:slug/tokens`

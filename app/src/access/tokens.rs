@@ -308,10 +308,10 @@ pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::token_page::
                 prefix: row.try_get("display_prefix")?,
                 scopes: scopes.split_whitespace().map(str::to_string).collect(),
                 created_by: email.unwrap_or(kind),
-                created_at: crate::verifications::rfc3339(row.try_get("created_at")?),
-                expires_at: expires_at.map(crate::verifications::rfc3339),
-                last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(crate::verifications::rfc3339),
-                revoked_at: revoked_at.map(crate::verifications::rfc3339),
+                created_at: crate::dates::rfc3339(row.try_get("created_at")?),
+                expires_at: expires_at.map(crate::dates::rfc3339),
+                last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(crate::dates::rfc3339),
+                revoked_at: revoked_at.map(crate::dates::rfc3339),
                 active: revoked_at.is_none() && expires_at.is_none_or(|e| e > now),
             })
         })

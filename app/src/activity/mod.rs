@@ -38,14 +38,6 @@ pub struct ActivityFilters {
     pub to: Option<String>,
 }
 
-/// `YYYY-MM-DD` → the first millisecond of that day (UTC), plus `days`.
-#[cfg(feature = "ssr")]
-fn day_start(field: &str, text: Option<&str>, days: i64) -> Result<Option<i64>, AppError> {
-    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
-    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| AppError::invalid(field, "Dates are written YYYY-MM-DD."))?;
-    Ok(Some((day + chrono::Duration::days(days)).and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0)))
-}
-
 /// The workspace's entries, plus sign-in events of its members; newest first, 200 at most.
 #[server(prefix = "/rpc", endpoint = "list_activity")]
 pub async fn list_activity(slug: String, filters: Option<ActivityFilters>) -> Result<Vec<ActivityView>, AppError> {
@@ -57,8 +49,8 @@ pub async fn list_activity(slug: String, filters: Option<ActivityFilters>) -> Re
             let f = filters.unwrap_or_default();
             let clean = |v: Option<String>| v.map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty());
             let (actor, action, target) = (clean(f.actor), clean(f.action), f.target.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()));
-            let from = day_start("from", f.from.as_deref(), 0)?.unwrap_or(i64::MIN);
-            let until = day_start("to", f.to.as_deref(), 1)?.unwrap_or(i64::MAX);
+            let from = crate::dates::day("from", f.from.as_deref(), crate::dates::Bound::Start)?.unwrap_or(i64::MIN);
+            let until = crate::dates::day("to", f.to.as_deref(), crate::dates::Bound::End)?.unwrap_or(i64::MAX);
             let rows = sqlx::query(
                 "SELECT a.created_at, a.actor_kind, a.actor_id, u.email AS actor_email, a.action, a.target, a.ip, a.user_agent, a.detail \
                  FROM activity a LEFT JOIN users u ON u.id = a.actor_id \
@@ -87,7 +79,7 @@ pub async fn list_activity(slug: String, filters: Option<ActivityFilters>) -> Re
                     let email: Option<String> = r.try_get("actor_email")?;
                     let actor_id: Option<String> = r.try_get("actor_id")?;
                     Ok(ActivityView {
-                        at: crate::verifications::rfc3339(r.try_get("created_at")?),
+                        at: crate::dates::rfc3339(r.try_get("created_at")?),
                         actor: email.unwrap_or_else(|| actor_id.map(|id| format!("{kind}:{id}")).unwrap_or(kind)),
                         action: r.try_get("action")?,
                         target: r.try_get("target")?,
@@ -143,7 +135,7 @@ pub fn ActivityPage() -> impl IntoView {
                             <tbody>
                                 {list.into_iter().map(|e| view! {
                                     <tr>
-                                        <td>{e.at.replace('T', " ").chars().take(19).collect::<String>()}</td>
+                                        <td>{crate::dates::to_second(&e.at)}</td>
                                         <td>{e.actor}</td>
                                         <td><code>{e.action}</code></td>
                                         <td class="muted">{e.target.unwrap_or_default()}</td>

@@ -41,7 +41,7 @@ pub struct Reservation {
 }
 
 fn locked_error(until: i64) -> AppError {
-    AppError::Locked { until: crate::verifications::rfc3339(until) }
+    AppError::Locked { until: crate::dates::rfc3339(until) }
 }
 
 /// Reserves one password check for `email`, or `Err(Locked)` while it is locked. The

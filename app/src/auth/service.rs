@@ -86,7 +86,7 @@ pub async fn check_password(state: &crate::state::AppState, email: &str, passwor
     // Cheap refusals first: a locked email costs no hashing slot.
     if let Some(until) = super::lockout::locked_until(db, email).await? {
         log_attempt(db, "login.refused_locked", None, email, origin).await?;
-        return Err(AppError::Locked { until: crate::verifications::rfc3339(until) });
+        return Err(AppError::Locked { until: crate::dates::rfc3339(until) });
     }
     let slot = state.hashing.take().await?;
     super::lockout::reserve_ip(db, origin.ip.as_deref(), &policy).await?;
@@ -117,7 +117,7 @@ pub async fn check_password(state: &crate::state::AppState, email: &str, passwor
             if let Some(until) = reservation.locks_until {
                 metrics::counter!("attest_sign_in_lockouts_total").increment(1);
                 log_attempt(db, "login.locked", user_id.as_deref(), email, origin).await?;
-                return Err(AppError::Locked { until: crate::verifications::rfc3339(until) });
+                return Err(AppError::Locked { until: crate::dates::rfc3339(until) });
             }
             Err(AppError::InvalidCredentials)
         }

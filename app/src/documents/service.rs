@@ -3,12 +3,12 @@
 use super::{blobs::DocumentFiles, sniff, Document, DocumentStatus, Extracted};
 use crate::{
     access::Actor,
+    dates::rfc3339,
     error::{AppError, FieldErrors},
     flows::{self, DocumentRole, Flow},
     store::{ids::new_id, now_ms, Db},
     verifications::{
         journal::{self, Change, Tx},
-        rfc3339,
         service::{self as verifications, actor_label, ensure_started, parse_decision, CANCELED},
         DecisionOutcome, Verification, VerificationStatus,
     },

@@ -52,8 +52,7 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
             let (state, member) = admin(&slug).await?;
             let role = crate::access::roles::resolve(&state.db, &member.workspace_id, &role).await?;
             let workspace = crate::workspaces::service::find_by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
-            service::invite(&state.db, state.mailer.as_ref(), &state.settings.public_url, &member.workspace_id, &workspace.name, &email, role, &member.actor())
-                .await
+            service::invite(&state.db, state.mailer.as_ref(), &state.settings.public_url, &workspace, &email, role, &member.actor()).await
         }
         .await,
     )

@@ -144,7 +144,7 @@ fn MemberRow(member: MemberView, slug: String, roles: Vec<RoleChoice>) -> impl I
             </td>
             <td>{m.mfa.clone()}</td>
             <td>{match (&m.locked_until, m.mfa_locked) {
-                (Some(until), _) => view! { <span class="badge revoked">{format!("locked until {}", until.replace('T', " ").chars().take(16).collect::<String>())}</span> }.into_any(),
+                (Some(until), _) => view! { <span class="badge revoked">{format!("locked until {}", crate::dates::to_minute(until))}</span> }.into_any(),
                 (None, true) => view! { <span class="badge revoked">"second factor locked"</span> }.into_any(),
                 (None, false) => view! { <span class="badge active">"active"</span> }.into_any(),
             }}</td>

@@ -114,26 +114,6 @@ pub async fn add_member_with_role_code(
     Ok(user_id)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_normalized_and_checked() {
-        assert_eq!(normalize_email("  Ada@Example.COM "), "ada@example.com");
-        assert!(validate_email("ada@example.com").is_ok());
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com"] {
-            assert!(validate_email(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn short_passwords_are_refused() {
-        assert!(validate_password("short").is_err());
-        assert!(validate_password("correct horse battery").is_ok());
-    }
-}
-
 /// A member as the members page lists them.
 pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::MemberView>, AppError> {
     let rows = sqlx::query(
@@ -156,9 +136,9 @@ pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::MemberView>,
                 email: r.try_get("email")?,
                 role: r.try_get("role")?,
                 mfa: if r.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some() { "authenticator app".into() } else { "email code".into() },
-                locked_until: locked.filter(|l| *l > now).map(crate::verifications::rfc3339),
+                locked_until: locked.filter(|l| *l > now).map(crate::dates::rfc3339),
                 mfa_locked: r.try_get::<Option<i64>, _>("mfa_locked_at")?.is_some(),
-                joined: crate::verifications::rfc3339(r.try_get("created_at")?),
+                joined: crate::dates::rfc3339(r.try_get("created_at")?),
             })
         })
         .collect()
@@ -511,12 +491,12 @@ pub async fn invite(
     db: &Db,
     mailer: &dyn crate::mail::Mailer,
     public_url: &str,
-    workspace_id: &str,
-    workspace_name: &str,
+    workspace: &crate::workspaces::service::Workspace,
     email: &str,
     role: RoleRef,
     actor: &Actor,
 ) -> Result<(), AppError> {
+    let (workspace_id, workspace_name) = (workspace.id.as_str(), workspace.name.as_str());
     let email = normalize_email(email);
     validate_email(&email)?;
     ensure_may_manage(actor, &RoleRef::Builtin(Role::Viewer), Some(&role))?;
@@ -651,4 +631,24 @@ pub async fn accept_invitation(db: &Db, token: &str, password: &str) -> Result<S
     .await?;
     tx.commit().await?;
     Ok(email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(normalize_email("  Ada@Example.COM "), "ada@example.com");
+        assert!(validate_email("ada@example.com").is_ok());
+        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert!(validate_password("short").is_err());
+        assert!(validate_password("correct horse battery").is_ok());
+    }
 }

@@ -6,6 +6,7 @@
 //! migration directory, run at start-up.
 
 pub mod batch;
+pub mod filter;
 pub mod ids;
 
 use sqlx::{

@@ -32,7 +32,7 @@ pub struct Change<'a> {
 pub async fn record(tx: &mut Tx, change: &Change<'_>) -> Result<(), sqlx::Error> {
     let mut batch = Batch::new();
     record_into(&mut batch, change);
-    batch.run(&mut **tx).await
+    batch.run(&mut *tx).await
 }
 
 /// [`record`]'s statements, added to `batch`.
@@ -66,7 +66,7 @@ pub async fn emit(tx: &mut Tx, workspace_id: &str, event_type: &str, object_id: 
     let endpoints = webhooks::service::subscribers(&mut **tx, workspace_id, event_type).await?;
     let mut batch = Batch::new();
     let id = emit_into(&mut batch, &endpoints, workspace_id, event_type, object_id, version, object);
-    batch.run(&mut **tx).await?;
+    batch.run(&mut *tx).await?;
     Ok(id)
 }
 
@@ -77,7 +77,7 @@ pub fn emit_into(batch: &mut Batch, endpoints: &[String], workspace_id: &str, ev
     let payload = serde_json::json!({
         "id": id,
         "type": event_type,
-        "created_at": crate::verifications::rfc3339(now),
+        "created_at": crate::dates::rfc3339(now),
         "data": { "object": object },
     })
     .to_string();

@@ -222,15 +222,3 @@ pub struct HistoryEntry {
     pub data: serde_json::Value,
     pub created_at: String,
 }
-
-/// Formats stored milliseconds as RFC 3339 UTC.
-pub fn rfc3339(ms: i64) -> String {
-    #[cfg(feature = "ssr")]
-    {
-        chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default()
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        ms.to_string()
-    }
-}

@@ -93,102 +93,53 @@ pub async fn review_queue(
 ) -> Result<QueueView, AppError> {
     crate::error::respond(
         async move {
-            use sqlx::Row;
+            use super::service::{self, ListQuery};
+            use crate::dates::{day, Bound};
             let state = crate::state::AppState::from_context()?;
             let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsView).await?;
             let status = match status.as_deref() {
-                None | Some("") => "needs_review".to_string(),
-                Some("all") => String::new(),
-                Some(s) => {
-                    s.parse::<super::VerificationStatus>().map_err(|_| AppError::invalid("status", "The selected status is invalid."))?.code().to_string()
-                }
+                None | Some("") => Some(super::VerificationStatus::NeedsReview),
+                Some("all") => None,
+                Some(s) => Some(s.parse::<super::VerificationStatus>().map_err(|_| AppError::invalid("status", "The selected status is invalid."))?),
             };
-            let flow = flow.unwrap_or_default();
-            let q = q.unwrap_or_default();
-            let cursor = cursor.unwrap_or_default();
             let filters = filters.unwrap_or_default();
-            let day = |field: &str, value: &Option<String>, end: bool| -> Result<i64, AppError> {
-                match value.as_deref().filter(|v| !v.is_empty()) {
-                    None => Ok(if end { i64::MAX } else { 0 }),
-                    Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                        .map(|d| (if end { d.succ_opt().unwrap_or(d) } else { d }).and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0))
-                        .map_err(|_| AppError::invalid(field, format!("The {field} must be a date (YYYY-MM-DD)."))),
-                }
+            let nonblank = |v: Option<String>| v.filter(|v| !v.is_empty());
+            let query = ListQuery {
+                flow: nonblank(flow)
+                    .map(|f| f.parse::<crate::flows::Flow>().map_err(|_| AppError::invalid("flow", "The selected flow is invalid.")))
+                    .transpose()?,
+                status,
+                created_from: day("from", filters.from.as_deref(), Bound::Start)?,
+                created_to: day("to", filters.to.as_deref(), Bound::End)?,
+                search: nonblank(q),
+                // Unknown choices in the filter bar narrow nothing, as before.
+                decision: match filters.decision.as_deref() {
+                    Some("approved") => Some(super::DecisionOutcome::Approved),
+                    Some("rejected") => Some(super::DecisionOutcome::Rejected),
+                    _ => None,
+                },
+                failed_rule: filters.rule.filter(|r| RULES.contains(&r.as_str())),
+                cursor: nonblank(cursor),
+                limit: 50,
+                ..Default::default()
             };
-            let (from, to) = (day("from", &filters.from, false)?, day("to", &filters.to, true)?);
-            let decision = filters.decision.clone().filter(|d| d == "approved" || d == "rejected").unwrap_or_default();
-            let rule =
-                filters.rule.clone().filter(|r| RULES.contains(&r.as_str())).map(|r| format!("%\"name\":\"{r}\",\"result\":\"fail\"%")).unwrap_or_default();
-            // Only the filters in use go into the SQL, so the planner can walk the
-            // (workspace_id, status, id) index newest-first and stop after one page.
-            let mut sql = String::from("SELECT id, flow, status, reference, applicant, rules, created_at FROM verifications WHERE workspace_id = $1");
-            let mut binds: Vec<String> = vec![member.workspace_id.clone()];
-            let mut filter = |sql: &mut String, clause: &str, values: &[String]| {
-                let mut clause = clause.to_string();
-                let base = binds.len();
-                binds.extend(values.iter().cloned());
-                // Highest first, so `?1` does not rewrite the start of `?10`.
-                for i in (1..=values.len()).rev() {
-                    clause = clause.replace(&format!("?{i}"), &format!("${}", base + i));
-                }
-                sql.push_str(" AND ");
-                sql.push_str(&clause);
-            };
-            if !status.is_empty() {
-                filter(&mut sql, "status = ?1", &[status.clone()]);
-            }
-            if !flow.is_empty() {
-                filter(&mut sql, "flow = ?1", &[flow.clone()]);
-            }
-            if !cursor.is_empty() {
-                filter(&mut sql, "id < ?1", &[cursor.clone()]);
-            }
-            if let Some(search) = super::search::Search::parse(&q) {
-                use super::search::Candidates;
-                match search.candidates(&state.db, &member.workspace_id).await? {
-                    Candidates::Ids(ids) if ids.is_empty() => filter(&mut sql, "1 = 0", &[]),
-                    Candidates::Ids(ids) => {
-                        let list: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
-                        filter(&mut sql, &format!("id IN ({})", list.join(", ")), &ids);
-                    }
-                    Candidates::Many => {
-                        let (clause, values) = search.row_test();
-                        filter(&mut sql, &clause, &values);
-                    }
-                }
-            }
-            if !decision.is_empty() {
-                filter(&mut sql, "decision_outcome = ?1", &[decision.clone()]);
-            }
-            if !rule.is_empty() {
-                filter(&mut sql, "rules LIKE ?1", &[rule.clone()]);
-            }
-            sql.push_str(&format!(" AND created_at >= {from} AND created_at < {to} ORDER BY id DESC LIMIT 51"));
-            let mut query = sqlx::query(&sql);
-            for b in &binds {
-                query = query.bind(b);
-            }
-            let rows = query.fetch_all(state.db.pool()).await?;
-            let mut out = Vec::new();
-            for r in rows.iter().take(50) {
-                let applicant: String = r.try_get("applicant")?;
-                let applicant: super::Applicant = serde_json::from_str(&applicant).map_err(|e| AppError::internal("stored applicant", e))?;
-                let rules: String = r.try_get("rules")?;
-                let rules: Vec<super::RuleResult> = serde_json::from_str(&rules).unwrap_or_default();
-                out.push(QueueRow {
-                    id: r.try_get("id")?,
-                    flow: r.try_get("flow")?,
-                    status: r.try_get("status")?,
-                    name: format!("{} {}", applicant.first_name, applicant.last_name),
-                    email: applicant.email,
-                    reference: r.try_get("reference")?,
-                    created_at: super::rfc3339(r.try_get("created_at")?),
-                    failed_rules: rules.into_iter().filter(|r| r.result == super::RuleOutcome::Fail).map(|r| r.name).collect(),
-                });
-            }
-            let next_cursor = (rows.len() > 50).then(|| out.last().map(|r| r.id.clone())).flatten();
-            let counts = super::service::status_counts(&state.db, &member.workspace_id).await?;
-            Ok(QueueView { rows: out, next_cursor, counts, api_base: state.settings.public_url.clone() })
+            let page = service::queue(&state.db, &member.workspace_id, &query).await?;
+            let rows = page
+                .data
+                .into_iter()
+                .map(|v| QueueRow {
+                    name: format!("{} {}", v.applicant.first_name, v.applicant.last_name),
+                    email: v.applicant.email,
+                    failed_rules: v.rules.into_iter().filter(|r| r.result == super::RuleOutcome::Fail).map(|r| r.name).collect(),
+                    id: v.id,
+                    flow: v.flow.code().to_string(),
+                    status: v.status.code().to_string(),
+                    reference: v.reference,
+                    created_at: v.created_at,
+                })
+                .collect();
+            let counts = service::status_counts(&state.db, &member.workspace_id).await?;
+            Ok(QueueView { rows, next_cursor: page.next_cursor, counts, api_base: state.settings.public_url.clone() })
         }
         .await,
     )
@@ -275,10 +226,6 @@ pub async fn cancel_verification(slug: String, id: String) -> Result<(), AppErro
         }
         .await,
     )
-}
-
-fn short(t: &str) -> String {
-    t.replace('T', " ").chars().take(16).collect()
 }
 
 const STATUS_TABS: [(&str, &str); 7] = [
@@ -399,7 +346,7 @@ pub fn QueuePage() -> impl IntoView {
                                                     <td><span class=format!("badge status-{}", r.status)>{r.status.replace('_', " ")}</span></td>
                                                     <td class="small">{r.failed_rules.join(", ")}</td>
                                                     <td class="small">{r.reference.clone().unwrap_or_default()}</td>
-                                                    <td class="small">{short(&r.created_at)}</td>
+                                                    <td class="small">{crate::dates::to_minute(&r.created_at)}</td>
                                                 </tr>
                                             }).collect_view()}
                                         </tbody>
@@ -508,7 +455,7 @@ pub fn DetailPage() -> impl IntoView {
                                 </section>
                                 <section class="panel" aria-labelledby="decision-heading">
                                     <h2 id="decision-heading">"Decision"</h2>
-                                    {v.decision.clone().map(|dec| view! { <p>{format!("{} by {} at {}: {}", dec.outcome.code(), dec.by, short(&dec.at), dec.reason.unwrap_or_default())}</p> })}
+                                    {v.decision.clone().map(|dec| view! { <p>{format!("{} by {} at {}: {}", dec.outcome.code(), dec.by, crate::dates::to_minute(&dec.at), dec.reason.unwrap_or_default())}</p> })}
                                     {(d.can_decide && v.status == super::VerificationStatus::NeedsReview).then(|| view! {
                                         <form method="post" action={forms::action::<DecideVerification>()} class="stack">
                                             <input type="hidden" name="slug" value=slug/>
@@ -606,7 +553,7 @@ pub fn DetailPage() -> impl IntoView {
                                 <h2 id="history-heading">"History"</h2>
                                 <ol class="timeline" aria-label="History">
                                     {d.history.iter().map(|h| view! {
-                                        <li><span class="small muted">{short(&h.created_at)}</span> " " <code>{h.event.clone()}</code> " " <span class="small muted">{format!("by {}", h.actor_type)}</span></li>
+                                        <li><span class="small muted">{crate::dates::to_minute(&h.created_at)}</span> " " <code>{h.event.clone()}</code> " " <span class="small muted">{format!("by {}", h.actor_type)}</span></li>
                                     }).collect_view()}
                                 </ol>
                             </section>
@@ -622,7 +569,7 @@ pub fn DetailPage() -> impl IntoView {
                                                 {d.events.iter().map(|e| view! {
                                                     <tr>
                                                         <td><code>{e.event_type.clone()}</code></td>
-                                                        <td class="small">{short(&e.created_at)}</td>
+                                                        <td class="small">{crate::dates::to_minute(&e.created_at)}</td>
                                                         <td class="small">{if e.deliveries == 0 { "no endpoint subscribed".to_string() } else { format!("{} of {} endpoints", e.delivered, e.deliveries) }}</td>
                                                     </tr>
                                                 }).collect_view()}

@@ -4,16 +4,18 @@
 
 use super::{
     journal::{self, Change, Tx},
-    rfc3339, validate, Decision, DecisionOutcome, HistoryEntry, Page, RuleResult, SelfieMatch, Verification, VerificationStatus,
+    validate, Decision, DecisionOutcome, HistoryEntry, Page, RuleResult, SelfieMatch, Verification, VerificationStatus,
 };
 use crate::{
     access::Actor,
+    dates::rfc3339,
     documents::{service as documents, DocumentStatus},
     error::AppError,
     flows::{self, Flow},
     state::Environment,
     store::{
         batch::{Batch, Statement},
+        filter::Filtered,
         ids::new_id,
         now_ms, Db,
     },
@@ -291,7 +293,7 @@ pub async fn update(
         changed.push("metadata");
     }
     if changed.is_empty() {
-        return Ok(get(db, workspace_id, flow, id).await?);
+        return get(db, workspace_id, flow, id).await;
     }
     let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.updated", actor, data: json!({ "fields": changed }) };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
@@ -452,62 +454,84 @@ pub async fn record_decided(db: &Db, flow: Flow, id: &str, outcome: &'static str
     }
 }
 
-/// List filters of `GET /verifications`.
+/// What a list of verifications is narrowed by: the REST list (`GET /{flow}/verifications`)
+/// and the reviewer's queue both read through [`select`].
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
+    /// The REST list is always within one flow; the queue may span both.
+    pub flow: Option<Flow>,
     pub status: Option<VerificationStatus>,
     pub reference: Option<String>,
     pub created_from: Option<i64>,
     pub created_to: Option<i64>,
+    /// The queue's search box: a name, e-mail, reference or id (see `search`).
+    pub search: Option<String>,
+    pub decision: Option<DecisionOutcome>,
+    /// A rule that failed (one of `RULES`).
+    pub failed_rule: Option<String>,
     pub limit: i64,
     pub cursor: Option<String>,
 }
 
-/// Newest first, keyset-paginated on the time-ordered id.
+/// Newest first, keyset-paginated on the time-ordered id, with each verification's documents.
 pub async fn list(db: &Db, workspace_id: &str, flow: Flow, query: &ListQuery) -> Result<Page<Verification>, AppError> {
-    let mut sql = format!("SELECT {COLUMNS} FROM verifications WHERE workspace_id = $1 AND flow = $2");
-    let mut n = 2;
-    let mut binds: Vec<Value> = Vec::new();
-    let mut push = |sql: &mut String, clause: &str, value: Value| {
-        n += 1;
-        sql.push_str(&clause.replace("$?", &format!("${n}")));
-        binds.push(value);
-    };
-    if let Some(status) = query.status {
-        push(&mut sql, " AND status = $?", json!(status.code()));
-    }
-    if let Some(reference) = &query.reference {
-        push(&mut sql, " AND reference = $?", json!(reference));
-    }
-    if let Some(from) = query.created_from {
-        push(&mut sql, " AND created_at >= $?", json!(from));
-    }
-    if let Some(to) = query.created_to {
-        push(&mut sql, " AND created_at < $?", json!(to));
-    }
-    if let Some(cursor) = &query.cursor {
-        push(&mut sql, " AND id < $?", json!(cursor));
-    }
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", query.limit + 1));
-    let mut q = sqlx::query(&sql).bind(workspace_id).bind(flow.code());
-    for value in binds {
-        q = match value {
-            Value::Number(n) => q.bind(n.as_i64().unwrap_or_default()),
-            Value::String(s) => q.bind(s),
-            _ => q,
-        };
-    }
-    let rows = q.fetch_all(db.pool()).await?;
-    let mut data = Vec::with_capacity(rows.len());
-    for row in rows.iter().take(query.limit as usize) {
-        data.push(decode(row)?.verification);
-    }
-    let next_cursor = (rows.len() as i64 > query.limit).then(|| data.last().map(|v| v.id.clone())).flatten();
-    let ids: Vec<String> = data.iter().map(|v| v.id.clone()).collect();
+    let query = ListQuery { flow: Some(flow), ..query.clone() };
+    let mut page = select(db, workspace_id, &query).await?;
+    let ids: Vec<String> = page.data.iter().map(|v| v.id.clone()).collect();
     let mut docs = documents::list_for_many(db.pool(), &ids).await?;
-    for verification in &mut data {
+    for verification in &mut page.data {
         verification.documents = docs.remove(&verification.id).unwrap_or_default();
     }
+    Ok(page)
+}
+
+/// The reviewer's queue: like [`list`], without loading documents.
+pub async fn queue(db: &Db, workspace_id: &str, query: &ListQuery) -> Result<Page<Verification>, AppError> {
+    select(db, workspace_id, query).await
+}
+
+/// Only the filters in use go into the SQL, so the planner can walk the
+/// `(workspace_id, status, id)` index newest-first and stop after one page.
+async fn select(db: &Db, workspace_id: &str, query: &ListQuery) -> Result<Page<Verification>, AppError> {
+    let mut sql = Filtered::new(&format!("SELECT {COLUMNS} FROM verifications WHERE workspace_id = ?1"), [workspace_id]);
+    if let Some(flow) = query.flow {
+        sql.and("flow = ?1", [flow.code()]);
+    }
+    if let Some(status) = query.status {
+        sql.and("status = ?1", [status.code()]);
+    }
+    if let Some(reference) = &query.reference {
+        sql.and("reference = ?1", [reference]);
+    }
+    if let Some(from) = query.created_from {
+        sql.and("created_at >= ?1", [from]);
+    }
+    if let Some(to) = query.created_to {
+        sql.and("created_at < ?1", [to]);
+    }
+    if let Some(cursor) = &query.cursor {
+        sql.and("id < ?1", [cursor]);
+    }
+    if let Some(search) = query.search.as_deref().and_then(super::search::Search::parse) {
+        match search.candidates(db, workspace_id).await? {
+            super::search::Candidates::Ids(ids) => sql.and_in("id", &ids),
+            super::search::Candidates::Many => {
+                let (clause, values) = search.row_test();
+                sql.and(&clause, values)
+            }
+        };
+    }
+    if let Some(decision) = query.decision {
+        sql.and("decision_outcome = ?1", [decision.code()]);
+    }
+    if let Some(rule) = &query.failed_rule {
+        // `rules` is stored JSON: `[{"name":"…","result":"fail",…}, …]`.
+        sql.and("rules LIKE ?1", [format!("%\"name\":\"{rule}\",\"result\":\"fail\"%")]);
+    }
+    sql.tail(&format!("ORDER BY id DESC LIMIT {}", query.limit + 1));
+    let rows = sql.query().fetch_all(db.pool()).await?;
+    let data = rows.iter().take(query.limit as usize).map(|row| Ok(decode(row)?.verification)).collect::<Result<Vec<_>, AppError>>()?;
+    let next_cursor = (rows.len() as i64 > query.limit).then(|| data.last().map(|v| v.id.clone())).flatten();
     Ok(Page { data, next_cursor })
 }
 

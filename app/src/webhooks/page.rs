@@ -118,10 +118,6 @@ pub async fn resend_webhook(slug: String, delivery_id: String) -> Result<(), App
     )
 }
 
-fn short(t: &str) -> String {
-    t.replace('T', " ").chars().take(19).collect()
-}
-
 /// `/w/:slug/webhooks?endpoint=…&event=…&status=…`
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
@@ -230,7 +226,7 @@ pub fn WebhooksPage() -> impl IntoView {
                                                 <ul class="attempts" aria-label=format!("Attempts of {}", d.id)>
                                                     {d.attempt_log.into_iter().map(|a| view! {
                                                         <li>
-                                                            {short(&a.attempted_at)} " · " {a.trigger.clone()} " · "
+                                                            {crate::dates::to_second(&a.attempted_at)} " · " {a.trigger.clone()} " · "
                                                             {a.response_status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no response".into())}
                                                             {a.failure_class.clone().map(|c| format!(" · {c}"))}
                                                             " · " {format!("{} ms", a.duration_ms)}

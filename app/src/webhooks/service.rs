@@ -5,6 +5,7 @@ use super::{Attempt, Delivery, EndpointWithSecret, WebhookEndpoint, EVENT_TYPES}
 use crate::{
     access::Actor,
     activity::{self, Entry, RequestOrigin},
+    dates::rfc3339,
     documents::crypto::{self, MasterKey},
     error::{AppError, FieldErrors},
     state::Environment,
@@ -13,7 +14,6 @@ use crate::{
         ids::new_id,
         now_ms, Db,
     },
-    verifications::rfc3339,
 };
 use base64::Engine as _;
 use rand::RngCore;

@@ -50,7 +50,7 @@ pub async fn workspace_overview(slug: String) -> Result<Overview, AppError> {
             .await?;
             let per_day = (today - 13..=today)
                 .map(|d| {
-                    let label = crate::verifications::rfc3339(d * DAY).chars().take(10).collect();
+                    let label = crate::dates::rfc3339(d * DAY).chars().take(10).collect();
                     (label, rows.iter().find(|(day, _)| *day == d).map(|(_, n)| *n).unwrap_or(0))
                 })
                 .collect();

@@ -221,7 +221,7 @@ mod tests {
         let mut img = GrayImage::from_pixel(60, 40, Luma([250]));
         for x in 5..20 {
             for y in 5..35 {
-                let border = x < 8 || x >= 17 || y < 8 || y >= 32;
+                let border = !(8..17).contains(&x) || !(8..32).contains(&y);
                 let waist = (19..22).contains(&y);
                 if border || (waist && x >= 25) {
                     img.put_pixel(x, y, Luma([0]));

@@ -289,14 +289,15 @@ pub fn parse(lines: &[OcrLine], today: NaiveDate) -> Result<Mrz, Failure> {
         text.push(line.chars.clone());
     }
     for Field(line, start, flen, kind) in layout(format) {
-        for pos in start..start + flen {
-            let ocr = &lines[line];
+        let ocr = &lines[line];
+        for (pos, slot) in text[line].iter_mut().enumerate().skip(start).take(flen) {
             let conf = ocr.confidence[pos];
             let floor = if is_checked(format, line, pos) { MIN_CONFIDENCE } else { MIN_UNCHECKED_CONFIDENCE };
-            if !(conf >= floor) {
+            // A confidence that is not a number is as doubtful as a low one.
+            if conf.is_nan() || conf < floor {
                 return Err(Failure::MrzUnreadable);
             }
-            text[line][pos] = correct_char(ocr.chars[pos], kind).ok_or(Failure::MrzUnreadable)?;
+            *slot = correct_char(ocr.chars[pos], kind).ok_or(Failure::MrzUnreadable)?;
         }
     }
     check_geometry(format, lines, &mut text)?;
@@ -401,8 +402,8 @@ fn check_geometry(format: MrzFormat, lines: &[OcrLine], text: &mut [Vec<char>]) 
     let (mut letters, mut digits) = (Vec::new(), Vec::new());
     let layout = layout(format);
     for Field(line, start, len, kind) in &layout {
-        for pos in *start..start + len {
-            let (c, h) = (text[*line][pos], height(*line, pos));
+        for (pos, &c) in text[*line].iter().enumerate().skip(*start).take(*len) {
+            let h = height(*line, pos);
             match (kind, h) {
                 (Kind::Digit | Kind::DigitOrFiller, Some(h)) if c.is_ascii_digit() => digits.push(h),
                 (Kind::Alpha | Kind::Sex, Some(h)) if c.is_ascii_uppercase() => letters.push(h),
@@ -416,8 +417,8 @@ fn check_geometry(format: MrzFormat, lines: &[OcrLine], text: &mut [Vec<char>]) 
         if *kind != Kind::Alnum {
             continue;
         }
-        for pos in *start..start + len {
-            let c = text[*line][pos];
+        for (pos, slot) in text[*line].iter_mut().enumerate().skip(*start).take(*len) {
+            let c = *slot;
             let class = reference.zip(height(*line, pos)).map(|(r, h)| r.classify(h));
             let c = match (c, class) {
                 ('O', Some(glyph::Class::Digit)) => '0',
@@ -430,7 +431,7 @@ fn check_geometry(format: MrzFormat, lines: &[OcrLine], text: &mut [Vec<char>]) 
                     return Err(Failure::MrzUnreadable);
                 }
             }
-            text[*line][pos] = c;
+            *slot = c;
         }
     }
     Ok(())

@@ -71,16 +71,6 @@ struct ListParams {
     cursor: Option<String>,
 }
 
-fn parse_time(field: &str, value: &str, end_of_day: bool) -> Result<i64, AppError> {
-    if let Ok(date) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        let date = if end_of_day { date.succ_opt().unwrap_or(date) } else { date };
-        return Ok(date.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or_default());
-    }
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| AppError::invalid(field, format!("The {field} must be a date (YYYY-MM-DD) or an RFC 3339 time.")))
-}
-
 /// Keeps the value, or moves a 422's field errors into `errors`.
 fn take<T>(errors: &mut app::error::FieldErrors, result: Result<T, AppError>) -> Option<T> {
     match result {
@@ -99,8 +89,8 @@ fn parse_list(params: ListParams) -> Result<ListQuery, AppError> {
         .status
         .as_deref()
         .and_then(|s| take(&mut errors, s.parse::<VerificationStatus>().map_err(|_| AppError::invalid("status", "The selected status is invalid."))));
-    let created_from = params.created_from.as_deref().and_then(|v| take(&mut errors, parse_time("created_from", v, false)));
-    let created_to = params.created_to.as_deref().and_then(|v| take(&mut errors, parse_time("created_to", v, true)));
+    let created_from = params.created_from.as_deref().and_then(|v| take(&mut errors, app::dates::instant("created_from", v, app::dates::Bound::Start)));
+    let created_to = params.created_to.as_deref().and_then(|v| take(&mut errors, app::dates::instant("created_to", v, app::dates::Bound::End)));
     let limit = match params.limit.as_deref() {
         None => Some(20),
         Some(l) => take(
@@ -118,7 +108,7 @@ fn parse_list(params: ListParams) -> Result<ListQuery, AppError> {
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    Ok(ListQuery { status, reference: params.reference, created_from, created_to, limit: limit.unwrap_or(20), cursor })
+    Ok(ListQuery { status, reference: params.reference, created_from, created_to, limit: limit.unwrap_or(20), cursor, ..Default::default() })
 }
 
 /// List verifications, newest first, with cursor pagination.

@@ -12,7 +12,10 @@ use std::{
 };
 
 /// Parses `text` with `prometheus_client`; returns each family's samples as (name, labels).
-fn parse(text: &str) -> HashMap<String, Vec<(String, HashMap<String, String>)>> {
+/// Metric family name → its samples as (sample name, labels).
+type Families = HashMap<String, Vec<(String, HashMap<String, String>)>>;
+
+fn parse(text: &str) -> Families {
     let python = std::env::var("ATTEST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = "import sys, json\nfrom prometheus_client.parser import text_string_to_metric_families\n\
                   out = {f.name: [[s.name, s.labels] for s in f.samples] for f in text_string_to_metric_families(sys.stdin.read())}\n\

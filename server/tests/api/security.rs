@@ -99,7 +99,10 @@ async fn one_address_failing_across_many_emails_is_throttled(engine: Engine) {
 both_engines!(one_address_failing_across_many_emails_is_throttled);
 
 /// Every workspace server function and the permission it needs.
-fn workspace_functions() -> Vec<(&'static str, Vec<(&'static str, &'static str)>, Permission)> {
+/// A server function's name, its arguments and the permission it needs.
+type Guarded = (&'static str, Vec<(&'static str, &'static str)>, Permission);
+
+fn workspace_functions() -> Vec<Guarded> {
     vec![
         ("list_tokens", vec![], Permission::ApiTokensManage),
         ("grantable_scopes", vec![], Permission::ApiTokensManage),

@@ -33,13 +33,15 @@ impl Receiver {
         let (port_file, log, secrets) = (dir.path().join("port"), dir.path().join("log.jsonl"), dir.path().join("secrets"));
         let python = std::env::var("ATTEST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/webhook_receiver.py");
-        let child = Command::new(&python).arg(script).arg(&port_file).arg(&log).arg(&secrets).spawn().expect("the webhook receiver starts");
+        let mut child = Command::new(&python).arg(script).arg(&port_file).arg(&log).arg(&secrets).spawn().expect("the webhook receiver starts");
         for _ in 0..100 {
             if let Ok(text) = std::fs::read_to_string(&port_file) {
                 return Receiver { child, port: text.trim().parse().unwrap(), log, secrets, _dir: dir };
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the receiver did not start (is `standardwebhooks` installed for {python}? scripts/test installs it)");
     }
 
@@ -322,6 +324,7 @@ async fn nothing_is_lost_when_a_worker_dies_mid_delivery(engine: Engine) {
     let got = receiver.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _ = worker.kill();
+    let _ = worker.wait();
     assert_eq!(receiver.received().len(), 1, "delivered exactly once: {got:?}");
     assert_eq!(got[0]["verified_with"], json!([0]));
     let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs").fetch_one(app.db.pool()).await.unwrap();

@@ -35,6 +35,10 @@ ensure_toolchain() {
     log "adding rustfmt"
     rustup component add rustfmt
   fi
+  if ! cargo clippy --version >/dev/null 2>&1; then
+    log "adding clippy"
+    rustup component add clippy
+  fi
   if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
     log "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown

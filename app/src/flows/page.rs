@@ -1,7 +1,7 @@
 //! The settings page (`settings.manage`): each flow's accepted document types,
 //! required documents, selfie threshold and decision policy, and the address blacklist.
 
-use super::{DocumentRole, FlowConfig, OnFail, OnPass, NEVER_ACCEPTED};
+use super::{DocumentRole, FlowConfig, OnFail, OnPass};
 use crate::{error::AppError, forms, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -30,62 +30,47 @@ pub async fn get_settings(slug: String) -> Result<Settings, AppError> {
     )
 }
 
-/// Parses a comma- or line-separated list of type codes.
-pub fn parse_types(field: &str, text: &str) -> Result<Vec<String>, AppError> {
+/// A comma- or line-separated list of type codes, lower-cased (the service checks them).
+pub fn parse_types(text: &str) -> Vec<String> {
     let mut types: Vec<String> = text.split([',', '\n']).map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
     types.dedup();
-    for t in &types {
-        if !(2..=50).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-            return Err(AppError::invalid(field, "Document type codes are lower-case letters, digits and _.".to_string()));
-        }
-        if NEVER_ACCEPTED.contains(&t.as_str()) {
-            return Err(AppError::invalid(field, format!("{t} is never accepted for PS Form 1583.")));
-        }
-    }
-    Ok(types)
+    types
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A flow's settings as the form posts them (`settings[photo_id_types]`, …): text as typed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowSettingsForm {
+    pub photo_id_types: String,
+    pub proof_of_address_types: String,
+    /// A checkbox: present when ticked.
+    pub require_proof_of_address: Option<String>,
+    pub require_selfie: Option<String>,
+    pub selfie_threshold: String,
+    pub on_pass: String,
+    pub on_fail: String,
+}
+
 #[server(prefix = "/rpc", endpoint = "save_flow_settings")]
-pub async fn save_flow_settings(
-    slug: String,
-    flow: String,
-    photo_id_types: String,
-    proof_of_address_types: String,
-    require_proof_of_address: Option<String>,
-    require_selfie: Option<String>,
-    selfie_threshold: String,
-    on_pass: String,
-    on_fail: String,
-) -> Result<(), AppError> {
+pub async fn save_flow_settings(slug: String, flow: String, settings: FlowSettingsForm) -> Result<(), AppError> {
     crate::error::respond(
         async move {
             let state = crate::state::AppState::from_context()?;
             let member = crate::access::member::require(&state, &slug, crate::access::Permission::SettingsManage).await?;
             let flow: super::Flow = flow.parse().map_err(|_| AppError::NotFound)?;
             let mut config = super::service::load(&state.db, &member.workspace_id, flow).await?;
-            config.photo_id_types = parse_types("photo_id_types", &photo_id_types)?;
-            if config.photo_id_types.is_empty() {
-                return Err(AppError::invalid("photo_id_types", "At least one photo ID type is required."));
-            }
-            config.proof_of_address_types = parse_types("proof_of_address_types", &proof_of_address_types)?;
-            let mut roles = vec![DocumentRole::PhotoId];
-            if require_proof_of_address.is_some() {
-                if config.proof_of_address_types.is_empty() {
-                    return Err(AppError::invalid("proof_of_address_types", "A required proof of address needs at least one accepted type."));
-                }
-                roles.push(DocumentRole::ProofOfAddress);
-            }
-            if require_selfie.is_some() {
-                roles.push(DocumentRole::Selfie);
-            }
-            config.required_roles = roles;
+            let FlowSettingsForm { photo_id_types, proof_of_address_types, require_proof_of_address, require_selfie, selfie_threshold, on_pass, on_fail } =
+                settings;
+            config.photo_id_types = parse_types(&photo_id_types);
+            config.proof_of_address_types = parse_types(&proof_of_address_types);
+            config.required_roles =
+                [Some(DocumentRole::PhotoId), require_proof_of_address.map(|_| DocumentRole::ProofOfAddress), require_selfie.map(|_| DocumentRole::Selfie)]
+                    .into_iter()
+                    .flatten()
+                    .collect();
             config.selfie_threshold = selfie_threshold
                 .trim()
                 .parse::<f64>()
-                .ok()
-                .filter(|t| (0.0..=1.0).contains(t))
-                .ok_or_else(|| AppError::invalid("selfie_threshold", "The selfie threshold must be a number between 0 and 1."))?;
+                .map_err(|_| AppError::invalid("selfie_threshold", "The selfie threshold must be a number between 0 and 1."))?;
             config.on_pass = if on_pass == "manual_review" { OnPass::ManualReview } else { OnPass::AutoApprove };
             config.on_fail = if on_fail == "auto_reject" { OnFail::AutoReject } else { OnFail::ManualReview };
             super::service::save(&state.db, &member.workspace_id, &config, &member.actor()).await
@@ -137,24 +122,24 @@ pub fn SettingsPage() -> impl IntoView {
                                         <input type="hidden" name="slug" value=slug/>
                                         <input type="hidden" name="flow" value=flow/>
                                         <label for=id("photo")>"Accepted photo ID types (comma-separated)"</label>
-                                        <textarea id=id("photo") name="photo_id_types" rows="2">{config.photo_id_types.join(", ")}</textarea>
+                                        <textarea id=id("photo") name="settings[photo_id_types]" rows="2">{config.photo_id_types.join(", ")}</textarea>
                                         <label for=id("poa")>"Accepted proof-of-address types"</label>
-                                        <textarea id=id("poa") name="proof_of_address_types" rows="2">{config.proof_of_address_types.join(", ")}</textarea>
+                                        <textarea id=id("poa") name="settings[proof_of_address_types]" rows="2">{config.proof_of_address_types.join(", ")}</textarea>
                                         <fieldset>
                                             <legend>"Required documents"</legend>
                                             <label><input type="checkbox" checked disabled/>" Photo ID"</label>
-                                            <label><input type="checkbox" name="require_proof_of_address" checked=config.required_roles.contains(&DocumentRole::ProofOfAddress)/>" Proof of address"</label>
-                                            <label><input type="checkbox" name="require_selfie" checked=config.required_roles.contains(&DocumentRole::Selfie)/>" Selfie"</label>
+                                            <label><input type="checkbox" name="settings[require_proof_of_address]" checked=config.required_roles.contains(&DocumentRole::ProofOfAddress)/>" Proof of address"</label>
+                                            <label><input type="checkbox" name="settings[require_selfie]" checked=config.required_roles.contains(&DocumentRole::Selfie)/>" Selfie"</label>
                                         </fieldset>
                                         <label for=id("threshold")>"Selfie match threshold (0–1)"</label>
-                                        <input id=id("threshold") type="text" inputmode="decimal" name="selfie_threshold" value=config.selfie_threshold.to_string()/>
+                                        <input id=id("threshold") type="text" inputmode="decimal" name="settings[selfie_threshold]" value=config.selfie_threshold.to_string()/>
                                         <label for=id("pass")>"When every rule passes"</label>
-                                        <select id=id("pass") name="on_pass">
+                                        <select id=id("pass") name="settings[on_pass]">
                                             <option value="auto_approve" selected=config.on_pass == OnPass::AutoApprove>"Approve automatically"</option>
                                             <option value="manual_review" selected=config.on_pass == OnPass::ManualReview>"Send to review"</option>
                                         </select>
                                         <label for=id("fail")>"When a rule fails"</label>
-                                        <select id=id("fail") name="on_fail">
+                                        <select id=id("fail") name="settings[on_fail]">
                                             <option value="manual_review" selected=config.on_fail == OnFail::ManualReview>"Send to review"</option>
                                             <option value="auto_reject" selected=config.on_fail == OnFail::AutoReject>"Reject automatically"</option>
                                         </select>

@@ -1,6 +1,6 @@
 //! Per-workspace flow configuration, stored as JSON; defaults until a workspace edits it.
 
-use super::{Flow, FlowConfig};
+use super::{DocumentRole, Flow, FlowConfig, NEVER_ACCEPTED};
 use crate::{
     error::AppError,
     store::{now_ms, Db},
@@ -27,8 +27,35 @@ pub async fn load(db: &Db, workspace_id: &str, flow: Flow) -> Result<FlowConfig,
     .await
 }
 
-/// Replaces the workspace's configuration of `config.flow`.
+/// The rules every stored configuration follows, whoever saves it: type codes are
+/// `[a-z0-9_]`, never a type USPS refuses, at least one photo ID type, accepted proof of
+/// address types when one is required, and a selfie threshold in `[0, 1]`.
+pub fn check(config: &FlowConfig) -> Result<(), AppError> {
+    for (field, types) in [("photo_id_types", &config.photo_id_types), ("proof_of_address_types", &config.proof_of_address_types)] {
+        for t in types {
+            if !(2..=50).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+                return Err(AppError::invalid(field, "Document type codes are lower-case letters, digits and _.".to_string()));
+            }
+            if NEVER_ACCEPTED.contains(&t.as_str()) {
+                return Err(AppError::invalid(field, format!("{t} is never accepted for PS Form 1583.")));
+            }
+        }
+    }
+    if config.photo_id_types.is_empty() {
+        return Err(AppError::invalid("photo_id_types", "At least one photo ID type is required."));
+    }
+    if config.required_roles.contains(&DocumentRole::ProofOfAddress) && config.proof_of_address_types.is_empty() {
+        return Err(AppError::invalid("proof_of_address_types", "A required proof of address needs at least one accepted type."));
+    }
+    if !(0.0..=1.0).contains(&config.selfie_threshold) {
+        return Err(AppError::invalid("selfie_threshold", "The selfie threshold must be a number between 0 and 1."));
+    }
+    Ok(())
+}
+
+/// Replaces the workspace's configuration of `config.flow`, once it passes [`check`].
 pub async fn save(db: &Db, workspace_id: &str, config: &FlowConfig, actor: &crate::access::Actor) -> Result<(), AppError> {
+    check(config)?;
     let text = serde_json::to_string(config).map_err(|e| AppError::internal("flow configuration", e))?;
     let mut tx = db.begin_write().await?;
     let updated = sqlx::query("UPDATE flow_configs SET config = $1, updated_at = $2 WHERE workspace_id = $3 AND flow = $4")
@@ -95,4 +122,31 @@ pub async fn save_blacklist(db: &Db, workspace_id: &str, addresses: &[String], a
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_caller_gets_the_same_rules() {
+        let valid = FlowConfig::default_for(Flow::Usps1583);
+        assert!(check(&valid).is_ok());
+        type Spoil = fn(&mut FlowConfig);
+        let refused: [(&str, Spoil); 5] = [
+            ("photo_id_types", |c| c.photo_id_types = vec!["Passport!".into()]),
+            ("photo_id_types", |c| c.photo_id_types = vec!["social_security_card".into()]),
+            ("photo_id_types", |c| c.photo_id_types.clear()),
+            ("proof_of_address_types", |c| c.proof_of_address_types.clear()),
+            ("selfie_threshold", |c| c.selfie_threshold = f64::NAN),
+        ];
+        for (field, spoil) in refused {
+            let mut config = valid.clone();
+            spoil(&mut config);
+            match check(&config) {
+                Err(AppError::Validation(errors)) => assert!(errors.contains_key(field), "{field}: {errors:?}"),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
 }

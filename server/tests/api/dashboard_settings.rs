@@ -88,13 +88,13 @@ async fn admins_edit_flow_settings_that_the_api_serves(engine: Engine) {
     let form = [
         ("slug", "acme"),
         ("flow", "usps1583"),
-        ("photo_id_types", "passport, drivers_license"),
-        ("proof_of_address_types", "lease, utility_bill"),
-        ("require_proof_of_address", "on"),
-        ("require_selfie", "on"),
-        ("selfie_threshold", "0.7"),
-        ("on_pass", "manual_review"),
-        ("on_fail", "auto_reject"),
+        ("settings[photo_id_types]", "passport, drivers_license"),
+        ("settings[proof_of_address_types]", "lease, utility_bill"),
+        ("settings[require_proof_of_address]", "on"),
+        ("settings[require_selfie]", "on"),
+        ("settings[selfie_threshold]", "0.7"),
+        ("settings[on_pass]", "manual_review"),
+        ("settings[on_fail]", "auto_reject"),
     ];
     let (status, body) = app.rpc(&admin, "save_flow_settings", &form).await;
     assert_eq!(status, 200, "{body}");
@@ -112,7 +112,7 @@ async fn admins_edit_flow_settings_that_the_api_serves(engine: Engine) {
     assert_eq!(api.post("/usps1583/verifications", refused).await.0, 422, "a narrowed list is enforced");
 
     let mut bad = form.to_vec();
-    bad[2] = ("photo_id_types", "passport, social_security_card");
+    bad[2] = ("settings[photo_id_types]", "passport, social_security_card");
     let (status, body) = app.rpc(&admin, "save_flow_settings", &bad).await;
     assert_eq!(status, 422);
     assert!(body.to_string().contains("never accepted"), "{body}");
@@ -156,11 +156,11 @@ async fn form_posts_come_back_to_the_page_with_their_outcome(engine: Engine) {
     let form = vec![
         ("slug", "acme"),
         ("flow", "usps1583"),
-        ("photo_id_types", "passport, social_security_card"),
-        ("proof_of_address_types", "lease"),
-        ("selfie_threshold", "0.6"),
-        ("on_pass", "manual_review"),
-        ("on_fail", "manual_review"),
+        ("settings[photo_id_types]", "passport, social_security_card"),
+        ("settings[proof_of_address_types]", "lease"),
+        ("settings[selfie_threshold]", "0.6"),
+        ("settings[on_pass]", "manual_review"),
+        ("settings[on_fail]", "manual_review"),
     ];
     // A refused change: back to the page (an earlier outcome dropped), the error named.
     let refused = post(form.clone(), format!("{page}?__path=%2Frpc%2Fsave_blacklist")).await.unwrap();
@@ -178,7 +178,7 @@ async fn form_posts_come_back_to_the_page_with_their_outcome(engine: Engine) {
 
     // A good one: back to the page, which says it is saved.
     let mut good = form;
-    good[2] = ("photo_id_types", "passport");
+    good[2] = ("settings[photo_id_types]", "passport");
     let saved = post(good, location).await.unwrap();
     assert_eq!(saved.status(), 303);
     let location = saved.headers()["location"].to_str().unwrap().to_string();
@@ -197,11 +197,11 @@ async fn form_posts_come_back_to_the_page_with_their_outcome(engine: Engine) {
             &[
                 ("slug", "acme"),
                 ("flow", "usps1583"),
-                ("photo_id_types", "social_security_card"),
-                ("proof_of_address_types", ""),
-                ("selfie_threshold", "0.6"),
-                ("on_pass", "manual_review"),
-                ("on_fail", "manual_review"),
+                ("settings[photo_id_types]", "social_security_card"),
+                ("settings[proof_of_address_types]", ""),
+                ("settings[selfie_threshold]", "0.6"),
+                ("settings[on_pass]", "manual_review"),
+                ("settings[on_fail]", "manual_review"),
             ],
         )
         .await;

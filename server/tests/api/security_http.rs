@@ -30,11 +30,11 @@ async fn form_outcomes_are_bound_to_the_session_and_expire(engine: Engine) {
         .form(&[
             ("slug", "acme"),
             ("flow", "usps1583"),
-            ("photo_id_types", "passport, social_security_card"),
-            ("proof_of_address_types", "lease"),
-            ("selfie_threshold", "0.6"),
-            ("on_pass", "manual_review"),
-            ("on_fail", "manual_review"),
+            ("settings[photo_id_types]", "passport, social_security_card"),
+            ("settings[proof_of_address_types]", "lease"),
+            ("settings[selfie_threshold]", "0.6"),
+            ("settings[on_pass]", "manual_review"),
+            ("settings[on_fail]", "manual_review"),
         ])
         .send()
         .await

@@ -45,7 +45,7 @@ const PARALLEL_BLOBS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RotationError {
-    #[error("{what} does not open with the current master key (ATTEST_MASTER_KEY or <data-dir>/master.key is not the key this data was sealed with); nothing more was changed")]
+    #[error("{what} does not open with the current master key: ATTEST_MASTER_KEY (or <data-dir>/master.key) is not the key it was sealed with, or it is damaged; nothing more was changed")]
     Undecryptable { what: String },
     #[error("document file {key}: {source}")]
     Store { key: String, source: std::io::Error },

@@ -169,13 +169,7 @@ const SEALED_COLUMNS: &[SealedColumn] = &[
     SealedColumn { table: "users", keys: &["id"], column: "totp_pending_enc", text: Text::Base64, derived: None },
     SealedColumn { table: "webhook_endpoints", keys: &["id"], column: "secret_enc", text: Text::Base64, derived: None },
     SealedColumn { table: "webhook_endpoints", keys: &["id"], column: "previous_secret_enc", text: Text::Base64, derived: None },
-    SealedColumn {
-        table: "idempotency_keys",
-        keys: &["workspace_id", "key"],
-        column: "response_sealed",
-        text: Text::Hex,
-        derived: Some(IDEMPOTENCY_LABEL),
-    },
+    SealedColumn { table: "idempotency_keys", keys: &["workspace_id", "key"], column: "response_sealed", text: Text::Hex, derived: Some(IDEMPOTENCY_LABEL) },
 ];
 
 /// Re-seals every secret in the database under `new`, carries the recovery-code key and

@@ -120,13 +120,12 @@ async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
         anyhow::bail!("the two databases are on different migrations (SQLite {src_versions:?}, PostgreSQL {dst_versions:?}); run `attest migrate` on both with this release");
     }
 
-    let src_tables: BTreeSet<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_sqlx_migrations'",
-    )
-    .fetch_all(&mut src)
-    .await?
-    .into_iter()
-    .collect();
+    let src_tables: BTreeSet<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_sqlx_migrations'")
+            .fetch_all(&mut src)
+            .await?
+            .into_iter()
+            .collect();
     let dst_tables: BTreeSet<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations'",
     )
@@ -183,8 +182,7 @@ async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
     }
     let mut order: Vec<String> = Vec::new();
     while order.len() < src_tables.len() {
-        let ready: Vec<String> =
-            src_tables.iter().filter(|t| !order.contains(t) && parents[*t].iter().all(|p| order.contains(p))).cloned().collect();
+        let ready: Vec<String> = src_tables.iter().filter(|t| !order.contains(t) && parents[*t].iter().all(|p| order.contains(p))).cloned().collect();
         if ready.is_empty() {
             anyhow::bail!("the foreign keys between tables form a cycle; cannot order the copy");
         }
@@ -277,7 +275,12 @@ async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
             c = ident(&column)?,
             t = ident(&table)?
         );
-        sqlx::query(&sql).bind(ident(&table)?).bind(&column).execute(&mut *writing).await.map_err(|e| anyhow::anyhow!("moving the sequence of {table}.{column}: {e}"))?;
+        sqlx::query(&sql)
+            .bind(ident(&table)?)
+            .bind(&column)
+            .execute(&mut *writing)
+            .await
+            .map_err(|e| anyhow::anyhow!("moving the sequence of {table}.{column}: {e}"))?;
     }
     writing.commit().await.map_err(|e| anyhow::anyhow!("committing the copy: {e}"))?;
     reading.rollback().await.ok();

@@ -104,14 +104,8 @@ fn browser() -> reqwest::Client {
 
 /// A server function called as the hydrated page does.
 async fn rpc(client: &reqwest::Client, base: &str, name: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = client
-        .post(format!("{base}/rpc/{name}"))
-        .header("Accept", "application/json")
-        .header("Sec-Fetch-Site", "same-origin")
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        client.post(format!("{base}/rpc/{name}")).header("Accept", "application/json").header("Sec-Fetch-Site", "same-origin").form(form).send().await.unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
@@ -266,8 +260,16 @@ async fn webhook_endpoint(app: &TestApp, token: &str, url: &str) -> (String, Str
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap();
-    let rotated: Value =
-        client.post(app.url(&format!("/api/v1/webhook-endpoints/{id}/rotate-secret"))).bearer_auth(token).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let rotated: Value = client
+        .post(app.url(&format!("/api/v1/webhook-endpoints/{id}/rotate-secret")))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     (rotated["secret"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string())
 }
 
@@ -340,7 +342,9 @@ async fn a_rotated_master_key_opens_everything_and_the_old_one_nothing(engine: E
     let new = MasterKey::generate();
     let new_key_file = work.path().join("new.key");
     std::fs::write(&new_key_file, new.to_base64()).unwrap();
-    let rotate = |key: &MasterKey| attest(&data_dir, &url, &["admin", "rotate-master-key", "--new-key-file", new_key_file.to_str().unwrap()], &[("ATTEST_MASTER_KEY", &key.to_base64())]);
+    let rotate = |key: &MasterKey| {
+        attest(&data_dir, &url, &["admin", "rotate-master-key", "--new-key-file", new_key_file.to_str().unwrap()], &[("ATTEST_MASTER_KEY", &key.to_base64())])
+    };
 
     // A key that did not seal this data is refused, and nothing changes.
     let refused = rotate(&MasterKey::generate());
@@ -384,10 +388,11 @@ async fn a_rotated_master_key_opens_everything_and_the_old_one_nothing(engine: E
     assert_eq!(sign_in(&serving.base, &fresh_totp(&app.db, &secret).await).await, 200, "an authenticator code signs in");
     assert_eq!(sign_in(&serving.base, &recovery[0]).await, 200, "a recovery code issued before the rotation signs in");
     assert_eq!(sign_in(&serving.base, &recovery[0]).await, 401, "…once");
-    let voided: Vec<Option<i64>> = sqlx::query_scalar("SELECT c.voided_at FROM mfa_challenges c JOIN users u ON u.id = c.user_id WHERE u.email = 'bob@acme.test'")
-        .fetch_all(app.db.pool())
-        .await
-        .unwrap();
+    let voided: Vec<Option<i64>> =
+        sqlx::query_scalar("SELECT c.voided_at FROM mfa_challenges c JOIN users u ON u.id = c.user_id WHERE u.email = 'bob@acme.test'")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
     assert!(!voided.is_empty() && voided.iter().all(Option::is_some), "an emailed code pending across the rotation is void (it was hashed under the old key)");
     assert_eq!(rpc(&bob, &serving.base, "verify_mfa", &[("code", &bob_code)]).await.0, 410, "Bob is sent back to sign in again");
     // The webhook endpoint made before the rotation still signs with both of its secrets.
@@ -483,12 +488,25 @@ async fn a_sqlite_install_moves_to_postgres_with_every_row_document_and_secret()
     ] {
         sqlx::query(sql).execute(app.db.pool()).await.unwrap();
     }
-    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name <> '_sqlx_migrations' ORDER BY name")
-        .fetch_all(app.db.pool())
-        .await
-        .unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name <> '_sqlx_migrations' ORDER BY name")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
     let counts = row_counts(&app.db, &tables).await;
-    for table in ["workspaces", "users", "memberships", "api_tokens", "verifications", "documents", "webhook_endpoints", "recovery_codes", "idempotency_keys", "events", "history"] {
+    for table in [
+        "workspaces",
+        "users",
+        "memberships",
+        "api_tokens",
+        "verifications",
+        "documents",
+        "webhook_endpoints",
+        "recovery_codes",
+        "idempotency_keys",
+        "events",
+        "history",
+    ] {
         assert!(counts[table] > 0, "the test has {table} rows to move");
     }
 
@@ -574,7 +592,8 @@ async fn a_sqlite_install_moves_to_postgres_with_every_row_document_and_secret()
     let mut more = Uploaded::new();
     create_with_document(&client, &serving.base, &api.token, 9, &mut more).await;
     read_back_every_document(&serving.base, &api.token, &more).await;
-    let token = succeeded(&attest(&data_dir, &target, &["admin", "create-token", "--workspace", "acme", "--name", "after the move"], &[("ATTEST_MASTER_KEY", &key)]));
+    let token =
+        succeeded(&attest(&data_dir, &target, &["admin", "create-token", "--workspace", "acme", "--name", "after the move"], &[("ATTEST_MASTER_KEY", &key)]));
     let token = token.lines().last().unwrap().trim().to_string();
     let me = client.get(format!("{}/api/v1/usps1583/verifications", serving.base)).bearer_auth(&token).send().await.unwrap();
     assert_eq!(me.status(), 200);

@@ -99,6 +99,9 @@ async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
     if !(to.starts_with("postgres:") || to.starts_with("postgresql:")) {
         anyhow::bail!("--to must be a PostgreSQL URL (postgres://user:password@host/database)");
     }
+    if !config.database_url().starts_with("sqlite:") {
+        anyhow::bail!("copy-database moves the embedded SQLite database to PostgreSQL; DATABASE_URL is not a SQLite database");
+    }
     let source_path = super::backup::sqlite_path(config, "attest admin copy-database")?;
     if !source_path.exists() {
         anyhow::bail!("no database at {} (DATABASE_URL / ATTEST_DATA_DIR): nothing to copy", source_path.display());

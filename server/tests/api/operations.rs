@@ -69,8 +69,9 @@ impl Drop for Serving {
     }
 }
 
-/// Starts `attest serve` (with its workers) on `database_url` and `data_dir` with `key`.
-async fn serve(data_dir: &Path, database_url: &str, key: &str) -> Serving {
+/// Starts `attest serve` (with its workers) on `database_url` and `data_dir` with `key`
+/// (`None`: the one in `<data-dir>/master.key`).
+async fn serve(data_dir: &Path, database_url: &str, key: Option<&str>) -> Serving {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(env!("CARGO_BIN_EXE_attest"))
         .arg("serve")
@@ -79,7 +80,7 @@ async fn serve(data_dir: &Path, database_url: &str, key: &str) -> Serving {
         .env("ATTEST_ENV", "sandbox")
         .env("ATTEST_DATA_DIR", data_dir)
         .env("DATABASE_URL", database_url)
-        .env("ATTEST_MASTER_KEY", key)
+        .env("ATTEST_MASTER_KEY", key.unwrap_or_default())
         .env("ATTEST_MFA_REQUIRED", "true")
         .env("ATTEST_ADDR", format!("127.0.0.1:{port}"))
         .env("ATTEST_LOG", "warn")
@@ -380,7 +381,7 @@ async fn a_rotated_master_key_opens_everything_and_the_old_one_nothing(engine: E
     assert_ne!(totp_after, secrets_before.0, "authenticator secrets re-sealed");
 
     // `attest serve` with the NEW key reads it all.
-    let serving = serve(&data_dir, &url, &new.to_base64()).await;
+    let serving = serve(&data_dir, &url, Some(&new.to_base64())).await;
     read_back_every_document(&serving.base, &api.token, &uploaded).await;
     let (status, replay_body, replayed) = idempotent_create(&serving.base, &api.token).await;
     assert_eq!((status, replayed), (201, true), "the stored response is replayed: {replay_body}");
@@ -404,34 +405,44 @@ both_engines!(a_rotated_master_key_opens_everything_and_the_old_one_nothing);
 /// when the rotation completes, so `attest serve` keeps starting without configuration.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_master_key_file_is_replaced_only_when_the_rotation_completes() {
-    let app = TestApp::spawn_with(Engine::Sqlite, &[("ATTEST_WORKERS", "false")]).await;
+    let app = TestApp::spawn_with(Engine::Sqlite, &[("ATTEST_WORKERS", "false"), ("ATTEST_MFA_REQUIRED", "true")]).await;
     let api = app.api("acme").await;
     let mut uploaded = Uploaded::new();
     create_with_document(&app.client, &app.address, &api.token, 0, &mut uploaded).await;
+    let (secret, recovery) = enroll_ada(&app).await;
     let data_dir = app.config.data_dir.clone();
     let url = app.config.database_url().to_string();
-    let old_text = std::fs::read_to_string(data_dir.join("master.key")).unwrap();
+    let key_file = data_dir.join("master.key");
+    let old_text = std::fs::read_to_string(&key_file).unwrap();
     let new = MasterKey::generate();
+    let rotate = |key: &MasterKey| attest(&data_dir, &url, &["admin", "rotate-master-key"], &[("ATTEST_NEW_MASTER_KEY", &key.to_base64())]);
 
     let missing = attest(&data_dir, &url, &["admin", "rotate-master-key"], &[]);
     assert!(failed(&missing).contains("ATTEST_NEW_MASTER_KEY"), "the new key must be given");
-    assert_eq!(std::fs::read_to_string(data_dir.join("master.key")).unwrap(), old_text);
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), old_text);
 
-    let output = attest(&data_dir, &url, &["admin", "rotate-master-key"], &[("ATTEST_NEW_MASTER_KEY", &new.to_base64())]);
+    let output = rotate(&new);
     let out = succeeded(&output);
-    assert!(out.contains("now holds the new key"), "{out}");
+    assert!(out.contains("now holds the new key") && out.contains("their key is now sealed by the new master key"), "{out}");
     assert!(!said(&output).contains(&new.to_base64()) && !said(&output).contains(old_text.trim()), "keys are never printed");
-    assert_eq!(MasterKey::from_base64(&std::fs::read_to_string(data_dir.join("master.key")).unwrap()).unwrap().to_base64(), new.to_base64());
+    assert_eq!(MasterKey::from_base64(&std::fs::read_to_string(&key_file).unwrap()).unwrap().to_base64(), new.to_base64());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(data_dir.join("master.key")).unwrap().permissions().mode() & 0o077, 0, "owner-only");
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o077, 0, "owner-only");
     }
     // Run again (the file now holds the new key): a check that finds everything under it.
-    let again = succeeded(&attest(&data_dir, &url, &["admin", "rotate-master-key"], &[("ATTEST_NEW_MASTER_KEY", &new.to_base64())]));
+    let again = succeeded(&rotate(&new));
     assert!(again.contains("already the key in use") && again.contains("0 rewrapped, 2 already"), "{again}");
-    let serving = serve(&data_dir, &url, &new.to_base64()).await;
+
+    // A second rotation carries the recovery-code key on again.
+    let newer = MasterKey::generate();
+    let out = succeeded(&rotate(&newer));
+    assert!(out.contains("2 rewrapped") && out.contains("their key re-sealed"), "{out}");
+    let serving = serve(&data_dir, &url, None).await;
     read_back_every_document(&serving.base, &api.token, &uploaded).await;
+    assert_eq!(sign_in(&serving.base, &recovery[3]).await, 200, "a recovery code from before both rotations signs in");
+    assert_eq!(sign_in(&serving.base, &fresh_totp(&app.db, &secret).await).await, 200);
 }
 
 async fn row_counts(db: &app::store::Db, tables: &[String]) -> BTreeMap<String, i64> {
@@ -576,7 +587,7 @@ async fn a_sqlite_install_moves_to_postgres_with_every_row_document_and_secret()
     assert!(!said(&output).contains(&key), "the key is never printed");
 
     // `attest serve` on PostgreSQL, same data directory and master key, reads it all back.
-    let serving = serve(&data_dir, &target, &key).await;
+    let serving = serve(&data_dir, &target, Some(&key)).await;
     let client = reqwest::Client::new();
     let listed_after: Value =
         client.get(format!("{}/api/v1/usps1583/verifications", serving.base)).bearer_auth(&api.token).send().await.unwrap().json().await.unwrap();

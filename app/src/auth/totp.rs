@@ -137,11 +137,15 @@ pub enum CarriedKey {
 
 /// Master-key rotation, inside its transaction: makes the recovery-code key readable with
 /// `new` only, so every stored recovery code keeps working (see [`recovery_key`]).
-/// Refused when `old` cannot open the sealed key.
+/// `hashed_under` is the master key the database's secrets were sealed with when this
+/// transaction began (the old key, or the new one when a run is repeated or reversed):
+/// with no key stored yet, codes were hashed under the key derived from it. Refused when
+/// `old` cannot open the sealed key.
 pub async fn carry_recovery_key(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     old: &MasterKey,
     new: &MasterKey,
+    hashed_under: &MasterKey,
 ) -> Result<CarriedKey, crate::documents::rotation::RotationError> {
     use crate::documents::rotation::RotationError;
     let sealed: Option<String> =
@@ -149,7 +153,7 @@ pub async fn carry_recovery_key(
     let Some(sealed) = sealed else {
         sqlx::query("INSERT INTO instance_keys (purpose, key_sealed, created_at) VALUES ($1, $2, $3)")
             .bind(RECOVERY_KEY)
-            .bind(seal(new, &old.derive(RECOVERY_KEY)))
+            .bind(seal(new, &hashed_under.derive(RECOVERY_KEY)))
             .bind(now_ms())
             .execute(&mut **tx)
             .await?;

@@ -213,7 +213,11 @@ pub async fn rotate_database(db: &Db, old: &MasterKey, new: &MasterKey, commit: 
             resealed += 1;
         }
     }
-    let recovery_key = crate::auth::totp::carry_recovery_key(&mut tx, old, new).await?;
+    // Every secret already under the new key: the transaction of an earlier run (or of a
+    // rotation now being reversed) committed, so the codes' key derives from `new`. The
+    // database changes in one transaction, so it is never half under each key.
+    let hashed_under = if resealed == 0 && already > 0 { new } else { old };
+    let recovery_key = crate::auth::totp::carry_recovery_key(&mut tx, old, new, hashed_under).await?;
     // Emailed codes were hashed under the old key; a check with the key in use keeps them.
     let challenges_voided = if old.same_key(new) {
         0

@@ -322,6 +322,20 @@ async fn a_rotated_master_key_opens_everything_and_the_old_one_nothing(engine: E
     receiver.trust(&[&current, &previous]);
     let (status, first_body, replayed) = idempotent_create(&app.address, &api.token).await;
     assert_eq!((status, replayed), (201, false));
+    let data_dir = app.config.data_dir.clone();
+    let url = app.config.database_url().to_string();
+    let store = LocalBlobStore::new(data_dir.join("documents"));
+
+    // A rotation to another key, interrupted after one file, then reversed by running it
+    // with the keys swapped: everything is back under the old key, recovery codes included.
+    let detour = MasterKey::generate();
+    let first_file = app::documents::rotation::document_blob_keys(&app.db).await.unwrap().remove(0);
+    assert_eq!(app::documents::rotation::rewrap_blob(&store, &first_file, &old, &detour).await.unwrap(), app::documents::rotation::BlobOutcome::Rewrapped);
+    let back =
+        attest(&data_dir, &url, &["admin", "rotate-master-key"], &[("ATTEST_MASTER_KEY", &detour.to_base64()), ("ATTEST_NEW_MASTER_KEY", &old.to_base64())]);
+    let back = succeeded(&back);
+    assert!(back.contains("1 rewrapped, 5 already under the new key") && back.contains("0 secrets re-sealed"), "{back}");
+
     // Bob is half-way through an emailed-code sign-in when the key changes.
     app.seed_member("acme", "bob@acme.test", PASSWORD, app::access::Role::Viewer).await;
     let bob = browser();
@@ -337,8 +351,6 @@ async fn a_rotated_master_key_opens_everything_and_the_old_one_nothing(engine: E
     };
     let secrets_before = sealed_secrets().await;
 
-    let data_dir = app.config.data_dir.clone();
-    let url = app.config.database_url().to_string();
     let work = tempfile::tempdir().unwrap();
     let new = MasterKey::generate();
     let new_key_file = work.path().join("new.key");
@@ -354,7 +366,6 @@ async fn a_rotated_master_key_opens_everything_and_the_old_one_nothing(engine: E
     assert_eq!(sealed_secrets().await, secrets_before, "no secret touched");
 
     // An interrupted rotation: part of the files already under the new key.
-    let store = LocalBlobStore::new(data_dir.join("documents"));
     for key in before.keys().take(2) {
         let outcome = app::documents::rotation::rewrap_blob(&store, key, &old, &new).await.unwrap();
         assert_eq!(outcome, app::documents::rotation::BlobOutcome::Rewrapped);

@@ -116,6 +116,10 @@ const RECOVERY_KEY: &str = "recovery-code";
 /// ([`carry_recovery_key`]); from then on that sealed key is the one in use. The
 /// stored hashes stay exactly as they were, and a copy of the database alone still
 /// cannot be searched for codes: the key is in it only sealed by the master key.
+/// Voiding the codes instead would lock out exactly the users who need one (a lost
+/// phone), unannounced. Keeping a key first derived from the old master key costs
+/// nothing even when that key leaked: the keyed hash only stops a database copy from
+/// being searched, and a code's 80 random bits cannot be searched anyway.
 async fn recovery_key<'e>(executor: impl sqlx::Executor<'e, Database = sqlx::Any>, master: &MasterKey) -> Result<[u8; 32], AppError> {
     let sealed: Option<String> =
         sqlx::query_scalar("SELECT key_sealed FROM instance_keys WHERE purpose = $1").bind(RECOVERY_KEY).fetch_optional(executor).await?;
@@ -127,7 +131,7 @@ async fn recovery_key<'e>(executor: impl sqlx::Executor<'e, Database = sqlx::Any
 /// What [`carry_recovery_key`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CarriedKey {
-    /// The key derived from the old master key is now sealed by the new one.
+    /// No key was stored yet: the one the codes were hashed under is now sealed by the new master key.
     Sealed,
     /// The sealed key was opened with the old master key and sealed by the new one.
     Resealed,

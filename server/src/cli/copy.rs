@@ -95,6 +95,22 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The target's tables (`_sqlx_migrations` included); refused when any other holds a row.
+async fn refuse_non_empty(dst: &mut sqlx::PgConnection) -> anyhow::Result<Vec<String>> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+    )
+    .fetch_all(&mut *dst)
+    .await?;
+    for table in tables.iter().filter(|t| *t != "_sqlx_migrations") {
+        let has_rows: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {})", ident(table)?)).fetch_one(&mut *dst).await?;
+        if has_rows {
+            anyhow::bail!("the target database is not empty (table {table} has rows); refusing to copy into it: give an empty database");
+        }
+    }
+    Ok(tables)
+}
+
 async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
     if !(to.starts_with("postgres:") || to.starts_with("postgresql:")) {
         anyhow::bail!("--to must be a PostgreSQL URL (postgres://user:password@host/database)");
@@ -106,6 +122,13 @@ async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
     if !source_path.exists() {
         anyhow::bail!("no database at {} (DATABASE_URL / ATTEST_DATA_DIR): nothing to copy", source_path.display());
     }
+    // The target is looked at before anything is written to it: any row, or tables that
+    // are not Attest's, and it is left alone.
+    let mut dst = sqlx::PgConnection::connect(to).await.map_err(|e| anyhow::anyhow!("cannot open the target database {}: {e}", redact(to)))?;
+    let existing = refuse_non_empty(&mut dst).await?;
+    if !existing.is_empty() && !existing.iter().any(|t| t == "_sqlx_migrations") {
+        anyhow::bail!("the target database already has tables that are not Attest's ({}); give an empty database", existing.join(", "));
+    }
     // Both sides on this release's schema: the source brought up to date, the target
     // migrated from nothing.
     startup::open_database(config).await?.close().await;
@@ -114,7 +137,6 @@ async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
     target.close().await;
 
     let mut src = super::backup::open_sqlite(&source_path, true).await?;
-    let mut dst = sqlx::PgConnection::connect(to).await.map_err(|e| anyhow::anyhow!("cannot open the target database {}: {e}", redact(to)))?;
 
     let versions = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
     let src_versions: Vec<i64> = sqlx::query_scalar(versions).fetch_all(&mut src).await?;
@@ -141,12 +163,7 @@ async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
         let only_dst: Vec<_> = dst_tables.difference(&src_tables).collect();
         anyhow::bail!("the schemas differ: only in SQLite {only_src:?}, only in PostgreSQL {only_dst:?}");
     }
-    for table in &dst_tables {
-        let has_rows: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {})", ident(table)?)).fetch_one(&mut dst).await?;
-        if has_rows {
-            anyhow::bail!("the target database is not empty (table {table} has rows); refusing to copy into it: give an empty database");
-        }
-    }
+    refuse_non_empty(&mut dst).await?;
 
     // Columns as the target has them, checked against the source's.
     let mut columns: BTreeMap<String, Vec<Column>> = BTreeMap::new();

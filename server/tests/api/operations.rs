@@ -498,6 +498,15 @@ async fn a_sqlite_install_moves_to_postgres_with_every_row_document_and_secret()
     assert!(failed(&refused).contains("not empty"), "{}", said(&refused));
     assert_eq!(row_counts(&busy_db, &["workspaces".to_string(), "users".to_string()]).await.values().sum::<i64>(), 1);
     busy_db.close().await;
+    let foreign = crate::helpers::fresh_postgres_database().await;
+    let foreign_db = app::store::Db::connect(&foreign).await.unwrap();
+    sqlx::query("CREATE TABLE invoices (id BIGINT PRIMARY KEY)").execute(foreign_db.pool()).await.unwrap();
+    let refused = attest(&data_dir, &sqlite_url, &["admin", "copy-database", "--to", &foreign], &[]);
+    assert!(failed(&refused).contains("not Attest's"), "another application's database is left alone: {}", said(&refused));
+    let untouched: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()").fetch_one(foreign_db.pool()).await.unwrap();
+    assert_eq!(untouched, 1, "no Attest table was created there");
+    foreign_db.close().await;
 
     // Counters: no Attest table has one today, a later migration might. The copy keeps
     // their values and moves PostgreSQL's sequence past them.

@@ -96,14 +96,86 @@ fn normalize_recovery(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
 }
 
-/// Recovery codes are stored as an HMAC keyed from the master key (`h1:` + hex), so a
-/// copy of the database alone cannot be searched for them.
-fn hash_recovery(master: &MasterKey, code: &str) -> String {
+/// Recovery codes are stored as an HMAC (`h1:` + hex) under [`recovery_key`], so a copy
+/// of the database alone cannot be searched for them.
+fn hash_recovery(key: &[u8; 32], code: &str) -> String {
     use hmac::{Hmac, Mac};
-    let key = master.derive("recovery-code");
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(normalize_recovery(code).as_bytes());
     format!("h1:{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// `instance_keys.purpose` of the recovery-code HMAC key, and the label it is first
+/// derived from the master key with.
+const RECOVERY_KEY: &str = "recovery-code";
+
+/// The key recovery codes are hashed with. Until the first master-key rotation it is
+/// derived from the master key. A rotation cannot re-hash the stored codes (only their
+/// HMACs are kept, never the codes), so it keeps them valid instead by sealing the key
+/// they were hashed with under the new master key in `instance_keys`
+/// ([`carry_recovery_key`]); from then on that sealed key is the one in use. The
+/// stored hashes stay exactly as they were, and a copy of the database alone still
+/// cannot be searched for codes: the key is in it only sealed by the master key.
+/// Voiding the codes instead would lock out exactly the users who need one (a lost
+/// phone), unannounced. Keeping a key first derived from the old master key costs
+/// nothing even when that key leaked: the keyed hash only stops a database copy from
+/// being searched, and a code's 80 random bits cannot be searched anyway.
+async fn recovery_key<'e>(executor: impl sqlx::Executor<'e, Database = sqlx::Any>, master: &MasterKey) -> Result<[u8; 32], AppError> {
+    let sealed: Option<String> =
+        sqlx::query_scalar("SELECT key_sealed FROM instance_keys WHERE purpose = $1").bind(RECOVERY_KEY).fetch_optional(executor).await?;
+    let Some(sealed) = sealed else { return Ok(master.derive(RECOVERY_KEY)) };
+    let key = unseal(master, &sealed)?;
+    key.try_into().map_err(|_| AppError::internal("stored recovery-code key", "not 32 bytes"))
+}
+
+/// What [`carry_recovery_key`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarriedKey {
+    /// No key was stored yet: the one the codes were hashed under is now sealed by the new master key.
+    Sealed,
+    /// The sealed key was opened with the old master key and sealed by the new one.
+    Resealed,
+    /// Already sealed by the new master key (a rotation run again).
+    Already,
+}
+
+/// Master-key rotation, inside its transaction: makes the recovery-code key readable with
+/// `new` only, so every stored recovery code keeps working (see [`recovery_key`]).
+/// `hashed_under` is the master key the database's secrets were sealed with when this
+/// transaction began (the old key, or the new one when a run is repeated or reversed):
+/// with no key stored yet, codes were hashed under the key derived from it. Refused when
+/// `old` cannot open the sealed key.
+pub async fn carry_recovery_key(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    old: &MasterKey,
+    new: &MasterKey,
+    hashed_under: &MasterKey,
+) -> Result<CarriedKey, crate::documents::rotation::RotationError> {
+    use crate::documents::rotation::RotationError;
+    let sealed: Option<String> =
+        sqlx::query_scalar("SELECT key_sealed FROM instance_keys WHERE purpose = $1").bind(RECOVERY_KEY).fetch_optional(&mut **tx).await?;
+    let Some(sealed) = sealed else {
+        sqlx::query("INSERT INTO instance_keys (purpose, key_sealed, created_at) VALUES ($1, $2, $3)")
+            .bind(RECOVERY_KEY)
+            .bind(seal(new, &hashed_under.derive(RECOVERY_KEY)))
+            .bind(now_ms())
+            .execute(&mut **tx)
+            .await?;
+        return Ok(CarriedKey::Sealed);
+    };
+    let undecryptable = || RotationError::Undecryptable { what: "instance_keys.key_sealed (the recovery-code key)".into() };
+    let bytes = base64::engine::general_purpose::STANDARD.decode(&sealed).map_err(|_| undecryptable())?;
+    match crypto::reseal(old, new, &bytes).map_err(|_| undecryptable())? {
+        None => Ok(CarriedKey::Already),
+        Some(resealed) => {
+            sqlx::query("UPDATE instance_keys SET key_sealed = $1 WHERE purpose = $2")
+                .bind(base64::engine::general_purpose::STANDARD.encode(resealed))
+                .bind(RECOVERY_KEY)
+                .execute(&mut **tx)
+                .await?;
+            Ok(CarriedKey::Resealed)
+        }
+    }
 }
 
 /// The bare SHA-256 that codes issued before the keyed hash were stored as; they keep
@@ -124,12 +196,13 @@ fn new_recovery_code() -> String {
 
 async fn replace_recovery_codes(tx: &mut sqlx::Transaction<'static, sqlx::Any>, master: &MasterKey, user_id: &str) -> Result<Vec<String>, AppError> {
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    let key = recovery_key(&mut **tx, master).await?;
     let mut codes = Vec::with_capacity(RECOVERY_CODES);
     for _ in 0..RECOVERY_CODES {
         let code = new_recovery_code();
         sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
             .bind(user_id)
-            .bind(hash_recovery(master, &code))
+            .bind(hash_recovery(&key, &code))
             .bind(now_ms())
             .execute(&mut **tx)
             .await?;
@@ -176,7 +249,7 @@ pub async fn verify_login_code(db: &Db, master: &MasterKey, user_id: &str, code:
     let used = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash IN ($3, $4) AND used_at IS NULL")
         .bind(now_ms())
         .bind(user_id)
-        .bind(hash_recovery(master, code))
+        .bind(hash_recovery(&recovery_key(db.pool(), master).await?, code))
         .bind(legacy_hash_recovery(code))
         .execute(db.pool())
         .await?;
@@ -218,9 +291,9 @@ mod tests {
 
     #[test]
     fn recovery_codes_hash_the_same_however_typed() {
-        let master = MasterKey::generate();
-        assert_eq!(hash_recovery(&master, "abcd-efgh-jkmn-pqrs"), hash_recovery(&master, " ABCD EFGH JKMN PQRS "));
-        assert_ne!(hash_recovery(&master, "abcd-efgh-jkmn-pqrs"), hash_recovery(&master, "abcd-efgh-jkmn-pqrt"));
+        let key = MasterKey::generate().derive(RECOVERY_KEY);
+        assert_eq!(hash_recovery(&key, "abcd-efgh-jkmn-pqrs"), hash_recovery(&key, " ABCD EFGH JKMN PQRS "));
+        assert_ne!(hash_recovery(&key, "abcd-efgh-jkmn-pqrs"), hash_recovery(&key, "abcd-efgh-jkmn-pqrt"));
     }
 
     #[test]
@@ -230,10 +303,9 @@ mod tests {
         assert_eq!(letters.len(), 16, "{code}");
         // 16 letters of 32: 16 × 5 = 80 bits.
         assert!(letters.bytes().all(|b| b"0123456789abcdefghjkmnpqrstvwxyz".contains(&b)));
-        let master = MasterKey::generate();
-        let stored = hash_recovery(&master, &code);
+        let stored = hash_recovery(&MasterKey::generate().derive(RECOVERY_KEY), &code);
         assert!(stored.starts_with("h1:"));
-        assert_ne!(stored, hash_recovery(&MasterKey::generate(), &code), "the hash is keyed");
+        assert_ne!(stored, hash_recovery(&MasterKey::generate().derive(RECOVERY_KEY), &code), "the hash is keyed");
         assert_ne!(stored.trim_start_matches("h1:"), legacy_hash_recovery(&code));
     }
 }

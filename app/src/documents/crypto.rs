@@ -56,6 +56,11 @@ impl MasterKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// Whether `other` is this same key (compared in constant time).
+    pub fn same_key(&self, other: &MasterKey) -> bool {
+        subtle::ConstantTimeEq::ct_eq(&self.0[..], &other.0[..]).into()
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&self.0))
     }
@@ -96,6 +101,48 @@ pub fn open(master: &MasterKey, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
     Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&file_key)).decrypt(nonce, &sealed[76..]).map_err(|_| CryptoError::Decrypt)
 }
 
+/// The file key of a sealed file, unwrapped with `master`.
+fn unwrap_file_key(master: &MasterKey, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < HEADER + 16 || &sealed[..4] != MAGIC {
+        return Err(CryptoError::Malformed);
+    }
+    master.cipher().decrypt(Nonce::from_slice(&sealed[4..16]), &sealed[16..64]).map_err(|_| CryptoError::Decrypt)
+}
+
+/// Whether `sealed`'s file key is wrapped by `master` (the AES-GCM tag of the wrapped
+/// key proves it; the document itself is not decrypted).
+pub fn is_wrapped_by(master: &MasterKey, sealed: &[u8]) -> bool {
+    unwrap_file_key(master, sealed).is_ok()
+}
+
+/// Master-key rotation of one sealed file: its file key, unwrapped with `old`, wrapped
+/// again by `new` under a fresh wrap nonce. Only the header changes; the document's
+/// nonce and ciphertext are kept byte for byte (the document is not re-encrypted).
+/// `Ok(None)`: already wrapped by `new` (an interrupted rotation being run again).
+pub fn rewrap(old: &MasterKey, new: &MasterKey, sealed: &[u8]) -> Result<Option<Vec<u8>>, CryptoError> {
+    if is_wrapped_by(new, sealed) {
+        return Ok(None);
+    }
+    let file_key = unwrap_file_key(old, sealed)?;
+    let wrap_nonce = Aes256Gcm::generate_nonce(OsRng);
+    let wrapped = new.cipher().encrypt(&wrap_nonce, file_key.as_slice()).expect("AES-GCM encryption of 32 bytes");
+    let mut out = Vec::with_capacity(sealed.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&wrap_nonce);
+    out.extend_from_slice(&wrapped);
+    out.extend_from_slice(&sealed[64..]);
+    Ok(Some(out))
+}
+
+/// Master-key rotation of a small sealed secret: opened with `old`, sealed again by
+/// `new` under a fresh file key. `Ok(None)`: already sealed by `new`.
+pub fn reseal(old: &MasterKey, new: &MasterKey, sealed: &[u8]) -> Result<Option<Vec<u8>>, CryptoError> {
+    if open(new, sealed).is_ok() {
+        return Ok(None);
+    }
+    Ok(Some(seal(new, &open(old, sealed)?)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +158,25 @@ mod tests {
         *tampered.last_mut().unwrap() ^= 1;
         assert!(open(&master, &tampered).is_err());
         assert!(matches!(open(&master, b"short"), Err(CryptoError::Malformed)));
+    }
+
+    #[test]
+    fn a_rewrapped_file_opens_only_with_the_new_key_and_keeps_its_ciphertext() {
+        let (old, new) = (MasterKey::generate(), MasterKey::generate());
+        let sealed = seal(&old, b"%PDF-1.7 lease");
+        let rewrapped = rewrap(&old, &new, &sealed).unwrap().expect("rewrapped");
+        assert_eq!(rewrapped[64..], sealed[64..], "the document's nonce and ciphertext are untouched");
+        assert_eq!(open(&new, &rewrapped).unwrap(), b"%PDF-1.7 lease");
+        assert!(matches!(open(&old, &rewrapped), Err(CryptoError::Decrypt)), "the old key no longer opens it");
+        assert!(rewrap(&old, &new, &rewrapped).unwrap().is_none(), "a second run recognizes it");
+        let stranger = MasterKey::generate();
+        assert!(matches!(rewrap(&stranger, &new, &sealed), Err(CryptoError::Decrypt)), "a wrong old key is refused");
+        assert!(matches!(rewrap(&old, &new, b"short"), Err(CryptoError::Malformed)));
+
+        let resealed = reseal(&old, &new, &sealed).unwrap().expect("resealed");
+        assert_eq!(open(&new, &resealed).unwrap(), b"%PDF-1.7 lease");
+        assert!(reseal(&old, &new, &resealed).unwrap().is_none());
+        assert!(reseal(&stranger, &new, &sealed).is_err());
     }
 
     #[test]

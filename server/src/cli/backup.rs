@@ -100,7 +100,7 @@ pub async fn run(command: BackupCommand, config: &Config) -> anyhow::Result<()> 
 }
 
 /// The SQLite file of the configured database; PostgreSQL is refused with what to do instead.
-fn sqlite_path(config: &Config, action: &str) -> anyhow::Result<PathBuf> {
+pub(super) fn sqlite_path(config: &Config, action: &str) -> anyhow::Result<PathBuf> {
     let url = config.database_url();
     if !url.starts_with("sqlite:") {
         anyhow::bail!(
@@ -138,7 +138,8 @@ fn configured_key(config: &Config) -> anyhow::Result<Option<MasterKey>> {
     config.master_key.as_ref().map(|k| MasterKey::from_base64(k.expose_secret()).map_err(|e| anyhow::anyhow!("ATTEST_MASTER_KEY: {e}"))).transpose()
 }
 
-fn fingerprint(key: &MasterKey) -> String {
+/// Names a key without revealing it (backup manifests, rotation messages).
+pub(super) fn fingerprint(key: &MasterKey) -> String {
     hex::encode(&Sha256::digest(key.derive("attest backup fingerprint"))[..8])
 }
 
@@ -224,7 +225,7 @@ fn safe_relative(path: &str) -> bool {
         })
 }
 
-async fn open_sqlite(path: &Path, read_only: bool) -> anyhow::Result<sqlx::SqliteConnection> {
+pub(super) async fn open_sqlite(path: &Path, read_only: bool) -> anyhow::Result<sqlx::SqliteConnection> {
     use sqlx::ConnectOptions;
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path).read_only(read_only).busy_timeout(std::time::Duration::from_secs(30));
     options.connect().await.map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))

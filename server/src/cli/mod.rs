@@ -3,7 +3,9 @@
 
 mod admin;
 mod backup;
+mod copy;
 mod demo;
+mod rotate;
 
 use crate::{
     config::{Config, FlagConfig},

@@ -13,6 +13,7 @@ mod dashboard_settings;
 mod first_minutes;
 mod health;
 mod metrics;
+mod operations;
 mod pipeline;
 mod review;
 mod security;

@@ -14,11 +14,14 @@ pub mod flows;
 pub mod forms;
 #[cfg(feature = "ssr")]
 pub mod jobs;
+#[cfg(feature = "ssr")]
+pub mod journal;
 pub mod layout;
 #[cfg(feature = "ssr")]
 pub mod pipeline;
 pub mod reference;
 pub mod sandbox;
+pub mod settings;
 pub mod verifications;
 pub mod webhooks;
 pub mod workspaces;
@@ -113,9 +116,9 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/verifications") ssr=page.clone() view=verifications::page::QueuePage/>
                             <Route path=path!("/verifications/:id") ssr=page.clone() view=verifications::page::DetailPage/>
                             <Route path=path!("/tokens") ssr=page.clone() view=access::token_page::TokensPage/>
-                            <Route path=path!("/settings") ssr=page.clone() view=flows::page::SettingsPage/>
+                            <Route path=path!("/settings") ssr=page.clone() view=settings::page::SettingsPage/>
                             <Route path=path!("/members") ssr=page.clone() view=members::page::MembersPage/>
-                            <Route path=path!("/activity") ssr=page.clone() view=activity::ActivityPage/>
+                            <Route path=path!("/activity") ssr=page.clone() view=activity::page::ActivityPage/>
                             <Route path=path!("/webhooks") ssr=page.clone() view=webhooks::page::WebhooksPage/>
                         </ParentRoute>
                     </ParentRoute>

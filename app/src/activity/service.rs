@@ -49,3 +49,50 @@ pub fn statement(entry: Entry<'_>, origin: &RequestOrigin) -> Statement {
     .bind(entry.detail.map(|d| d.to_string()))
     .bind(now_ms())
 }
+
+/// The workspace's entries, plus sign-in events of its members; newest first, 200 at most.
+pub async fn list(db: &crate::store::Db, workspace_id: &str, f: &super::ActivityFilters) -> Result<Vec<super::ActivityView>, crate::error::AppError> {
+    use sqlx::Row;
+    let clean = |v: Option<String>| v.map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty());
+    let (actor, action, target) = (clean(f.actor.clone()), clean(f.action.clone()), f.target.clone().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()));
+    let from = crate::dates::day("from", f.from.as_deref(), crate::dates::Bound::Start)?.unwrap_or(i64::MIN);
+    let until = crate::dates::day("to", f.to.as_deref(), crate::dates::Bound::End)?.unwrap_or(i64::MAX);
+    let rows = sqlx::query(
+        "SELECT a.created_at, a.actor_kind, a.actor_id, u.email AS actor_email, a.action, a.target, a.ip, a.user_agent, a.detail \
+             FROM activity a LEFT JOIN users u ON u.id = a.actor_id \
+             WHERE (a.workspace_id = $1 OR (a.workspace_id IS NULL AND (a.actor_id IN (SELECT user_id FROM memberships WHERE workspace_id = $1) \
+                                                                         OR a.target IN (SELECT user_id FROM memberships WHERE workspace_id = $1)))) \
+               AND ($2 = '' OR LOWER(COALESCE(u.email, a.actor_kind)) LIKE $3) \
+               AND ($4 = '' OR a.action LIKE $5) \
+               AND ($6 = '' OR substr(a.target, 1, $7) = $6) \
+               AND a.created_at >= $8 AND a.created_at < $9 \
+             ORDER BY a.id DESC LIMIT 200",
+    )
+    .bind(workspace_id)
+    .bind(actor.clone().unwrap_or_default())
+    .bind(format!("%{}%", actor.unwrap_or_default()))
+    .bind(action.clone().unwrap_or_default())
+    .bind(format!("{}%", action.unwrap_or_default()))
+    .bind(target.clone().unwrap_or_default())
+    .bind(target.map(|t| t.chars().count() as i32).unwrap_or(0))
+    .bind(from)
+    .bind(until)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let kind: String = r.try_get("actor_kind")?;
+            let email: Option<String> = r.try_get("actor_email")?;
+            let actor_id: Option<String> = r.try_get("actor_id")?;
+            Ok(super::ActivityView {
+                at: crate::dates::rfc3339(r.try_get("created_at")?),
+                actor: email.unwrap_or_else(|| actor_id.map(|id| format!("{kind}:{id}")).unwrap_or(kind)),
+                action: r.try_get("action")?,
+                target: r.try_get("target")?,
+                ip: r.try_get("ip")?,
+                user_agent: r.try_get("user_agent")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}

@@ -90,16 +90,22 @@ pub async fn record_success(db: &Db, email: &str) -> Result<(), AppError> {
 /// Lifts a lock (admin or operator): the sign-in lock of `email` and the second-factor
 /// lock of its account. Returns whether either was in force.
 pub async fn unlock(db: &Db, email: &str) -> Result<bool, AppError> {
-    let now = now_ms();
     let mut tx = db.begin_write().await?;
+    let was_locked = unlock_in(&mut tx, email).await?;
+    tx.commit().await?;
+    Ok(was_locked)
+}
+
+/// [`unlock`] inside the caller's transaction (which journals it).
+pub async fn unlock_in(tx: &mut crate::journal::Tx, email: &str) -> Result<bool, AppError> {
+    let now = now_ms();
     let locked: Option<i64> =
-        sqlx::query_scalar("SELECT locked_until FROM login_lockouts WHERE email = $1").bind(email).fetch_optional(&mut *tx).await?.flatten();
-    sqlx::query("DELETE FROM login_lockouts WHERE email = $1").bind(email).execute(&mut *tx).await?;
+        sqlx::query_scalar("SELECT locked_until FROM login_lockouts WHERE email = $1").bind(email).fetch_optional(&mut **tx).await?.flatten();
+    sqlx::query("DELETE FROM login_lockouts WHERE email = $1").bind(email).execute(&mut **tx).await?;
     let mfa = sqlx::query("UPDATE users SET mfa_locked_at = NULL, mfa_failures = 0, mfa_window_start = NULL WHERE email = $1 AND mfa_locked_at IS NOT NULL")
         .bind(email)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
     Ok(locked.is_some_and(|u| u > now) || mfa.rows_affected() > 0)
 }
 

@@ -10,7 +10,7 @@ use crate::{
     activity::{self, Entry, RequestOrigin},
     error::AppError,
     mail::{Email, Mailer},
-    members::normalize_email,
+    members::service::normalize_email,
     state::AppState,
     store::{ids, now_ms, Db},
 };

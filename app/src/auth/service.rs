@@ -5,7 +5,7 @@ use crate::{
     access::Actor,
     activity::{self, Entry, RequestOrigin},
     error::AppError,
-    members::normalize_email,
+    members::service::normalize_email,
     store::Db,
 };
 use sqlx::Row;

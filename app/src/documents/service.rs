@@ -6,9 +6,9 @@ use crate::{
     dates::rfc3339,
     error::{AppError, FieldErrors},
     flows::{self, DocumentRole, Flow},
+    journal::{self, Change, Tx},
     store::{ids::new_id, now_ms, Db},
     verifications::{
-        journal::{self, Change, Tx},
         service::{self as verifications, actor_label, ensure_started, parse_decision, CANCELED},
         DecisionOutcome, Verification, VerificationStatus,
     },

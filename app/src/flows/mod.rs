@@ -2,7 +2,6 @@
 //! (SPEC §4): accepted document types per role, required roles, forbidden type+country
 //! pairs, and the decision policy. Shared with the dashboard's settings page.
 
-pub mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
 

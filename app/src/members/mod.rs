@@ -4,9 +4,7 @@
 
 pub mod page;
 #[cfg(feature = "ssr")]
-mod service;
-#[cfg(feature = "ssr")]
-pub use service::*;
+pub mod service;
 
 use crate::error::AppError;
 use leptos::prelude::*;

@@ -5,6 +5,7 @@ use crate::{
     activity::{self, Entry, RequestOrigin},
     auth::password,
     error::AppError,
+    journal,
     store::{ids::new_id, now_ms, Db, Engine},
     workspaces::service as workspaces,
 };
@@ -178,16 +179,6 @@ async fn member_email(db: &Db, workspace_id: &str, user_id: &str) -> Result<(Str
     member_in(&mut conn, workspace_id, user_id).await
 }
 
-async fn log(db: &Db, workspace_id: &str, actor: &Actor, action: &str, target: &str, detail: serde_json::Value) -> Result<(), AppError> {
-    activity::record(
-        db.pool(),
-        Entry { workspace_id: Some(workspace_id), actor, action, target: Some(target), detail: Some(detail) },
-        &RequestOrigin::default(),
-    )
-    .await?;
-    Ok(())
-}
-
 fn is_owner(role: &RoleRef) -> bool {
     role.builtin() == Some(Role::Owner)
 }
@@ -313,8 +304,11 @@ pub async fn remove(db: &Db, workspace_id: &str, user_id: &str, actor: &Actor) -
 pub async fn unlock(db: &Db, workspace_id: &str, user_id: &str, actor: &Actor) -> Result<(), AppError> {
     let (email, _) = member_email(db, workspace_id, user_id).await?;
     ensure_may_manage_account(db, actor, user_id).await?;
-    crate::auth::lockout::unlock(db, &email).await?;
-    log(db, workspace_id, actor, "member.unlocked", user_id, serde_json::json!({ "email": email })).await
+    let mut tx = db.begin_write().await?;
+    crate::auth::lockout::unlock_in(&mut tx, &email).await?;
+    journal::note(&mut tx, workspace_id, actor, "member.unlocked", user_id, Some(serde_json::json!({ "email": email }))).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Clears the member's authenticator and recovery codes (next sign-in uses email codes),
@@ -351,13 +345,15 @@ pub async fn reset_mfa(db: &Db, mailer: &dyn crate::mail::Mailer, workspace_id: 
 /// Unlocks `email` (operator or admin); records it.
 pub async fn unlock_email(db: &Db, email: &str, actor: &Actor) -> Result<bool, AppError> {
     let email = normalize_email(email);
-    let was_locked = crate::auth::lockout::unlock(db, &email).await?;
+    let mut tx = db.begin_write().await?;
+    let was_locked = crate::auth::lockout::unlock_in(&mut tx, &email).await?;
     activity::record(
-        db.pool(),
+        &mut *tx,
         Entry { workspace_id: None, actor, action: "member.unlocked", target: None, detail: Some(serde_json::json!({ "email": email })) },
         &RequestOrigin::default(),
     )
     .await?;
+    tx.commit().await?;
     Ok(was_locked)
 }
 
@@ -504,6 +500,7 @@ pub async fn invite(
     let id = new_id("inv");
     let now = now_ms();
     let (kind, actor_id) = actor.kind_and_id();
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO invitations (id, workspace_id, email, role, token_hash, invited_by, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -515,9 +512,10 @@ pub async fn invite(
     .bind(actor_id.map(str::to_string).unwrap_or_else(|| kind.to_string()))
     .bind(now + INVITE_TTL_MS)
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
-    log(db, workspace_id, actor, "member.invited", &id, serde_json::json!({ "email": email, "role": role.label() })).await?;
+    journal::note(&mut tx, workspace_id, actor, "member.invited", &id, Some(serde_json::json!({ "email": email, "role": role.label() }))).await?;
+    tx.commit().await?;
     mailer
         .send(crate::mail::Email {
             to: email,

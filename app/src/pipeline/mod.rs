@@ -23,12 +23,10 @@ use crate::{
     error::AppError,
     flows::{self, DocumentRole, Flow},
     jobs::{self, Job},
+    journal::{self, Change},
     state::Environment,
     store::{now_ms, Db},
-    verifications::{
-        journal::{self, Change},
-        service as verifications, DecisionOutcome, RuleOutcome, Verification, VerificationStatus,
-    },
+    verifications::{service as verifications, DecisionOutcome, RuleOutcome, Verification, VerificationStatus},
 };
 use attest_extract::Failure;
 use provider::{DocumentInput, FaceEmbedding, Provider};

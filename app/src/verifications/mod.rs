@@ -2,8 +2,6 @@
 //! decision (SPEC §3–§4). These wire types are the REST API's bodies, the OpenAPI
 //! schemas and the dashboard's data, defined once.
 
-#[cfg(feature = "ssr")]
-pub mod journal;
 pub mod page;
 pub mod requests;
 #[cfg(feature = "ssr")]

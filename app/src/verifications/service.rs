@@ -2,16 +2,14 @@
 //! submit into the pipeline, cancel, and the final decision on `needs_review`.
 //! Each change is one transaction with its history, activity, outbox event and job.
 
-use super::{
-    journal::{self, Change, Tx},
-    validate, Decision, DecisionOutcome, HistoryEntry, Page, RuleResult, SelfieMatch, Verification, VerificationStatus,
-};
+use super::{validate, Decision, DecisionOutcome, HistoryEntry, Page, RuleResult, SelfieMatch, Verification, VerificationStatus};
 use crate::{
     access::Actor,
     dates::rfc3339,
     documents::{service as documents, DocumentStatus},
     error::AppError,
     flows::{self, Flow},
+    journal::{self, Change, Tx},
     state::Environment,
     store::{
         batch::{Batch, Statement},

@@ -4,10 +4,10 @@
 use super::{Attempt, Delivery, EndpointWithSecret, WebhookEndpoint, EVENT_TYPES};
 use crate::{
     access::Actor,
-    activity::{self, Entry, RequestOrigin},
     dates::rfc3339,
     documents::crypto::{self, MasterKey},
     error::{AppError, FieldErrors},
+    journal,
     state::Environment,
     store::{
         batch::{Batch, Statement},
@@ -168,11 +168,6 @@ impl EndpointInput {
     }
 }
 
-async fn log(db: &Db, workspace_id: &str, actor: &Actor, action: &str, target: &str, detail: Option<Value>) -> Result<(), AppError> {
-    activity::record(db.pool(), Entry { workspace_id: Some(workspace_id), actor, action, target: Some(target), detail }, &RequestOrigin::default()).await?;
-    Ok(())
-}
-
 pub async fn create(
     db: &Db,
     master: &MasterKey,
@@ -204,6 +199,7 @@ pub async fn create(
     let secret = new_secret();
     let id = new_id("we");
     let now = now_ms();
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO webhook_endpoints (id, workspace_id, url, description, event_types, active, secret_enc, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
         .bind(&id)
         .bind(workspace_id)
@@ -213,10 +209,11 @@ pub async fn create(
         .bind(i64::from(input.active.unwrap_or(true)))
         .bind(seal_secret(master, &secret))
         .bind(now)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
+    journal::note(&mut tx, workspace_id, actor, "webhook.endpoint_created", &id, Some(json!({ "url": url }))).await?;
+    tx.commit().await?;
     db.bump_epoch();
-    log(db, workspace_id, actor, "webhook.endpoint_created", &id, Some(json!({ "url": url }))).await?;
     Ok(EndpointWithSecret { endpoint: get(db, workspace_id, &id).await?, secret })
 }
 
@@ -263,6 +260,7 @@ pub async fn update(db: &Db, environment: Environment, workspace_id: &str, id: &
         return Err(AppError::Validation(errors));
     }
     let active = input.active.unwrap_or(current.active);
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE webhook_endpoints SET url = $1, description = $2, event_types = $3, active = $4, \
                  disabled_reason = CASE WHEN $4 = 1 THEN NULL ELSE disabled_reason END, failing_since = CASE WHEN $4 = 1 THEN NULL ELSE failing_since END, updated_at = $5 \
                  WHERE id = $6 AND workspace_id = $7")
@@ -273,35 +271,41 @@ pub async fn update(db: &Db, environment: Environment, workspace_id: &str, id: &
         .bind(now_ms())
         .bind(id)
         .bind(workspace_id)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
+    journal::note(&mut tx, workspace_id, actor, "webhook.endpoint_updated", id, Some(json!({ "url": url, "active": active }))).await?;
+    tx.commit().await?;
     db.bump_epoch();
-    log(db, workspace_id, actor, "webhook.endpoint_updated", id, Some(json!({ "url": url, "active": active }))).await?;
     get(db, workspace_id, id).await
 }
 
 pub async fn delete(db: &Db, workspace_id: &str, id: &str, actor: &Actor) -> Result<(), AppError> {
-    let deleted = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND workspace_id = $2").bind(id).bind(workspace_id).execute(db.pool()).await?;
+    let mut tx = db.begin_write().await?;
+    let deleted = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND workspace_id = $2").bind(id).bind(workspace_id).execute(&mut *tx).await?;
     if deleted.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
+    journal::note(&mut tx, workspace_id, actor, "webhook.endpoint_deleted", id, None).await?;
+    tx.commit().await?;
     db.bump_epoch();
-    log(db, workspace_id, actor, "webhook.endpoint_deleted", id, None).await
+    Ok(())
 }
 
 /// A new secret; the previous one keeps signing (both signatures sent) for 24 hours.
 pub async fn rotate_secret(db: &Db, master: &MasterKey, workspace_id: &str, id: &str, actor: &Actor) -> Result<String, AppError> {
     get(db, workspace_id, id).await?;
     let secret = new_secret();
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE webhook_endpoints SET previous_secret_enc = secret_enc, previous_secret_until = $1, secret_enc = $2, updated_at = $3 WHERE id = $4 AND workspace_id = $5")
         .bind(now_ms() + ROTATION_WINDOW_MS)
         .bind(seal_secret(master, &secret))
         .bind(now_ms())
         .bind(id)
         .bind(workspace_id)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
-    log(db, workspace_id, actor, "webhook.secret_rotated", id, None).await?;
+    journal::note(&mut tx, workspace_id, actor, "webhook.secret_rotated", id, None).await?;
+    tx.commit().await?;
     Ok(secret)
 }
 
@@ -383,9 +387,9 @@ pub async fn send_test(db: &Db, workspace_id: &str, endpoint_id: &str, actor: &A
     let mut tx = db.begin_write().await?;
     let delivery_id = insert_delivery(&mut tx, workspace_id, endpoint_id, &event_id, "webhook.test", &payload).await?;
     crate::jobs::enqueue(&mut tx, DELIVER_JOB, &json!({ "delivery_id": delivery_id, "trigger": "test" }), now_ms(), 1).await?;
+    journal::note(&mut tx, workspace_id, actor, "webhook.test_sent", endpoint_id, None).await?;
     tx.commit().await?;
     db.wake_workers();
-    log(db, workspace_id, actor, "webhook.test_sent", endpoint_id, None).await?;
     Ok(delivery_id)
 }
 
@@ -400,9 +404,10 @@ pub async fn resend(db: &Db, workspace_id: &str, delivery_id: &str, actor: &Acto
     let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE webhook_deliveries SET status = 'pending', updated_at = $1 WHERE id = $2").bind(now_ms()).bind(delivery_id).execute(&mut *tx).await?;
     crate::jobs::enqueue(&mut tx, DELIVER_JOB, &json!({ "delivery_id": delivery_id, "trigger": "resend" }), now_ms(), 1).await?;
+    journal::note(&mut tx, workspace_id, actor, "webhook.resent", delivery_id, None).await?;
     tx.commit().await?;
     db.wake_workers();
-    log(db, workspace_id, actor, "webhook.resent", delivery_id, None).await
+    Ok(())
 }
 
 /// Filters of the delivery log.

@@ -110,8 +110,8 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
             } else {
                 (random_secret(15), true)
             };
-            let user_id = members::add_member(&db, &email, Some(&password), &workspace, role, &actor).await.map_err(explain)?;
-            println!("user {} ({user_id}) is {role} of {workspace}", members::normalize_email(&email));
+            let user_id = members::service::add_member(&db, &email, Some(&password), &workspace, role, &actor).await.map_err(explain)?;
+            println!("user {} ({user_id}) is {role} of {workspace}", members::service::normalize_email(&email));
             if generated {
                 println!("password (shown once): {password}");
             }
@@ -132,16 +132,16 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
             println!("{workspace} may make {per_minute} API requests a minute");
         }
         AdminCommand::Unlock { email } => {
-            let was_locked = members::unlock_email(&db, &email, &actor).await.map_err(explain)?;
-            println!("{}: {}", members::normalize_email(&email), if was_locked { "unlocked" } else { "was not locked" });
+            let was_locked = members::service::unlock_email(&db, &email, &actor).await.map_err(explain)?;
+            println!("{}: {}", members::service::normalize_email(&email), if was_locked { "unlocked" } else { "was not locked" });
         }
         AdminCommand::ResetMfa { email } => {
             let mailer = startup::mailer(config)?;
-            members::reset_mfa(&db, mailer.as_ref(), None, &email, &actor).await.map_err(|e| match e {
+            members::service::reset_mfa(&db, mailer.as_ref(), None, &email, &actor).await.map_err(|e| match e {
                 app::error::AppError::NotFound => anyhow::anyhow!("no user has the email {email}"),
                 other => explain(other),
             })?;
-            println!("MFA reset for {}; they were emailed", members::normalize_email(&email));
+            println!("MFA reset for {}; they were emailed", members::service::normalize_email(&email));
         }
         AdminCommand::Backup(_) | AdminCommand::Key(_) | AdminCommand::Copy(_) => unreachable!("handled before the database is opened"),
         AdminCommand::SeedDemo => {
@@ -154,7 +154,7 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
             };
             let email = "demo@attest.test";
             let password = random_secret(15);
-            let owner_id = members::add_member(&db, email, Some(&password), "demo", Role::Owner, &actor).await.map_err(explain)?;
+            let owner_id = members::service::add_member(&db, email, Some(&password), "demo", Role::Owner, &actor).await.map_err(explain)?;
             let state = startup::app_state(config, db.clone())?;
             let owner = Actor::User { id: owner_id, workspace_id: workspace.id.clone(), role: app::access::RoleRef::Builtin(Role::Owner) };
             match super::demo::seed(&state, &workspace.id, &owner).await? {

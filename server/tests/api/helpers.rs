@@ -109,7 +109,7 @@ impl TestApp {
         if app::workspaces::service::find_by_slug(&self.db, slug).await.unwrap().is_none() {
             app::workspaces::service::create(&self.db, &format!("Workspace {slug}"), Some(slug), &Actor::Operator).await.unwrap();
         }
-        app::members::add_member(&self.db, email, Some(password), slug, role, &Actor::Operator).await.unwrap()
+        app::members::service::add_member(&self.db, email, Some(password), slug, role, &Actor::Operator).await.unwrap()
     }
 
     /// Calls the `login` server function the way the hydrated page does.

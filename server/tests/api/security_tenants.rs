@@ -48,7 +48,7 @@ async fn an_admin_of_another_workspace_cannot_take_over_a_shared_account(engine:
     assert_eq!(app.login(&app.new_client(), "ada@a.test", PASSWORD).await.status(), 200, "Ada still signs in");
 
     // Made an admin of A as well, Mallory may manage Bob everywhere, but not the owner Ada.
-    app::members::add_member(&app.db, "mallory@b.test", None, "alpha", Role::Admin, &Actor::Operator).await.unwrap();
+    app::members::service::add_member(&app.db, "mallory@b.test", None, "alpha", Role::Admin, &Actor::Operator).await.unwrap();
     let mallory = signed_in(&app, "mallory@b.test").await;
     assert_eq!(app.rpc(&mallory, "reset_member_mfa", &[("slug", "beta"), ("user_id", &bob)]).await.0, 200);
     assert_eq!(app.rpc(&mallory, "unlock_member", &[("slug", "beta"), ("user_id", &bob)]).await.0, 200);
@@ -287,7 +287,7 @@ async fn two_owners_demoting_each_other_at_once_leave_an_owner(engine: Engine) {
     let bob_id = app.seed_member("acme", "bob@acme.test", PASSWORD, Role::Owner).await;
     for round in 0..8 {
         for email in ["ada@acme.test", "bob@acme.test"] {
-            app::members::add_member(&app.db, email, None, "acme", Role::Owner, &Actor::Operator).await.unwrap();
+            app::members::service::add_member(&app.db, email, None, "acme", Role::Owner, &Actor::Operator).await.unwrap();
         }
         let (ada, bob) = (signed_in(&app, "ada@acme.test").await, signed_in(&app, "bob@acme.test").await);
         let demote_bob = [("slug", "acme"), ("user_id", bob_id.as_str()), ("role", "viewer")];

@@ -1,5 +1,7 @@
-//! What every change writes beside itself, in the same transaction: the verification's
-//! history entry, the activity entry, the outbox event for webhooks, and any job.
+//! The journal: what every change writes beside itself, in the same transaction: the
+//! activity entry, and for a verification or its documents also the history entry, the
+//! outbox event for webhooks and any job. Services open a write transaction, make their
+//! change, journal it here and commit; nothing is logged after a commit.
 
 use crate::{
     access::Actor,
@@ -98,4 +100,10 @@ pub fn emit_into(batch: &mut Batch, endpoints: &[String], workspace_id: &str, ev
 /// Enqueues a durable job, run by a worker after the transaction commits.
 pub async fn enqueue(tx: &mut Tx, kind: &str, payload: &Value) -> Result<String, sqlx::Error> {
     crate::jobs::enqueue(tx, kind, payload, now_ms(), 5).await
+}
+
+/// Journals a change that is not about a verification (members, webhooks, settings): its
+/// activity entry, in the change's own transaction.
+pub async fn note(tx: &mut Tx, workspace_id: &str, actor: &Actor, action: &str, target: &str, detail: Option<Value>) -> Result<(), sqlx::Error> {
+    activity::record(&mut **tx, Entry { workspace_id: Some(workspace_id), actor, action, target: Some(target), detail }, &RequestOrigin::default()).await
 }

@@ -1,7 +1,7 @@
 //! The settings page (`settings.manage`): each flow's accepted document types,
 //! required documents, selfie threshold and decision policy, and the address blacklist.
 
-use super::{DocumentRole, FlowConfig, OnFail, OnPass};
+use crate::flows::{DocumentRole, FlowConfig, OnFail, OnPass};
 use crate::{error::AppError, forms, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,10 +21,10 @@ pub async fn get_settings(slug: String) -> Result<Settings, AppError> {
             let state = crate::state::AppState::from_context()?;
             let member = crate::access::member::require(&state, &slug, crate::access::Permission::SettingsManage).await?;
             let mut flows = Vec::new();
-            for flow in super::Flow::ALL {
-                flows.push(super::service::load(&state.db, &member.workspace_id, flow).await?);
+            for flow in crate::flows::Flow::ALL {
+                flows.push(crate::flows::service::load(&state.db, &member.workspace_id, flow).await?);
             }
-            Ok(Settings { flows, blacklist: super::service::blacklist(&state.db, &member.workspace_id).await? })
+            Ok(Settings { flows, blacklist: crate::flows::service::blacklist(&state.db, &member.workspace_id).await? })
         }
         .await,
     )
@@ -56,8 +56,8 @@ pub async fn save_flow_settings(slug: String, flow: String, settings: FlowSettin
         async move {
             let state = crate::state::AppState::from_context()?;
             let member = crate::access::member::require(&state, &slug, crate::access::Permission::SettingsManage).await?;
-            let flow: super::Flow = flow.parse().map_err(|_| AppError::NotFound)?;
-            let mut config = super::service::load(&state.db, &member.workspace_id, flow).await?;
+            let flow: crate::flows::Flow = flow.parse().map_err(|_| AppError::NotFound)?;
+            let mut config = crate::flows::service::load(&state.db, &member.workspace_id, flow).await?;
             let FlowSettingsForm { photo_id_types, proof_of_address_types, require_proof_of_address, require_selfie, selfie_threshold, on_pass, on_fail } =
                 settings;
             config.photo_id_types = parse_types(&photo_id_types);
@@ -73,7 +73,7 @@ pub async fn save_flow_settings(slug: String, flow: String, settings: FlowSettin
                 .map_err(|_| AppError::invalid("selfie_threshold", "The selfie threshold must be a number between 0 and 1."))?;
             config.on_pass = if on_pass == "manual_review" { OnPass::ManualReview } else { OnPass::AutoApprove };
             config.on_fail = if on_fail == "auto_reject" { OnFail::AutoReject } else { OnFail::ManualReview };
-            super::service::save(&state.db, &member.workspace_id, &config, &member.actor()).await
+            crate::flows::service::save(&state.db, &member.workspace_id, &config, &member.actor()).await
         }
         .await,
     )
@@ -86,7 +86,7 @@ pub async fn save_blacklist(slug: String, addresses: String) -> Result<(), AppEr
             let state = crate::state::AppState::from_context()?;
             let member = crate::access::member::require(&state, &slug, crate::access::Permission::SettingsManage).await?;
             let lines: Vec<String> = addresses.lines().map(str::to_string).collect();
-            super::service::save_blacklist(&state.db, &member.workspace_id, &lines, &member.actor()).await
+            crate::flows::service::save_blacklist(&state.db, &member.workspace_id, &lines, &member.actor()).await
         }
         .await,
     )

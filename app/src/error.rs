@@ -180,8 +180,20 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
+    /// Uniqueness rules people can meet are answered where their context is known (see
+    /// `store::constraint`); one that reaches here is still a conflict, not a crash.
     fn from(err: sqlx::Error) -> Self {
-        AppError::internal("database error", err)
+        use crate::store::Unique;
+        match crate::store::unique_violation(&err) {
+            Some(Unique::WorkspaceSlug) => AppError::Conflict("This slug is already taken.".into()),
+            Some(Unique::UserEmail) => AppError::Conflict("Another account already uses this e-mail address.".into()),
+            Some(Unique::RoleName) => AppError::invalid("name", "A role with this name already exists."),
+            Some(Unique::PrimaryKey | Unique::Other) => {
+                tracing::warn!(error = %err, "a write conflicted with stored data");
+                AppError::Conflict("This conflicts with a change made at the same time; try again.".into())
+            }
+            None => AppError::internal("database error", err),
+        }
     }
 }
 

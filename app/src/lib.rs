@@ -114,7 +114,7 @@ pub fn App() -> impl IntoView {
                         <ParentRoute path=path!("/w/:slug") ssr=page.clone() view=workspaces::page::WorkspaceLayout>
                             <Route path=path!("") ssr=page.clone() view=workspaces::overview::OverviewPage/>
                             <Route path=path!("/verifications") ssr=page.clone() view=verifications::page::QueuePage/>
-                            <Route path=path!("/verifications/:id") ssr=page.clone() view=verifications::page::DetailPage/>
+                            <Route path=path!("/verifications/:id") ssr=page.clone() view=verifications::detail::DetailPage/>
                             <Route path=path!("/tokens") ssr=page.clone() view=access::token_page::TokensPage/>
                             <Route path=path!("/settings") ssr=page.clone() view=settings::page::SettingsPage/>
                             <Route path=path!("/members") ssr=page.clone() view=members::page::MembersPage/>

@@ -5,7 +5,7 @@ use super::{Actor, CustomRole, Permission, Role, RoleRef};
 use crate::{
     activity::{self, Entry, RequestOrigin},
     error::AppError,
-    store::{ids::new_id, is_unique_violation, now_ms, Db},
+    store::{ids::new_id, now_ms, Db},
 };
 use sqlx::Row;
 
@@ -83,10 +83,8 @@ pub async fn create(db: &Db, workspace_id: &str, name: &str, permission_codes: &
         .bind(now_ms())
         .execute(db.pool())
         .await;
-    match inserted {
-        Err(e) if is_unique_violation(&e) => return Err(AppError::invalid("name", "A role with this name already exists.")),
-        other => other?,
-    };
+    // A taken name is answered 422 by `AppError::from` (store::constraint).
+    inserted?;
     activity::record(
         db.pool(),
         Entry {

@@ -23,6 +23,7 @@ pub struct TokenSummary {
 }
 
 #[server(prefix = "/rpc", endpoint = "list_tokens")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.list_tokens", skip_all))]
 pub async fn list_tokens(slug: String) -> Result<Vec<TokenSummary>, AppError> {
     crate::error::respond(
         async move {
@@ -36,6 +37,7 @@ pub async fn list_tokens(slug: String) -> Result<Vec<TokenSummary>, AppError> {
 
 /// The scopes the signed-in member may give a token (SPEC §3: none beyond their role).
 #[server(prefix = "/rpc", endpoint = "grantable_scopes")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.grantable_scopes", skip_all))]
 pub async fn grantable_scopes(slug: String) -> Result<Vec<String>, AppError> {
     crate::error::respond(
         async move {
@@ -50,6 +52,7 @@ pub async fn grantable_scopes(slug: String) -> Result<Vec<String>, AppError> {
 /// Creates a token and returns its secret, the only time it is shown. `scopes` is space
 /// separated; absent, the token gets every scope the member may grant.
 #[server(prefix = "/rpc", endpoint = "create_token")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.create_token", skip_all))]
 pub async fn create_token(slug: String, name: String, expires_in_days: String, scopes: Option<String>) -> Result<String, AppError> {
     crate::error::respond(
         async move {
@@ -65,6 +68,7 @@ pub async fn create_token(slug: String, name: String, expires_in_days: String, s
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke_token")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.revoke_token", skip_all))]
 pub async fn revoke_token(slug: String, token_id: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {

@@ -10,6 +10,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// The workspace's entries, plus sign-in events of its members; newest first, 200 at most.
 #[server(prefix = "/rpc", endpoint = "list_activity")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.list_activity", skip_all))]
 pub async fn list_activity(slug: String, filters: Option<ActivityFilters>) -> Result<Vec<ActivityView>, AppError> {
     crate::error::respond(
         async move {

@@ -57,18 +57,14 @@ async fn log(state: &crate::state::AppState, user_id: &str, action: &str) -> Res
 }
 
 #[server(prefix = "/rpc", endpoint = "security_state")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.security_state", skip_all))]
 pub async fn security_state() -> Result<SecurityView, AppError> {
     crate::error::respond(
         async move {
             let state = crate::state::AppState::from_context()?;
             let user = super::service::require_user().await?;
             let current = super::service::session().await?.id().map(|id| id.to_string()).unwrap_or_default();
-            let other_sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND id <> $2 AND expires_at > $3")
-                .bind(&user.id)
-                .bind(current)
-                .bind(crate::store::now_ms())
-                .fetch_one(state.db.pool())
-                .await?;
+            let other_sessions = super::service::other_sessions(&state.db, &user.id, &current).await?;
             Ok(SecurityView {
                 totp_enabled: super::totp::is_enrolled(&state.db, &user.id).await?,
                 recovery_codes_left: super::totp::recovery_codes_left(&state.db, &user.id).await?,
@@ -81,6 +77,7 @@ pub async fn security_state() -> Result<SecurityView, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "begin_totp")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.begin_totp", skip_all))]
 pub async fn begin_totp(password: String) -> Result<TotpSetup, AppError> {
     crate::error::respond(
         async move {
@@ -95,6 +92,7 @@ pub async fn begin_totp(password: String) -> Result<TotpSetup, AppError> {
 
 /// Confirms the authenticator with a code; returns the 10 recovery codes, shown once.
 #[server(prefix = "/rpc", endpoint = "confirm_totp")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.confirm_totp", skip_all))]
 pub async fn confirm_totp(code: String) -> Result<Vec<String>, AppError> {
     crate::error::respond(
         async move {
@@ -109,6 +107,7 @@ pub async fn confirm_totp(code: String) -> Result<Vec<String>, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "disable_totp")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.disable_totp", skip_all))]
 pub async fn disable_totp(password: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -124,6 +123,7 @@ pub async fn disable_totp(password: String) -> Result<(), AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "new_recovery_codes")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.new_recovery_codes", skip_all))]
 pub async fn new_recovery_codes(password: String) -> Result<Vec<String>, AppError> {
     crate::error::respond(
         async move {
@@ -158,6 +158,7 @@ async fn change_factor(state: &crate::state::AppState, user_id: &str) -> Result<
 
 /// Mails a code that confirms a password change (users without an authenticator app).
 #[server(prefix = "/rpc", endpoint = "send_password_change_code")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.send_password_change_code", skip_all))]
 pub async fn send_password_change_code() -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -186,6 +187,7 @@ pub async fn send_password_change_code() -> Result<(), AppError> {
 /// Changes the password: the current one, the second factor, the new one. The user's
 /// other sessions end.
 #[server(prefix = "/rpc", endpoint = "change_password")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.change_password", skip_all))]
 pub async fn change_password(current_password: String, new_password: String, code: Option<String>) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -211,6 +213,7 @@ pub async fn change_password(current_password: String, new_password: String, cod
 
 /// Which second factor the password form asks for: `totp`, `email` or `none`.
 #[server(prefix = "/rpc", endpoint = "password_change_factor")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.password_change_factor", skip_all))]
 pub async fn password_change_factor() -> Result<String, AppError> {
     crate::error::respond(
         async move {
@@ -223,15 +226,15 @@ pub async fn password_change_factor() -> Result<String, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "end_other_sessions")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.end_other_sessions", skip_all))]
 pub async fn end_other_sessions() -> Result<u64, AppError> {
     crate::error::respond(
         async move {
             let state = crate::state::AppState::from_context()?;
             let user = super::service::require_user().await?;
             let current = super::service::session().await?.id().map(|id| id.to_string()).unwrap_or_default();
-            let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2").bind(&user.id).bind(current).execute(state.db.pool()).await?;
-            log(&state, &user.id, "session.others_ended").await?;
-            Ok(ended.rows_affected())
+            let origin = super::service::request_origin().await;
+            super::service::end_other_sessions(&state.db, &user.id, &current, &origin).await
         }
         .await,
     )

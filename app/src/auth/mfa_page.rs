@@ -25,6 +25,7 @@ fn mask(email: &str) -> String {
 }
 
 #[server(prefix = "/rpc", endpoint = "mfa_state")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.mfa_state", skip_all))]
 pub async fn mfa_state() -> Result<MfaView, AppError> {
     crate::error::respond(
         async move {
@@ -45,6 +46,7 @@ pub async fn mfa_state() -> Result<MfaView, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "verify_mfa")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.verify_mfa", skip_all))]
 pub async fn verify_mfa(code: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -94,6 +96,7 @@ pub async fn verify_mfa(code: String) -> Result<(), AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "resend_mfa")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.resend_mfa", skip_all))]
 pub async fn resend_mfa() -> Result<(), AppError> {
     crate::error::respond(
         async move {

@@ -42,6 +42,7 @@ pub struct SessionUser {
 /// starts the session or opens the MFA challenge and sends the browser to `/mfa`.
 /// Wrong email and wrong password get the same error.
 #[server(prefix = "/rpc", endpoint = "login")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.login", skip_all))]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -67,6 +68,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 
 /// Ends the session server-side and returns to the sign-in page.
 #[server(prefix = "/rpc", endpoint = "logout")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.logout", skip_all))]
 pub async fn logout() -> Result<(), AppError> {
     crate::error::respond(service::end_session().await)?;
     leptos_axum::redirect("/login");
@@ -75,6 +77,7 @@ pub async fn logout() -> Result<(), AppError> {
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/rpc", endpoint = "current_user")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.current_user", skip_all))]
 pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
     crate::error::respond(service::session_user().await)
 }

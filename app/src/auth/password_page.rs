@@ -10,6 +10,7 @@ pub const RESET_REQUESTED: &str = "If an account uses that address, we sent it a
 
 /// Mails a reset link when `email` has an account; answers the same either way.
 #[server(prefix = "/rpc", endpoint = "request_password_reset")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.request_password_reset", skip_all))]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -23,6 +24,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 
 /// Sets a new password through a reset link, then sends the browser to sign in.
 #[server(prefix = "/rpc", endpoint = "reset_password")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.reset_password", skip_all))]
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -38,6 +40,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
 
 /// Whether the reset link of the page still works.
 #[server(prefix = "/rpc", endpoint = "reset_link_state")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.reset_link_state", skip_all))]
 pub async fn reset_link_state(token: String) -> Result<bool, AppError> {
     crate::error::respond(
         async move {

@@ -218,6 +218,31 @@ pub fn local_redirect_target(next: Option<&str>) -> String {
     }
 }
 
+/// How many live sessions `user_id` has besides `current`.
+pub async fn other_sessions(db: &Db, user_id: &str, current: &str) -> Result<i64, AppError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND id <> $2 AND expires_at > $3")
+        .bind(user_id)
+        .bind(current)
+        .bind(crate::store::now_ms())
+        .fetch_one(db.pool())
+        .await?)
+}
+
+/// Signs `user_id` out everywhere but `current`; journaled in the same transaction.
+pub async fn end_other_sessions(db: &Db, user_id: &str, current: &str, origin: &crate::activity::RequestOrigin) -> Result<u64, AppError> {
+    let mut tx = db.begin_write().await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2").bind(user_id).bind(current).execute(&mut *tx).await?;
+    let actor = crate::access::Actor::Account { id: user_id.to_string() };
+    crate::activity::record(
+        &mut *tx,
+        crate::activity::Entry { workspace_id: None, actor: &actor, action: "session.others_ended", target: Some(user_id), detail: None },
+        origin,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended.rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     use super::local_redirect_target;

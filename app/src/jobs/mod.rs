@@ -83,19 +83,28 @@ pub async fn lease(db: &Db, worker: &str, kinds: &[&str], limit: i64, lease_ms: 
         query = query.bind(*kind);
     }
     let rows = query.fetch_all(&mut *tx).await?;
+    let mut jobs = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        let kind: String = r.try_get("kind")?;
+        let payload: String = r.try_get("payload")?;
+        match serde_json::from_str(&payload) {
+            Ok(payload) => jobs.push(Job { id, kind, payload, attempts: r.try_get("attempts")?, max_attempts: r.try_get("max_attempts")? }),
+            // No handler could do anything sensible with it: failed for good, in sight
+            // of the operator (`failed_at`, `last_error`, the failed-jobs gauge).
+            Err(e) => {
+                tracing::error!(job = %id, kind = %kind, error = %e, "a job's payload is not JSON; it is marked failed");
+                sqlx::query("UPDATE jobs SET leased_until = NULL, leased_by = NULL, failed_at = $1, last_error = $2 WHERE id = $3")
+                    .bind(now)
+                    .bind(format!("corrupt payload: {e}"))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
     tx.commit().await?;
-    rows.iter()
-        .map(|r| {
-            let payload: String = r.try_get("payload")?;
-            Ok(Job {
-                id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
-                payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
-                attempts: r.try_get("attempts")?,
-                max_attempts: r.try_get("max_attempts")?,
-            })
-        })
-        .collect()
+    Ok(jobs)
 }
 
 /// Removes a finished job (only while this worker still holds it).

@@ -33,6 +33,7 @@ async fn admin(slug: &str) -> Result<(crate::state::AppState, crate::access::mem
 }
 
 #[server(prefix = "/rpc", endpoint = "list_members")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.list_members", skip_all))]
 pub async fn list_members(slug: String) -> Result<Vec<MemberView>, AppError> {
     crate::error::respond(
         async move {
@@ -44,6 +45,7 @@ pub async fn list_members(slug: String) -> Result<Vec<MemberView>, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "invite_member")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.invite_member", skip_all))]
 pub async fn invite_member(slug: String, email: String, role: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -57,6 +59,7 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
 }
 
 #[server(prefix = "/rpc", endpoint = "change_member_role")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.change_member_role", skip_all))]
 pub async fn change_member_role(slug: String, user_id: String, role: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -69,6 +72,7 @@ pub async fn change_member_role(slug: String, user_id: String, role: String) -> 
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_member")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.remove_member", skip_all))]
 pub async fn remove_member(slug: String, user_id: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -80,6 +84,7 @@ pub async fn remove_member(slug: String, user_id: String) -> Result<(), AppError
 }
 
 #[server(prefix = "/rpc", endpoint = "unlock_member")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.unlock_member", skip_all))]
 pub async fn unlock_member(slug: String, user_id: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -91,6 +96,7 @@ pub async fn unlock_member(slug: String, user_id: String) -> Result<(), AppError
 }
 
 #[server(prefix = "/rpc", endpoint = "reset_member_mfa")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.reset_member_mfa", skip_all))]
 pub async fn reset_member_mfa(slug: String, user_id: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -103,6 +109,7 @@ pub async fn reset_member_mfa(slug: String, user_id: String) -> Result<(), AppEr
 }
 
 #[server(prefix = "/rpc", endpoint = "correct_member_email")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.correct_member_email", skip_all))]
 pub async fn correct_member_email(slug: String, user_id: String, email: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -126,6 +133,7 @@ pub async fn correct_member_email(slug: String, user_id: String, email: String) 
 
 /// Uses an email-change link (public: the link in the new mailbox is the proof).
 #[server(prefix = "/rpc", endpoint = "confirm_email_change")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.confirm_email_change", skip_all))]
 pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -150,6 +158,7 @@ pub struct RoleChoice {
 
 /// Built-in roles, then the workspace's custom roles.
 #[server(prefix = "/rpc", endpoint = "list_roles")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.list_roles", skip_all))]
 pub async fn list_roles(slug: String) -> Result<Vec<RoleChoice>, AppError> {
     crate::error::respond(
         async move {
@@ -179,6 +188,7 @@ pub async fn list_roles(slug: String) -> Result<Vec<RoleChoice>, AppError> {
 
 /// Creates a custom role from the checked permissions (`permissions[i]` form fields).
 #[server(prefix = "/rpc", endpoint = "create_role")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.create_role", skip_all))]
 pub async fn create_role(slug: String, name: String, permissions: Option<Vec<String>>) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -190,6 +200,7 @@ pub async fn create_role(slug: String, name: String, permissions: Option<Vec<Str
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_role")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.delete_role", skip_all))]
 pub async fn delete_role(slug: String, role_id: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -202,6 +213,7 @@ pub async fn delete_role(slug: String, role_id: String) -> Result<(), AppError> 
 
 /// Sets the password of an invited user; then they sign in.
 #[server(prefix = "/rpc", endpoint = "accept_invitation")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.accept_invitation", skip_all))]
 pub async fn accept_invitation(token: String, password: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {

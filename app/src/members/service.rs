@@ -460,7 +460,7 @@ pub async fn confirm_email_change(db: &Db, token: &str) -> Result<String, AppErr
         return Err(taken());
     }
     match sqlx::query("UPDATE users SET email = $1, updated_at = $2 WHERE id = $3").bind(&new_email).bind(now).bind(&user_id).execute(&mut *tx).await {
-        Err(e) if crate::store::is_unique_violation(&e) => return Err(taken()),
+        Err(e) if crate::store::unique_violation(&e) == Some(crate::store::Unique::UserEmail) => return Err(taken()),
         other => other?,
     };
     sqlx::query("UPDATE email_changes SET confirmed_at = $1 WHERE id = $2").bind(now).bind(&id).execute(&mut *tx).await?;

@@ -17,6 +17,7 @@ pub struct ApiOperation {
 }
 
 #[server(prefix = "/rpc", endpoint = "api_reference")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.api_reference", skip_all))]
 pub async fn api_reference() -> Result<Vec<ApiOperation>, AppError> {
     crate::error::respond(
         async move {

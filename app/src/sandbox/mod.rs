@@ -36,12 +36,14 @@ pub struct MailView {
 
 /// Whether this server offers the sandbox mailbox (the sign-in page links to it).
 #[server(prefix = "/rpc", endpoint = "sandbox_mailbox_enabled")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.sandbox_mailbox_enabled", skip_all))]
 pub async fn sandbox_mailbox_enabled() -> Result<bool, AppError> {
     crate::error::respond(async move { Ok(crate::state::AppState::from_context()?.settings.sandbox_mailbox.is_some()) }.await)
 }
 
 /// The outbox, newest first; 404 where the mailbox is off.
 #[server(prefix = "/rpc", endpoint = "sandbox_mailbox")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.sandbox_mailbox", skip_all))]
 pub async fn sandbox_mailbox() -> Result<Vec<MailSummary>, AppError> {
     crate::error::respond(
         async move {
@@ -55,6 +57,7 @@ pub async fn sandbox_mailbox() -> Result<Vec<MailSummary>, AppError> {
 
 /// One message of the outbox; 404 where the mailbox is off or the id is unknown.
 #[server(prefix = "/rpc", endpoint = "sandbox_mail")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.sandbox_mail", skip_all))]
 pub async fn sandbox_mail(id: String) -> Result<MailView, AppError> {
     crate::error::respond(
         async move {

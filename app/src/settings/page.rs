@@ -15,6 +15,7 @@ pub struct Settings {
 }
 
 #[server(prefix = "/rpc", endpoint = "get_settings")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.get_settings", skip_all))]
 pub async fn get_settings(slug: String) -> Result<Settings, AppError> {
     crate::error::respond(
         async move {
@@ -51,6 +52,7 @@ pub struct FlowSettingsForm {
 }
 
 #[server(prefix = "/rpc", endpoint = "save_flow_settings")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.save_flow_settings", skip_all))]
 pub async fn save_flow_settings(slug: String, flow: String, settings: FlowSettingsForm) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -80,6 +82,7 @@ pub async fn save_flow_settings(slug: String, flow: String, settings: FlowSettin
 }
 
 #[server(prefix = "/rpc", endpoint = "save_blacklist")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.save_blacklist", skip_all))]
 pub async fn save_blacklist(slug: String, addresses: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {

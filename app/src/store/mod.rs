@@ -6,6 +6,7 @@
 //! migration directory, run at start-up.
 
 pub mod batch;
+pub mod constraint;
 pub mod filter;
 pub mod ids;
 
@@ -222,10 +223,4 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Whether a database error is a unique-constraint violation (to answer 409/422, not 500).
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => db.is_unique_violation(),
-        _ => false,
-    }
-}
+pub use constraint::{is_unique_violation, unique_violation, Unique};

@@ -2,6 +2,7 @@
 //! decision (SPEC §3–§4). These wire types are the REST API's bodies, the OpenAPI
 //! schemas and the dashboard's data, defined once.
 
+pub mod detail;
 pub mod page;
 pub mod requests;
 #[cfg(feature = "ssr")]

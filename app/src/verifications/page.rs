@@ -2,7 +2,7 @@
 //! verification's detail with its decision (`/w/:slug/verifications/:id`).
 
 use super::{HistoryEntry, Verification};
-use crate::{error::AppError, forms, layout::ErrorNotice};
+use crate::{error::AppError, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -83,6 +83,7 @@ pub struct QueueFilters {
 
 /// The queue: `status` defaults to `needs_review`; `all` lists every status.
 #[server(prefix = "/rpc", endpoint = "review_queue")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.review_queue", skip_all))]
 pub async fn review_queue(
     slug: String,
     status: Option<String>,
@@ -157,6 +158,7 @@ async fn flow_of(state: &crate::state::AppState, workspace_id: &str, id: &str) -
 }
 
 #[server(prefix = "/rpc", endpoint = "verification_detail")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.verification_detail", skip_all))]
 pub async fn verification_detail(slug: String, id: String) -> Result<DetailView, AppError> {
     crate::error::respond(
         async move {
@@ -187,6 +189,7 @@ pub async fn verification_detail(slug: String, id: String) -> Result<DetailView,
 
 /// Approve or reject a verification in `needs_review`, with a reason.
 #[server(prefix = "/rpc", endpoint = "decide_verification")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.decide_verification", skip_all))]
 pub async fn decide_verification(slug: String, id: String, decision: String, reason: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -202,6 +205,7 @@ pub async fn decide_verification(slug: String, id: String, decision: String, rea
 
 /// Approve or reject one document (after processing), with a reason.
 #[server(prefix = "/rpc", endpoint = "decide_document")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.decide_document", skip_all))]
 pub async fn decide_document(slug: String, id: String, document_id: String, decision: String, reason: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -216,6 +220,7 @@ pub async fn decide_document(slug: String, id: String, document_id: String, deci
 }
 
 #[server(prefix = "/rpc", endpoint = "cancel_verification")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.cancel_verification", skip_all))]
 pub async fn cancel_verification(slug: String, id: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -368,7 +373,7 @@ pub fn QueuePage() -> impl IntoView {
 /// One document side with zoom and rotate, for reviewers (`documents.view`). An island:
 /// zoom and rotation happen in the browser.
 #[island]
-fn DocumentViewer(src: String, label: String) -> impl IntoView {
+pub fn DocumentViewer(src: String, label: String) -> impl IntoView {
     // Zoom in percent, printed as a decimal by hand: formatting an f64 would pull the
     // float printer into the bundle for this one line.
     let zoom = RwSignal::new(100u32);
@@ -394,195 +399,5 @@ fn DocumentViewer(src: String, label: String) -> impl IntoView {
                 </span>
             </figcaption>
         </figure>
-    }
-}
-
-/// `/w/:slug/verifications/:id`
-#[component]
-pub fn DetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = move || params.read().get("slug").unwrap_or_default();
-    let id = move || params.read().get("id").unwrap_or_default();
-    let data = Resource::new(move || (slug(), id()), |(slug, id)| verification_detail(slug, id));
-    let error = || forms::error::<DecideVerification>().or_else(forms::error::<CancelVerification>).or_else(forms::error::<DecideDocument>);
-    view! {
-        <Transition fallback=|| view! { <p class="muted" role="status">"Loading verification…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => {
-                        let v = d.verification.clone();
-                        let vid = StoredValue::new(v.id.clone());
-                        let a = &v.applicant;
-                        let name = format!("{} {}", a.first_name, a.last_name);
-                        let extracted = v.documents.iter().find(|doc| doc.role == crate::flows::DocumentRole::PhotoId).and_then(|doc| doc.extracted.clone());
-                        let compare = |label: &'static str, declared: Option<String>, found: Option<String>| {
-                            let differs = matches!((&declared, &found), (Some(x), Some(y)) if x.to_lowercase() != y.to_lowercase());
-                            view! {
-                                <tr class=if differs { "differs" } else { "" }>
-                                    <th scope="row">{label}</th>
-                                    <td>{declared.unwrap_or_else(|| "—".into())}</td>
-                                    <td>{found.unwrap_or_else(|| "—".into())}{differs.then(|| view! { <span class="visually-hidden">" (differs)"</span> })}</td>
-                                </tr>
-                            }
-                        };
-                        let e = extracted.clone().unwrap_or_default();
-                        view! {
-                            <Title text=name.clone()/>
-                            <h1>{name.clone()} " " <span class=format!("badge status-{}", v.status.code())>{v.status.code().replace('_', " ")}</span></h1>
-                            <p class="muted small">{format!("{} · {} · reference {} · version {}", v.id, v.flow.code(), v.reference.clone().unwrap_or_else(|| "—".into()), v.version)}</p>
-                            <p class="form-error" role="alert">{error()}</p>
-                            <div class="grid-2">
-                                <section class="panel" aria-labelledby="compare-heading">
-                                    <h2 id="compare-heading">"Declared vs. extracted (photo ID)"</h2>
-                                    {if d.can_view_documents {
-                                        view! {
-                                            <table class="data compare">
-                                                <thead><tr><th scope="col">""</th><th scope="col">"Declared"</th><th scope="col">"On the document"</th></tr></thead>
-                                                <tbody>
-                                                    {compare("First name", Some(a.first_name.clone()), e.first_name.clone())}
-                                                    {compare("Last name", Some(a.last_name.clone()), e.last_name.clone())}
-                                                    {compare("Date of birth", Some(a.date_of_birth.clone()), e.date_of_birth.clone())}
-                                                    {compare("Document number", v.photo_id.as_ref().and_then(|p| p.number.clone()), e.document_number.clone())}
-                                                    {compare("Country", v.photo_id.as_ref().map(|p| p.country.clone()), e.issuing_country.clone())}
-                                                    {compare("Expiry", None, e.expiry_date.clone())}
-                                                </tbody>
-                                            </table>
-                                            {extracted.is_none().then(|| view! { <p class="muted small">"Nothing extracted yet."</p> })}
-                                        }.into_any()
-                                    } else {
-                                        view! { <p class="muted">"Extracted data and document images need the documents.view permission."</p> }.into_any()
-                                    }}
-                                </section>
-                                <section class="panel" aria-labelledby="decision-heading">
-                                    <h2 id="decision-heading">"Decision"</h2>
-                                    {v.decision.clone().map(|dec| view! { <p>{format!("{} by {} at {}: {}", dec.outcome.code(), dec.by, crate::dates::to_minute(&dec.at), dec.reason.unwrap_or_default())}</p> })}
-                                    {(d.can_decide && v.status == super::VerificationStatus::NeedsReview).then(|| view! {
-                                        <form method="post" action={forms::action::<DecideVerification>()} class="stack">
-                                            <input type="hidden" name="slug" value=slug/>
-                                            <input type="hidden" name="id" value=vid.get_value()/>
-                                            <label for="decision-reason">"Reason"</label>
-                                            <textarea id="decision-reason" name="reason" rows="2" required maxlength="1000"></textarea>
-                                            <fieldset>
-                                                <legend>"Decision"</legend>
-                                                <label><input type="radio" name="decision" value="approved" required/>" Approve"</label>
-                                                <label><input type="radio" name="decision" value="rejected"/>" Reject"</label>
-                                            </fieldset>
-                                            <button type="submit" class="primary">"Submit decision"</button>
-                                        </form>
-                                    })}
-                                    {(d.can_manage && matches!(v.status, super::VerificationStatus::Started | super::VerificationStatus::Submitted)).then(|| view! {
-                                        <form method="post" action={forms::action::<CancelVerification>()} class="inline">
-                                            <input type="hidden" name="slug" value=slug/>
-                                            <input type="hidden" name="id" value=vid.get_value()/>
-                                            <button type="submit" class="danger">"Cancel verification"</button>
-                                        </form>
-                                    })}
-                                    {v.selfie_match.clone().map(|s| view! { <p>{format!("Selfie match {:.2} (threshold {:.2})", s.score, s.threshold)}</p> })}
-                                </section>
-                            </div>
-                            <section class="panel" aria-labelledby="rules-heading">
-                                <h2 id="rules-heading">"Rules"</h2>
-                                {if v.rules.is_empty() {
-                                    view! { <p class="muted">"No rules have run yet."</p> }.into_any()
-                                } else {
-                                    view! {
-                                        <table class="data" aria-label="Rules">
-                                            <thead><tr><th scope="col">"Rule"</th><th scope="col">"Result"</th><th scope="col">"Expected"</th><th scope="col">"Found"</th></tr></thead>
-                                            <tbody>{v.rules.iter().map(|r| view! {
-                                                <tr class=if r.result == super::RuleOutcome::Fail { "differs" } else { "" }>
-                                                    <td><code>{r.name.clone()}</code></td>
-                                                    <td>{match r.result { super::RuleOutcome::Pass => "pass", super::RuleOutcome::Fail => "fail", super::RuleOutcome::NotApplicable => "not applicable" }}</td>
-                                                    <td>{r.expected.clone().unwrap_or_default()}</td>
-                                                    <td>{r.found.clone().unwrap_or_default()}</td>
-                                                </tr>
-                                            }).collect_view()}</tbody>
-                                        </table>
-                                    }.into_any()
-                                }}
-                            </section>
-                            <section class="panel" aria-labelledby="documents-heading">
-                                <h2 id="documents-heading">"Documents"</h2>
-                                <table class="data" aria-label="Documents">
-                                    <thead><tr><th scope="col">"Type"</th><th scope="col">"Role"</th><th scope="col">"Country"</th><th scope="col">"Status"</th><th scope="col">"Problem"</th><th scope="col">"Decision"</th></tr></thead>
-                                    <tbody>{v.documents.iter().map(|doc| {
-                                        use crate::documents::DocumentStatus as S;
-                                        let decidable = d.can_decide && matches!(doc.status, S::Extracted | S::ExtractionFailed | S::Approved | S::Rejected) && v.status != super::VerificationStatus::Canceled;
-                                        let doc_id = StoredValue::new(doc.id.clone());
-                                        let label = doc.document_type.clone();
-                                        view! {
-                                            <tr>
-                                                <td>{doc.document_type.clone()}</td>
-                                                <td>{doc.role.code()}</td>
-                                                <td>{doc.country.clone()}</td>
-                                                <td>{doc.status.code()}</td>
-                                                <td>{doc.failure_reason.clone().unwrap_or_default()}</td>
-                                                <td>
-                                                    {doc.decision.clone().map(|dec| view! { <div class="small">{format!("{}: {}", dec.outcome.code(), dec.reason.unwrap_or_default())}</div> })}
-                                                    {decidable.then(|| view! {
-                                                        <form method="post" action={forms::action::<DecideDocument>()} class="inline-form compact">
-                                                            <input type="hidden" name="slug" value=slug/>
-                                                            <input type="hidden" name="id" value=vid.get_value()/>
-                                                            <input type="hidden" name="document_id" value=doc_id.get_value()/>
-                                                            <label class="visually-hidden" for=format!("doc-decision-{}", doc_id.get_value())>{format!("Decision on {label}")}</label>
-                                                            <select id=format!("doc-decision-{}", doc_id.get_value()) name="decision">
-                                                                <option value="approved">"approve"</option>
-                                                                <option value="rejected">"reject"</option>
-                                                            </select>
-                                                            <label class="visually-hidden" for=format!("doc-reason-{}", doc_id.get_value())>{format!("Reason for {label}")}</label>
-                                                            <input id=format!("doc-reason-{}", doc_id.get_value()) type="text" name="reason" placeholder="reason" required maxlength="1000"/>
-                                                            <button type="submit">"Record"</button>
-                                                        </form>
-                                                    })}
-                                                </td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}</tbody>
-                                </table>
-                                {d.can_view_documents.then(|| {
-                                    let base = format!("/w/{}/documents", slug());
-                                    view! {
-                                        <div class="viewers">
-                                            {v.documents.iter().filter(|doc| doc.status != crate::documents::DocumentStatus::Canceled).flat_map(|doc| {
-                                                doc.sides.iter().map(|side| (format!("{base}/{}/{side}", doc.id), format!("{} ({side})", doc.document_type))).collect::<Vec<_>>()
-                                            }).map(|(src, label)| view! { <DocumentViewer src=src label=label/> }).collect_view()}
-                                        </div>
-                                    }
-                                })}
-                            </section>
-                            <section class="panel" aria-labelledby="history-heading">
-                                <h2 id="history-heading">"History"</h2>
-                                <ol class="timeline" aria-label="History">
-                                    {d.history.iter().map(|h| view! {
-                                        <li><span class="small muted">{crate::dates::to_minute(&h.created_at)}</span> " " <code>{h.event.clone()}</code> " " <span class="small muted">{format!("by {}", h.actor_type)}</span></li>
-                                    }).collect_view()}
-                                </ol>
-                            </section>
-                            <section class="panel" aria-labelledby="events-heading">
-                                <h2 id="events-heading">"Webhook events"</h2>
-                                {if d.events.is_empty() {
-                                    view! { <p class="muted">"No events yet."</p> }.into_any()
-                                } else {
-                                    view! {
-                                        <table class="data" aria-label="Webhook events">
-                                            <thead><tr><th scope="col">"Event"</th><th scope="col">"Time"</th><th scope="col">"Delivered"</th></tr></thead>
-                                            <tbody>
-                                                {d.events.iter().map(|e| view! {
-                                                    <tr>
-                                                        <td><code>{e.event_type.clone()}</code></td>
-                                                        <td class="small">{crate::dates::to_minute(&e.created_at)}</td>
-                                                        <td class="small">{if e.deliveries == 0 { "no endpoint subscribed".to_string() } else { format!("{} of {} endpoints", e.delivered, e.deliveries) }}</td>
-                                                    </tr>
-                                                }).collect_view()}
-                                            </tbody>
-                                        </table>
-                                    }.into_any()
-                                }}
-                            </section>
-                        }.into_any()
-                    }
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Transition>
     }
 }

@@ -294,6 +294,7 @@ async fn prepare(state: &AppState, job: Job, row: Option<&sqlx::any::AnyRow>, wo
 
 /// Runs a batch of `deliver_webhook` jobs: every request in parallel, then every outcome
 /// recorded in one transaction (attempt log, delivery, endpoint health, job).
+#[tracing::instrument(name = "job.deliver_webhooks", skip_all, fields(jobs = batch.len()))]
 pub async fn run_batch(state: &AppState, deliverer: &Deliverer, batch: Vec<Job>, worker: &str) -> Result<(), AppError> {
     let mut prepared = Vec::with_capacity(batch.len());
     let rows = load_all(&state.db, &batch).await?;
@@ -536,7 +537,10 @@ async fn notify_owners(state: &AppState, workspace_id: &str, url: &str, reason: 
             .bind(workspace_id)
             .fetch_all(state.db.pool())
             .await
-            .unwrap_or_default();
+            .unwrap_or_else(|e| {
+                tracing::error!(workspace = %workspace_id, error = %e, "could not look up whom to tell that a webhook endpoint was disabled");
+                Vec::new()
+            });
     for to in owners {
         let mail = crate::mail::Email {
             to,

@@ -23,6 +23,7 @@ async fn member(slug: &str, permission: crate::access::Permission) -> Result<(cr
 }
 
 #[server(prefix = "/rpc", endpoint = "webhooks_view")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.webhooks_view", skip_all))]
 pub async fn webhooks_view(slug: String, endpoint: Option<String>, event: Option<String>, status: Option<String>) -> Result<WebhooksOverview, AppError> {
     crate::error::respond(
         async move {
@@ -49,6 +50,7 @@ pub async fn webhooks_view(slug: String, endpoint: Option<String>, event: Option
 
 /// Creates an endpoint; returns its secret, the only time it is shown.
 #[server(prefix = "/rpc", endpoint = "create_webhook")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.create_webhook", skip_all))]
 pub async fn create_webhook(slug: String, url: String, description: String, events: Option<Vec<String>>) -> Result<String, AppError> {
     crate::error::respond(
         async move {
@@ -63,6 +65,7 @@ pub async fn create_webhook(slug: String, url: String, description: String, even
 }
 
 #[server(prefix = "/rpc", endpoint = "set_webhook_active")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.set_webhook_active", skip_all))]
 pub async fn set_webhook_active(slug: String, endpoint_id: String, active: bool) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -75,6 +78,7 @@ pub async fn set_webhook_active(slug: String, endpoint_id: String, active: bool)
 }
 
 #[server(prefix = "/rpc", endpoint = "rotate_webhook_secret")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.rotate_webhook_secret", skip_all))]
 pub async fn rotate_webhook_secret(slug: String, endpoint_id: String) -> Result<String, AppError> {
     crate::error::respond(
         async move {
@@ -86,6 +90,7 @@ pub async fn rotate_webhook_secret(slug: String, endpoint_id: String) -> Result<
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_webhook")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.delete_webhook", skip_all))]
 pub async fn delete_webhook(slug: String, endpoint_id: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -97,6 +102,7 @@ pub async fn delete_webhook(slug: String, endpoint_id: String) -> Result<(), App
 }
 
 #[server(prefix = "/rpc", endpoint = "send_test_webhook")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.send_test_webhook", skip_all))]
 pub async fn send_test_webhook(slug: String, endpoint_id: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {
@@ -108,6 +114,7 @@ pub async fn send_test_webhook(slug: String, endpoint_id: String) -> Result<(), 
 }
 
 #[server(prefix = "/rpc", endpoint = "resend_webhook")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.resend_webhook", skip_all))]
 pub async fn resend_webhook(slug: String, delivery_id: String) -> Result<(), AppError> {
     crate::error::respond(
         async move {

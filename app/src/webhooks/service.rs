@@ -466,7 +466,7 @@ pub async fn attempts(db: &Db, delivery_id: &str) -> Result<Vec<Attempt>, AppErr
                 trigger: r.try_get("trigger")?,
                 attempted_at: rfc3339(r.try_get("attempted_at")?),
                 url: r.try_get("url")?,
-                request_headers: serde_json::from_str(&headers).unwrap_or(Value::Null),
+                request_headers: serde_json::from_str(&headers).map_err(|e| AppError::internal("stored request headers of a delivery attempt", e))?,
                 request_body: r.try_get("request_body")?,
                 response_status: r.try_get("response_status")?,
                 response_body: r.try_get("response_body")?,

@@ -19,6 +19,7 @@ pub struct WorkspaceSummary {
 
 /// The workspaces the signed-in user belongs to.
 #[server(prefix = "/rpc", endpoint = "my_workspaces")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.my_workspaces", skip_all))]
 pub async fn my_workspaces() -> Result<Vec<WorkspaceSummary>, AppError> {
     crate::error::respond(
         async move {
@@ -32,6 +33,7 @@ pub async fn my_workspaces() -> Result<Vec<WorkspaceSummary>, AppError> {
 
 /// One workspace of the signed-in user; 403 when they are not a member.
 #[server(prefix = "/rpc", endpoint = "workspace")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.workspace", skip_all))]
 pub async fn workspace(slug: String) -> Result<WorkspaceSummary, AppError> {
     crate::error::respond(
         async move {

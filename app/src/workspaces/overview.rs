@@ -28,6 +28,7 @@ pub struct Overview {
 }
 
 #[server(prefix = "/rpc", endpoint = "workspace_overview")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.workspace_overview", skip_all))]
 pub async fn workspace_overview(slug: String) -> Result<Overview, AppError> {
     crate::error::respond(
         async move {

@@ -5,7 +5,7 @@ use crate::{
     access::Actor,
     activity::{self, Entry, RequestOrigin},
     error::AppError,
-    store::{ids::new_id, is_unique_violation, now_ms, Db},
+    store::{ids::new_id, now_ms, unique_violation, Db, Unique},
 };
 use sqlx::Row;
 
@@ -61,7 +61,9 @@ pub async fn create(db: &Db, name: &str, slug: Option<&str>, actor: &Actor) -> R
         .execute(&mut *tx)
         .await;
     match inserted {
-        Err(e) if is_unique_violation(&e) => return Err(AppError::Conflict(format!("The slug '{}' is already taken.", workspace.slug))),
+        Err(e) if unique_violation(&e) == Some(Unique::WorkspaceSlug) => {
+            return Err(AppError::Conflict(format!("The slug '{}' is already taken.", workspace.slug)))
+        }
         other => other?,
     };
     activity::record(

@@ -161,12 +161,17 @@ async fn replay(state: &AppState, workspace_id: &str, key: &str, request_hash: &
         Ok(None) => return AppError::Conflict("A request with this Idempotency-Key is still being processed.".into()).into_response(),
         Err(e) => return AppError::from(e).into_response(),
     };
-    let stored_hash: String = row.try_get("request_hash").unwrap_or_default();
+    let stored = (|| -> Result<(String, Option<i64>, Option<String>), sqlx::Error> {
+        Ok((row.try_get("request_hash")?, row.try_get("response_status")?, row.try_get("response_sealed")?))
+    })();
+    // A row that cannot be read is our fault, not the client's: a 500 with its cause logged.
+    let (stored_hash, status, sealed) = match stored {
+        Ok(stored) => stored,
+        Err(e) => return AppError::internal("reading a stored idempotent response", e).into_response(),
+    };
     if stored_hash != request_hash {
         return AppError::invalid("Idempotency-Key", "This Idempotency-Key was already used with a different request.").into_response();
     }
-    let status: Option<i64> = row.try_get("response_status").unwrap_or(None);
-    let sealed: Option<String> = row.try_get("response_sealed").unwrap_or(None);
     match (status, sealed) {
         (Some(status), Some(sealed)) => {
             let opened =

@@ -12,6 +12,7 @@ mod dashboard;
 mod dashboard_settings;
 mod first_minutes;
 mod health;
+mod jobs;
 mod metrics;
 mod operations;
 mod pipeline;

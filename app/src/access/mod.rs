@@ -15,6 +15,72 @@ use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 use std::{fmt, str::FromStr};
 
+/// What an API token may do (SPEC §3): chosen when it is made, never more than its
+/// creator's role allows ([`Scope::permission`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    #[serde(rename = "verifications:read")]
+    VerificationsRead,
+    #[serde(rename = "verifications:write")]
+    VerificationsWrite,
+    #[serde(rename = "documents:read")]
+    DocumentsRead,
+    #[serde(rename = "decisions:write")]
+    DecisionsWrite,
+    #[serde(rename = "webhooks:manage")]
+    WebhooksManage,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 5] = [Scope::VerificationsRead, Scope::VerificationsWrite, Scope::DocumentsRead, Scope::DecisionsWrite, Scope::WebhooksManage];
+
+    /// As stored on the token and written in requests: `verifications:read`, …
+    pub fn code(self) -> &'static str {
+        match self {
+            Scope::VerificationsRead => "verifications:read",
+            Scope::VerificationsWrite => "verifications:write",
+            Scope::DocumentsRead => "documents:read",
+            Scope::DecisionsWrite => "decisions:write",
+            Scope::WebhooksManage => "webhooks:manage",
+        }
+    }
+
+    /// The permission a member needs to give a token this scope.
+    pub fn permission(self) -> Permission {
+        match self {
+            Scope::VerificationsRead => Permission::VerificationsView,
+            Scope::VerificationsWrite => Permission::VerificationsManage,
+            Scope::DocumentsRead => Permission::DocumentsView,
+            Scope::DecisionsWrite => Permission::VerificationsDecide,
+            Scope::WebhooksManage => Permission::WebhooksManage,
+        }
+    }
+
+    /// What it lets a token do, for the tokens page.
+    pub fn help(self) -> &'static str {
+        match self {
+            Scope::VerificationsRead => "read verifications (verifications.view)",
+            Scope::VerificationsWrite => "create, update, submit, cancel; upload documents (verifications.manage)",
+            Scope::DocumentsRead => "download document images (documents.view)",
+            Scope::DecisionsWrite => "approve or reject (verifications.decide)",
+            Scope::WebhooksManage => "webhook endpoints and deliveries (webhooks.manage)",
+        }
+    }
+}
+
+impl FromStr for Scope {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::ALL.into_iter().find(|scope| scope.code() == s).ok_or(())
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 /// One thing a member may be allowed to do in a workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Permission {

@@ -43,7 +43,7 @@ pub async fn grantable_scopes(slug: String) -> Result<Vec<String>, AppError> {
         async move {
             let state = crate::state::AppState::from_context()?;
             let member = super::member::require(&state, &slug, super::Permission::ApiTokensManage).await?;
-            Ok(super::tokens::grantable(&member.actor()).into_iter().map(str::to_string).collect())
+            Ok(super::tokens::grantable(&member.actor()).into_iter().map(|s| s.code().to_string()).collect())
         }
         .await,
     )
@@ -157,15 +157,6 @@ fn TokenTable(slug: String, list: Vec<TokenSummary>) -> impl IntoView {
     }
 }
 
-/// What each scope lets a token do, and the permission its creator needs (SPEC §3).
-const SCOPE_HELP: [(&str, &str); 5] = [
-    ("verifications:read", "read verifications (verifications.view)"),
-    ("verifications:write", "create, update, submit, cancel; upload documents (verifications.manage)"),
-    ("documents:read", "download document images (documents.view)"),
-    ("decisions:write", "approve or reject (verifications.decide)"),
-    ("webhooks:manage", "webhook endpoints and deliveries (webhooks.manage)"),
-];
-
 /// The create form and the new token, shown once. An island: the secret comes back from
 /// the server function to the browser and never travels in an address. The scopes the
 /// member may grant are checked by default; the others cannot be chosen.
@@ -185,7 +176,8 @@ fn NewToken(slug: String, grantable: Vec<String>) -> impl IntoView {
             <input id="token-expiry" type="number" name="expires_in_days" min="1" max="3650" value="180" required class="narrow"/>
             <fieldset class="permissions">
                 <legend>"Scopes"</legend>
-                {SCOPE_HELP.into_iter().map(|(scope, help)| {
+                {super::Scope::ALL.into_iter().map(|scope| {
+                    let (scope, help) = (scope.code(), scope.help());
                     let allowed = grantable.iter().any(|g| g == scope);
                     view! {
                         <label class:muted=!allowed>

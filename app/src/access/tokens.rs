@@ -4,7 +4,7 @@
 //! passwords): lookups stay a single indexed read on every API call.
 
 use crate::{
-    access::{Actor, Permission, RoleRef},
+    access::{Actor, RoleRef, Scope},
     activity::{self, Entry, RequestOrigin},
     error::AppError,
     state::Environment,
@@ -21,41 +21,26 @@ use std::sync::{
     Arc,
 };
 
-/// Every scope of SPEC §3. A new token has the ones chosen at creation, by default all
-/// those its creator may grant ([`grantable`]).
-pub const ALL_SCOPES: [&str; 5] = ["verifications:read", "verifications:write", "documents:read", "decisions:write", "webhooks:manage"];
-
-/// The permission a member needs to give a token `scope`: a token never does more than
-/// the member who made it.
-pub fn scope_permission(scope: &str) -> Option<Permission> {
-    match scope {
-        "verifications:read" => Some(Permission::VerificationsView),
-        "verifications:write" => Some(Permission::VerificationsManage),
-        "documents:read" => Some(Permission::DocumentsView),
-        "decisions:write" => Some(Permission::VerificationsDecide),
-        "webhooks:manage" => Some(Permission::WebhooksManage),
-        _ => None,
-    }
-}
-
-/// Whether a member holding `role` may give (and keep) a token with `scope`.
-pub fn role_allows(role: &RoleRef, scope: &str) -> bool {
-    scope_permission(scope).is_some_and(|p| role.has(p))
+/// Whether a member holding `role` may give (and keep) a token with `scope`: a token
+/// never does more than the member who made it.
+pub fn role_allows(role: &RoleRef, scope: Scope) -> bool {
+    role.has(scope.permission())
 }
 
 /// The scopes `actor` may put on a token: those their role allows; every scope for the
-/// operator (CLI) and the system.
-pub fn grantable(actor: &Actor) -> Vec<&'static str> {
+/// operator (CLI) and the system. A new token has the ones chosen at creation, by default
+/// all of these.
+pub fn grantable(actor: &Actor) -> Vec<Scope> {
     match actor {
-        Actor::User { role, .. } => ALL_SCOPES.into_iter().filter(|s| role_allows(role, s)).collect(),
-        Actor::Operator | Actor::System => ALL_SCOPES.to_vec(),
+        Actor::User { role, .. } => Scope::ALL.into_iter().filter(|s| role_allows(role, *s)).collect(),
+        Actor::Operator | Actor::System => Scope::ALL.to_vec(),
         Actor::Account { .. } | Actor::ApiToken { .. } => Vec::new(),
     }
 }
 
 /// Checks the requested scopes (space or comma separated; `None`: every scope `actor` may
 /// grant) against SPEC §3 and the creator's permissions. Returns them in canonical order.
-pub fn choose_scopes(requested: Option<&str>, actor: &Actor) -> Result<Vec<&'static str>, AppError> {
+pub fn choose_scopes(requested: Option<&str>, actor: &Actor) -> Result<Vec<Scope>, AppError> {
     let allowed = grantable(actor);
     let Some(requested) = requested else {
         if allowed.is_empty() {
@@ -64,21 +49,19 @@ pub fn choose_scopes(requested: Option<&str>, actor: &Actor) -> Result<Vec<&'sta
         return Ok(allowed);
     };
     let words: Vec<&str> = requested.split([' ', ',']).map(str::trim).filter(|w| !w.is_empty()).collect();
-    if let Some(unknown) = words.iter().find(|w| !ALL_SCOPES.contains(*w)) {
-        return Err(AppError::invalid("scopes", format!("'{unknown}' is not a scope (expected {}).", ALL_SCOPES.join(", "))));
+    if let Some(unknown) = words.iter().find(|w| w.parse::<Scope>().is_err()) {
+        let expected: Vec<&str> = Scope::ALL.iter().map(|s| s.code()).collect();
+        return Err(AppError::invalid("scopes", format!("'{unknown}' is not a scope (expected {}).", expected.join(", "))));
     }
     if words.is_empty() {
         return Err(AppError::invalid("scopes", "Choose at least one scope."));
     }
-    let beyond: Vec<String> = ALL_SCOPES
-        .into_iter()
-        .filter(|s| words.contains(s) && !allowed.contains(s))
-        .map(|s| format!("{s} needs {}", scope_permission(s).map(|p| p.code()).unwrap_or_default()))
-        .collect();
+    let chosen: Vec<Scope> = Scope::ALL.into_iter().filter(|s| words.contains(&s.code())).collect();
+    let beyond: Vec<String> = chosen.iter().filter(|s| !allowed.contains(s)).map(|s| format!("{s} needs {}", s.permission().code())).collect();
     if !beyond.is_empty() {
         return Err(AppError::Refused(format!("A token cannot do more than its creator: {}, which your role does not have.", beyond.join("; "))));
     }
-    Ok(ALL_SCOPES.into_iter().filter(|s| words.contains(s)).collect())
+    Ok(chosen)
 }
 
 pub const DEFAULT_EXPIRY_DAYS: i64 = 180;
@@ -91,7 +74,7 @@ pub struct CreatedToken {
     pub id: String,
     pub token: String,
     pub expires_at: Option<i64>,
-    pub scopes: Vec<&'static str>,
+    pub scopes: Vec<Scope>,
 }
 
 /// The workspace a valid token acts for.
@@ -107,8 +90,8 @@ pub struct TokenIdentity {
 
 impl TokenIdentity {
     /// 403 unless the token carries `scope`.
-    pub fn require(&self, scope: &str) -> Result<(), AppError> {
-        if self.scopes.iter().any(|s| s == scope) {
+    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+        if self.scopes.iter().any(|s| s == scope.code()) {
             Ok(())
         } else {
             Err(AppError::Forbidden)
@@ -202,7 +185,7 @@ pub async fn create_with_scopes(
     .bind(name)
     .bind(token[..13].to_string())
     .bind(hash_token(&token))
-    .bind(scopes.join(" "))
+    .bind(scopes.iter().map(|s| s.code()).collect::<Vec<_>>().join(" "))
     .bind(creator_kind)
     .bind(creator_id.map(str::to_string))
     .bind(now)
@@ -285,9 +268,25 @@ async fn lookup(db: &Db, hash: &str) -> Result<Arc<ValidToken>, AppError> {
     }))
 }
 
+/// A token row with its creator's e-mail, as [`list`] reads it.
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    name: String,
+    display_prefix: String,
+    /// Space-separated.
+    scopes: String,
+    created_by_kind: String,
+    creator_email: Option<String>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
 /// Every token of a workspace, newest first, for the dashboard.
 pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::token_page::TokenSummary>, AppError> {
-    let rows = sqlx::query(
+    let rows: Vec<TokenRow> = sqlx::query_as(
         "SELECT t.id, t.name, t.display_prefix, t.scopes, t.created_by_kind, u.email AS creator_email, t.created_at, t.expires_at, t.revoked_at, t.last_used_at \
          FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by_id WHERE t.workspace_id = $1 ORDER BY t.id DESC",
     )
@@ -295,27 +294,21 @@ pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::token_page::
     .fetch_all(db.pool())
     .await?;
     let now = now_ms();
-    rows.iter()
-        .map(|row| {
-            let expires_at: Option<i64> = row.try_get("expires_at")?;
-            let revoked_at: Option<i64> = row.try_get("revoked_at")?;
-            let kind: String = row.try_get("created_by_kind")?;
-            let email: Option<String> = row.try_get("creator_email")?;
-            let scopes: String = row.try_get("scopes")?;
-            Ok(super::token_page::TokenSummary {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                prefix: row.try_get("display_prefix")?,
-                scopes: scopes.split_whitespace().map(str::to_string).collect(),
-                created_by: email.unwrap_or(kind),
-                created_at: crate::dates::rfc3339(row.try_get("created_at")?),
-                expires_at: expires_at.map(crate::dates::rfc3339),
-                last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(crate::dates::rfc3339),
-                revoked_at: revoked_at.map(crate::dates::rfc3339),
-                active: revoked_at.is_none() && expires_at.is_none_or(|e| e > now),
-            })
+    Ok(rows
+        .into_iter()
+        .map(|row| super::token_page::TokenSummary {
+            id: row.id,
+            name: row.name,
+            prefix: row.display_prefix,
+            scopes: row.scopes.split_whitespace().map(str::to_string).collect(),
+            created_by: row.creator_email.unwrap_or(row.created_by_kind),
+            created_at: crate::dates::rfc3339(row.created_at),
+            expires_at: row.expires_at.map(crate::dates::rfc3339),
+            last_used_at: row.last_used_at.map(crate::dates::rfc3339),
+            revoked_at: row.revoked_at.map(crate::dates::rfc3339),
+            active: row.revoked_at.is_none() && row.expires_at.is_none_or(|e| e > now),
         })
-        .collect()
+        .collect())
 }
 
 /// Revokes a token of the workspace; it gets 401 at once on every server process.
@@ -368,7 +361,8 @@ pub async fn revoke_created_by(
         let id: String = row.try_get("id")?;
         let name: String = row.try_get("name")?;
         let scopes: String = row.try_get("scopes")?;
-        let beyond: Vec<&str> = scopes.split_whitespace().filter(|s| role.is_none_or(|r| !role_allows(r, s))).collect();
+        // A stored scope this build does not know counts as beyond any role.
+        let beyond: Vec<&str> = scopes.split_whitespace().filter(|s| s.parse::<Scope>().ok().is_none_or(|s| role.is_none_or(|r| !role_allows(r, s)))).collect();
         if beyond.is_empty() {
             continue;
         }
@@ -414,14 +408,17 @@ mod tests {
     #[test]
     fn scopes_are_capped_by_the_creators_role() {
         let developer = member(Role::Developer);
-        assert_eq!(choose_scopes(None, &developer).unwrap(), ["verifications:read", "verifications:write", "webhooks:manage"]);
+        assert_eq!(choose_scopes(None, &developer).unwrap(), [Scope::VerificationsRead, Scope::VerificationsWrite, Scope::WebhooksManage]);
         for scope in ["documents:read", "decisions:write"] {
             assert!(matches!(choose_scopes(Some(scope), &developer), Err(AppError::Refused(m)) if m.contains(scope)), "{scope}");
         }
-        assert_eq!(choose_scopes(Some("webhooks:manage, verifications:read"), &developer).unwrap(), ["verifications:read", "webhooks:manage"]);
+        assert_eq!(choose_scopes(Some("webhooks:manage, verifications:read"), &developer).unwrap(), [Scope::VerificationsRead, Scope::WebhooksManage]);
         assert!(matches!(choose_scopes(Some(""), &developer), Err(AppError::Validation(_))));
         assert!(matches!(choose_scopes(Some("admin:all"), &developer), Err(AppError::Validation(_))));
-        assert_eq!(choose_scopes(None, &Actor::Operator).unwrap(), ALL_SCOPES);
-        assert_eq!(choose_scopes(None, &member(Role::Reviewer)).unwrap(), ["verifications:read", "verifications:write", "documents:read", "decisions:write"]);
+        assert_eq!(choose_scopes(None, &Actor::Operator).unwrap(), Scope::ALL);
+        assert_eq!(
+            choose_scopes(None, &member(Role::Reviewer)).unwrap(),
+            [Scope::VerificationsRead, Scope::VerificationsWrite, Scope::DocumentsRead, Scope::DecisionsWrite]
+        );
     }
 }

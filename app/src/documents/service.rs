@@ -360,7 +360,7 @@ pub async fn decide(
     flow: Flow,
     verification_id: &str,
     document_id: &str,
-    body: &serde_json::Value,
+    input: &crate::verifications::requests::DecisionInput,
     actor: &Actor,
 ) -> Result<Document, AppError> {
     let mut tx = db.begin_write().await?;
@@ -372,7 +372,7 @@ pub async fn decide(
     if verification.status == VerificationStatus::Canceled {
         return Err(AppError::BadRequest(CANCELED.into()));
     }
-    let (outcome, reason) = parse_decision(body)?;
+    let (outcome, reason) = parse_decision(input)?;
     if matches!(document.status, DocumentStatus::Uploaded | DocumentStatus::Processing) {
         return Err(AppError::BadRequest("The document has not been processed yet.".into()));
     }

@@ -115,9 +115,21 @@ pub async fn add_member_with_role_code(
     Ok(user_id)
 }
 
+/// A membership row joined with its user and sign-in lock, as [`list`] reads it.
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: String,
+    email: String,
+    totp_enabled_at: Option<i64>,
+    mfa_locked_at: Option<i64>,
+    role: String,
+    created_at: i64,
+    locked_until: Option<i64>,
+}
+
 /// A member as the members page lists them.
 pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::MemberView>, AppError> {
-    let rows = sqlx::query(
+    let rows: Vec<MemberRow> = sqlx::query_as(
         "SELECT u.id, u.email, u.totp_enabled_at, u.mfa_locked_at, m.role, m.created_at, l.locked_until \
          FROM memberships m JOIN users u ON u.id = m.user_id LEFT JOIN login_lockouts l ON l.email = u.email \
          WHERE m.workspace_id = $1 ORDER BY u.email",
@@ -127,22 +139,19 @@ pub async fn list(db: &Db, workspace_id: &str) -> Result<Vec<super::MemberView>,
     .await?;
     let now = now_ms();
     let tokens = tokens::live_counts_by_creator(db, workspace_id).await?;
-    rows.iter()
-        .map(|r| {
-            let locked: Option<i64> = r.try_get("locked_until")?;
-            let user_id: String = r.try_get("id")?;
-            Ok(super::MemberView {
-                api_tokens: tokens.get(&user_id).copied().unwrap_or(0),
-                user_id,
-                email: r.try_get("email")?,
-                role: r.try_get("role")?,
-                mfa: if r.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some() { "authenticator app".into() } else { "email code".into() },
-                locked_until: locked.filter(|l| *l > now).map(crate::dates::rfc3339),
-                mfa_locked: r.try_get::<Option<i64>, _>("mfa_locked_at")?.is_some(),
-                joined: crate::dates::rfc3339(r.try_get("created_at")?),
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| super::MemberView {
+            api_tokens: tokens.get(&r.id).copied().unwrap_or(0),
+            user_id: r.id,
+            email: r.email,
+            role: r.role,
+            mfa: if r.totp_enabled_at.is_some() { "authenticator app".into() } else { "email code".into() },
+            locked_until: r.locked_until.filter(|l| *l > now).map(crate::dates::rfc3339),
+            mfa_locked: r.mfa_locked_at.is_some(),
+            joined: crate::dates::rfc3339(r.created_at),
         })
-        .collect()
+        .collect())
 }
 
 /// A membership change's write transaction. On PostgreSQL it also locks the workspace

@@ -196,8 +196,8 @@ pub async fn decide_verification(slug: String, id: String, decision: String, rea
             let state = crate::state::AppState::from_context()?;
             let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsDecide).await?;
             let flow = flow_of(&state, &member.workspace_id, &id).await?;
-            let body = serde_json::json!({ "decision": decision, "reason": reason });
-            super::service::decide(&state.db, &member.workspace_id, flow, &id, &body, &member.actor()).await.map(|_| ())
+            let input = super::requests::DecisionInput { decision: Some(decision), reason: Some(reason) };
+            super::service::decide(&state.db, &member.workspace_id, flow, &id, &input, &member.actor()).await.map(|_| ())
         }
         .await,
     )
@@ -212,8 +212,8 @@ pub async fn decide_document(slug: String, id: String, document_id: String, deci
             let state = crate::state::AppState::from_context()?;
             let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsDecide).await?;
             let flow = flow_of(&state, &member.workspace_id, &id).await?;
-            let body = serde_json::json!({ "decision": decision, "reason": reason });
-            crate::documents::service::decide(&state.db, &member.workspace_id, flow, &id, &document_id, &body, &member.actor()).await.map(|_| ())
+            let input = super::requests::DecisionInput { decision: Some(decision), reason: Some(reason) };
+            crate::documents::service::decide(&state.db, &member.workspace_id, flow, &id, &document_id, &input, &member.actor()).await.map(|_| ())
         }
         .await,
     )

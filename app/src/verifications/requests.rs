@@ -37,6 +37,23 @@ pub struct DecisionRequest {
     pub reason: String,
 }
 
+/// A decision as a reviewer or an integrator gives it, before it is checked: the REST
+/// body and the dashboard's form both become this, and the service judges it
+/// ([`super::service::parse_decision`]) with the same messages for both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionInput {
+    pub decision: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl From<&serde_json::Value> for DecisionInput {
+    /// A JSON body: a field that is not a string counts as missing.
+    fn from(body: &serde_json::Value) -> Self {
+        let text = |name: &str| body.get(name).and_then(serde_json::Value::as_str).map(str::to_string);
+        DecisionInput { decision: text("decision"), reason: text("reason") }
+    }
+}
+
 /// `{"message": "…"}`: every error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

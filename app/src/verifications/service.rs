@@ -362,9 +362,9 @@ pub async fn cancel(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
 }
 
 /// Parses `{decision, reason}` of a decision body.
-pub fn parse_decision(body: &Value) -> Result<(DecisionOutcome, String), AppError> {
+pub fn parse_decision(input: &super::requests::DecisionInput) -> Result<(DecisionOutcome, String), AppError> {
     let mut errors = crate::error::FieldErrors::new();
-    let outcome = match body.get("decision").and_then(Value::as_str) {
+    let outcome = match input.decision.as_deref() {
         Some("approved") => Some(DecisionOutcome::Approved),
         Some("rejected") => Some(DecisionOutcome::Rejected),
         Some(_) => {
@@ -376,7 +376,7 @@ pub fn parse_decision(body: &Value) -> Result<(DecisionOutcome, String), AppErro
             None
         }
     };
-    let reason = match body.get("reason").and_then(Value::as_str).map(str::trim) {
+    let reason = match input.reason.as_deref().map(str::trim) {
         Some(r) if !r.is_empty() && r.chars().count() <= 1000 => Some(r.to_string()),
         Some(r) if !r.is_empty() => {
             errors.insert("reason".into(), vec!["The reason may not be greater than 1000 characters.".into()]);
@@ -402,7 +402,14 @@ pub fn actor_label(actor: &Actor) -> String {
 }
 
 /// A reviewer's final decision on a verification in `needs_review`.
-pub async fn decide(db: &Db, workspace_id: &str, flow: Flow, id: &str, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
+pub async fn decide(
+    db: &Db,
+    workspace_id: &str,
+    flow: Flow,
+    id: &str,
+    input: &super::requests::DecisionInput,
+    actor: &Actor,
+) -> Result<Verification, AppError> {
     let mut tx = db.begin_write().await?;
     let current = find(&mut *tx, workspace_id, flow, id).await?;
     match current.status {
@@ -410,7 +417,7 @@ pub async fn decide(db: &Db, workspace_id: &str, flow: Flow, id: &str, body: &Va
         VerificationStatus::Canceled => return Err(AppError::BadRequest(CANCELED.into())),
         _ => return Err(AppError::BadRequest("The verification is not awaiting review.".into())),
     }
-    let (outcome, reason) = parse_decision(body)?;
+    let (outcome, reason) = parse_decision(input)?;
     let status = if outcome == DecisionOutcome::Approved { VerificationStatus::Approved } else { VerificationStatus::Rejected };
     sqlx::query("UPDATE verifications SET status = $1, decision_outcome = $2, decision_reason = $3, decision_by = $4, decision_at = $5 WHERE id = $6")
         .bind(status.code())

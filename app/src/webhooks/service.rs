@@ -43,18 +43,37 @@ fn new_secret() -> String {
 
 const COLUMNS: &str = "id, url, description, event_types, active, disabled_reason, created_at, updated_at";
 
+/// A `webhook_endpoints` row as stored ([`COLUMNS`]).
+#[derive(sqlx::FromRow)]
+struct EndpointRow {
+    id: String,
+    url: String,
+    description: String,
+    /// Space-separated.
+    event_types: String,
+    active: i64,
+    disabled_reason: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<EndpointRow> for WebhookEndpoint {
+    fn from(row: EndpointRow) -> Self {
+        WebhookEndpoint {
+            id: row.id,
+            url: row.url,
+            description: row.description,
+            event_types: row.event_types.split_whitespace().map(str::to_string).collect(),
+            active: row.active != 0,
+            disabled_reason: row.disabled_reason,
+            created_at: rfc3339(row.created_at),
+            updated_at: rfc3339(row.updated_at),
+        }
+    }
+}
+
 fn decode(row: &AnyRow) -> Result<WebhookEndpoint, AppError> {
-    let types: String = row.try_get("event_types")?;
-    Ok(WebhookEndpoint {
-        id: row.try_get("id")?,
-        url: row.try_get("url")?,
-        description: row.try_get("description")?,
-        event_types: types.split_whitespace().map(str::to_string).collect(),
-        active: row.try_get::<i64, _>("active")? != 0,
-        disabled_reason: row.try_get("disabled_reason")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-    })
+    Ok(<EndpointRow as sqlx::FromRow<AnyRow>>::from_row(row)?.into())
 }
 
 /// Checks a URL for the environment: `https` only in production, `http` too in sandbox;

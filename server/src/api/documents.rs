@@ -98,7 +98,7 @@ async fn upload_document(
     Path((flow, id)): Path<(String, String)>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Document>), AppError> {
-    token.require("verifications:write")?;
+    token.require(app::access::Scope::VerificationsWrite)?;
     let flow = parse_flow(&flow)?;
     let multipart = multipart.map_err(|_| AppError::UnsupportedMediaType("The request body must be multipart/form-data.".into()))?;
     let upload = read_upload(multipart).await?;
@@ -116,7 +116,7 @@ async fn list_documents(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
 ) -> Result<Json<app::verifications::Page<Document>>, AppError> {
-    token.require("verifications:read")?;
+    token.require(app::access::Scope::VerificationsRead)?;
     let flow = parse_flow(&flow)?;
     let data = service::list(&state.db, &token.workspace_id, flow, &id).await?;
     Ok(Json(app::verifications::Page { data, next_cursor: None }))
@@ -131,7 +131,7 @@ async fn get_document(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id, doc_id)): Path<(String, String, String)>,
 ) -> Result<Json<Document>, AppError> {
-    token.require("verifications:read")?;
+    token.require(app::access::Scope::VerificationsRead)?;
     let flow = parse_flow(&flow)?;
     Ok(Json(service::get(&state.db, &token.workspace_id, flow, &id, &doc_id).await?))
 }
@@ -146,7 +146,7 @@ async fn delete_document(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id, doc_id)): Path<(String, String, String)>,
 ) -> Result<Json<Document>, AppError> {
-    token.require("verifications:write")?;
+    token.require(app::access::Scope::VerificationsWrite)?;
     let flow = parse_flow(&flow)?;
     Ok(Json(service::cancel(&state.db, &token.workspace_id, flow, &id, &doc_id, &token.actor()).await?))
 }
@@ -170,7 +170,7 @@ async fn download_document(
     Path((flow, id, doc_id)): Path<(String, String, String)>,
     params: Result<Query<FileParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
-    token.require("documents:read")?;
+    token.require(app::access::Scope::DocumentsRead)?;
     let Query(params) = params.map_err(|_| AppError::invalid("query", "The query string is malformed."))?;
     let flow = parse_flow(&flow)?;
     let side = params.side.as_deref().unwrap_or("front");
@@ -190,8 +190,10 @@ async fn decide_document(
     Path((flow, id, doc_id)): Path<(String, String, String)>,
     body: Result<JsonBody, AppError>,
 ) -> Result<Json<Document>, AppError> {
-    token.require("decisions:write")?;
+    token.require(app::access::Scope::DecisionsWrite)?;
     let JsonBody(body) = body?;
     let flow = parse_flow(&flow)?;
-    Ok(Json(service::decide(&state.db, &token.workspace_id, flow, &id, &doc_id, &body, &token.actor()).await?))
+    Ok(Json(
+        service::decide(&state.db, &token.workspace_id, flow, &id, &doc_id, &app::verifications::requests::DecisionInput::from(&body), &token.actor()).await?,
+    ))
 }

@@ -35,20 +35,22 @@ pub const KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The scope each POST route requires (its handler checks the same one), by route
 /// pattern under `/api/v1`. A test checks that every POST route is listed.
-pub const POST_SCOPES: &[(&str, &str)] = &[
-    ("/{flow}/verifications", "verifications:write"),
-    ("/{flow}/verifications/{id}/submit", "verifications:write"),
-    ("/{flow}/verifications/{id}/cancel", "verifications:write"),
-    ("/{flow}/verifications/{id}/decision", "decisions:write"),
-    ("/{flow}/verifications/{id}/documents", "verifications:write"),
-    ("/{flow}/verifications/{id}/documents/{doc_id}/decision", "decisions:write"),
-    ("/webhook-endpoints", "webhooks:manage"),
-    ("/webhook-endpoints/{id}/rotate-secret", "webhooks:manage"),
-    ("/webhook-endpoints/{id}/test", "webhooks:manage"),
-    ("/webhook-deliveries/{id}/resend", "webhooks:manage"),
+use app::access::Scope;
+
+pub const POST_SCOPES: &[(&str, Scope)] = &[
+    ("/{flow}/verifications", Scope::VerificationsWrite),
+    ("/{flow}/verifications/{id}/submit", Scope::VerificationsWrite),
+    ("/{flow}/verifications/{id}/cancel", Scope::VerificationsWrite),
+    ("/{flow}/verifications/{id}/decision", Scope::DecisionsWrite),
+    ("/{flow}/verifications/{id}/documents", Scope::VerificationsWrite),
+    ("/{flow}/verifications/{id}/documents/{doc_id}/decision", Scope::DecisionsWrite),
+    ("/webhook-endpoints", Scope::WebhooksManage),
+    ("/webhook-endpoints/{id}/rotate-secret", Scope::WebhooksManage),
+    ("/webhook-endpoints/{id}/test", Scope::WebhooksManage),
+    ("/webhook-deliveries/{id}/resend", Scope::WebhooksManage),
 ];
 
-fn required_scope(matched: &str) -> Option<&'static str> {
+fn required_scope(matched: &str) -> Option<Scope> {
     let route = matched.strip_prefix("/api/v1").unwrap_or(matched);
     POST_SCOPES.iter().find(|(pattern, _)| *pattern == route).map(|(_, scope)| *scope)
 }
@@ -202,7 +204,6 @@ mod tests {
         let mut listed: Vec<String> = POST_SCOPES.iter().map(|(path, _)| path.to_string()).collect();
         listed.sort();
         assert_eq!(posts, listed);
-        assert_eq!(required_scope("/api/v1/webhook-endpoints"), Some("webhooks:manage"));
-        assert!(POST_SCOPES.iter().all(|(_, scope)| app::access::tokens::ALL_SCOPES.contains(scope)));
+        assert_eq!(required_scope("/api/v1/webhook-endpoints"), Some(Scope::WebhooksManage));
     }
 }

@@ -48,7 +48,7 @@ async fn create_verification(
     Path(flow): Path<String>,
     body: Result<JsonBody, AppError>,
 ) -> Result<(StatusCode, Json<Verification>), AppError> {
-    token.require("verifications:write")?;
+    token.require(app::access::Scope::VerificationsWrite)?;
     let JsonBody(body) = body?;
     let flow = parse_flow(&flow)?;
     let verification = service::create(&state.db, state.settings.environment, &token.workspace_id, flow, &body, &token.actor()).await?;
@@ -122,7 +122,7 @@ async fn list_verifications(
     Path(flow): Path<String>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page<Verification>>, AppError> {
-    token.require("verifications:read")?;
+    token.require(app::access::Scope::VerificationsRead)?;
     let flow = parse_flow(&flow)?;
     let Query(params) = params.map_err(|_| AppError::invalid("query", "The query string is malformed."))?;
     let query = parse_list(params)?;
@@ -139,7 +139,7 @@ async fn get_verification(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
 ) -> Result<Json<Verification>, AppError> {
-    token.require("verifications:read")?;
+    token.require(app::access::Scope::VerificationsRead)?;
     let flow = parse_flow(&flow)?;
     Ok(Json(service::get(&state.db, &token.workspace_id, flow, &id).await?))
 }
@@ -156,7 +156,7 @@ async fn update_verification(
     Path((flow, id)): Path<(String, String)>,
     body: Result<JsonBody, AppError>,
 ) -> Result<Json<Verification>, AppError> {
-    token.require("verifications:write")?;
+    token.require(app::access::Scope::VerificationsWrite)?;
     let JsonBody(body) = body?;
     let flow = parse_flow(&flow)?;
     Ok(Json(service::update(&state.db, state.settings.environment, &token.workspace_id, flow, &id, &body, &token.actor()).await?))
@@ -172,7 +172,7 @@ async fn submit_verification(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
 ) -> Result<Json<Verification>, AppError> {
-    token.require("verifications:write")?;
+    token.require(app::access::Scope::VerificationsWrite)?;
     let flow = parse_flow(&flow)?;
     Ok(Json(service::submit(&state.db, &token.workspace_id, flow, &id, &token.actor()).await?))
 }
@@ -187,7 +187,7 @@ async fn cancel_verification(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
 ) -> Result<Json<Verification>, AppError> {
-    token.require("verifications:write")?;
+    token.require(app::access::Scope::VerificationsWrite)?;
     let flow = parse_flow(&flow)?;
     Ok(Json(service::cancel(&state.db, &token.workspace_id, flow, &id, &token.actor()).await?))
 }
@@ -204,10 +204,10 @@ async fn decide_verification(
     Path((flow, id)): Path<(String, String)>,
     body: Result<JsonBody, AppError>,
 ) -> Result<Json<Verification>, AppError> {
-    token.require("decisions:write")?;
+    token.require(app::access::Scope::DecisionsWrite)?;
     let JsonBody(body) = body?;
     let flow = parse_flow(&flow)?;
-    Ok(Json(service::decide(&state.db, &token.workspace_id, flow, &id, &body, &token.actor()).await?))
+    Ok(Json(service::decide(&state.db, &token.workspace_id, flow, &id, &app::verifications::requests::DecisionInput::from(&body), &token.actor()).await?))
 }
 
 /// The timeline: every status change, upload, extraction, rule result and decision.
@@ -220,7 +220,7 @@ async fn verification_history(
     Extension(token): Extension<TokenIdentity>,
     Path((flow, id)): Path<(String, String)>,
 ) -> Result<Json<Page<HistoryEntry>>, AppError> {
-    token.require("verifications:read")?;
+    token.require(app::access::Scope::VerificationsRead)?;
     let flow = parse_flow(&flow)?;
     Ok(Json(service::history(&state.db, &token.workspace_id, flow, &id).await?))
 }
@@ -235,7 +235,7 @@ async fn document_types(
     Extension(token): Extension<TokenIdentity>,
     Path(flow): Path<String>,
 ) -> Result<Json<FlowConfig>, AppError> {
-    token.require("verifications:read")?;
+    token.require(app::access::Scope::VerificationsRead)?;
     let flow = parse_flow(&flow)?;
     Ok(Json(flows::service::load(&state.db, &token.workspace_id, flow).await?))
 }

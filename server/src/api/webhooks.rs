@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-const SCOPE: &str = "webhooks:manage";
+const SCOPE: app::access::Scope = app::access::Scope::WebhooksManage;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -151,7 +151,7 @@ async fn list_deliveries(
     service::get(&state.db, &token.workspace_id, &id).await?;
     let filter = DeliveryFilter { endpoint_id: Some(id), event_type: params.event_type, status: params.status, limit: params.limit.unwrap_or(50) };
     let mut data = service::deliveries(&state.db, &token.workspace_id, &filter).await?;
-    if token.require("documents:read").is_err() {
+    if token.require(app::access::Scope::DocumentsRead).is_err() {
         data.iter_mut().for_each(Delivery::hide_payload);
     }
     Ok(Json(Page { data, next_cursor: None }))

@@ -124,7 +124,11 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
                 .and_then(chrono::DateTime::from_timestamp_millis)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_else(|| "never".into());
-            println!("token {} for {workspace} expires {expires}, scopes {}; it is shown once:", created.id, created.scopes.join(","));
+            println!(
+                "token {} for {workspace} expires {expires}, scopes {}; it is shown once:",
+                created.id,
+                created.scopes.iter().map(|s| s.code()).collect::<Vec<_>>().join(",")
+            );
             println!("{}", created.token);
         }
         AdminCommand::SetRateLimit { workspace, per_minute } => {

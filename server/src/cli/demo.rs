@@ -205,7 +205,10 @@ pub async fn seed(state: &AppState, workspace_id: &str, owner: &Actor) -> anyhow
 
     for (sample, id) in &decided {
         if sample.ending == Ending::Rejected {
-            let decision = json!({ "decision": "rejected", "reason": "The photo ID has expired; asked the customer for a current one." });
+            let decision = app::verifications::requests::DecisionInput {
+                decision: Some("rejected".into()),
+                reason: Some("The photo ID has expired; asked the customer for a current one.".into()),
+            };
             verifications::decide(&state.db, workspace_id, sample.flow, id, &decision, owner).await.map_err(explain)?;
         }
     }

@@ -168,7 +168,7 @@ async fn a_developer_token_cannot_decide_or_download_documents(engine: Engine) {
     let created = tokens::create_with_scopes(&app.db, app.config.environment, "acme", "ops", None, Some("documents:read,decisions:write"), &Actor::Operator)
         .await
         .unwrap();
-    assert_eq!(created.scopes, ["documents:read", "decisions:write"]);
+    assert_eq!(created.scopes, [app::access::Scope::DocumentsRead, app::access::Scope::DecisionsWrite]);
 }
 both_engines!(a_developer_token_cannot_decide_or_download_documents);
 

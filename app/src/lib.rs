@@ -110,7 +110,7 @@ pub fn App() -> impl IntoView {
                     <ParentRoute path=path!("") ssr=page.clone() view=layout::Shell>
                         <Route path=path!("") ssr=page.clone() view=workspaces::page::HomePage/>
                         <Route path=path!("/api-reference") ssr=page.clone() view=reference::ApiReferencePage/>
-                        <Route path=path!("/account") ssr=page.clone() view=auth::account::AccountPage/>
+                        <Route path=path!("/account") ssr=page.clone() view=auth::account_page::AccountPage/>
                         <ParentRoute path=path!("/w/:slug") ssr=page.clone() view=workspaces::page::WorkspaceLayout>
                             <Route path=path!("") ssr=page.clone() view=workspaces::overview::OverviewPage/>
                             <Route path=path!("/verifications") ssr=page.clone() view=verifications::page::QueuePage/>

@@ -3,7 +3,7 @@
 //! MFA, lockout and the per-IP throttle build on [`service::verify_credentials`] and on
 //! the server-side session kept in the database.
 
-pub mod account;
+pub mod account_page;
 #[cfg(feature = "ssr")]
 pub mod client_ip;
 #[cfg(feature = "ssr")]

@@ -95,14 +95,18 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// The target's tables (`_sqlx_migrations` included); refused when any other holds a row.
+/// Tables each database keeps for itself, filled by its own migrations: the applied
+/// migrations and the cache's versions (bumped by triggers). Neither is copied.
+const BOOKKEEPING: [&str; 2] = ["_sqlx_migrations", "cache_versions"];
+
+/// The target's tables (bookkeeping included); refused when any other holds a row.
 async fn refuse_non_empty(dst: &mut sqlx::PgConnection) -> anyhow::Result<Vec<String>> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
     )
     .fetch_all(&mut *dst)
     .await?;
-    for table in tables.iter().filter(|t| *t != "_sqlx_migrations") {
+    for table in tables.iter().filter(|t| !BOOKKEEPING.contains(&t.as_str())) {
         let has_rows: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {})", ident(table)?)).fetch_one(&mut *dst).await?;
         if has_rows {
             anyhow::bail!("the target database is not empty (table {table} has rows); refusing to copy into it: give an empty database");
@@ -126,7 +130,7 @@ async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
     // are not Attest's, and it is left alone.
     let mut dst = sqlx::PgConnection::connect(to).await.map_err(|e| anyhow::anyhow!("cannot open the target database {}: {e}", redact(to)))?;
     let existing = refuse_non_empty(&mut dst).await?;
-    if !existing.is_empty() && !existing.iter().any(|t| t == "_sqlx_migrations") {
+    if !existing.is_empty() && !existing.iter().any(|t| t == BOOKKEEPING[0]) {
         anyhow::bail!("the target database already has tables that are not Attest's ({}); give an empty database", existing.join(", "));
     }
     // Both sides on this release's schema: the source brought up to date, the target
@@ -146,17 +150,19 @@ async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
     }
 
     let src_tables: BTreeSet<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_sqlx_migrations'")
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
             .fetch_all(&mut src)
             .await?
             .into_iter()
+            .filter(|t: &String| !BOOKKEEPING.contains(&t.as_str()))
             .collect();
     let dst_tables: BTreeSet<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations'",
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
     )
     .fetch_all(&mut dst)
     .await?
     .into_iter()
+    .filter(|t: &String| !BOOKKEEPING.contains(&t.as_str()))
     .collect();
     if src_tables != dst_tables {
         let only_src: Vec<_> = src_tables.difference(&dst_tables).collect();

@@ -160,7 +160,8 @@ struct FileParams {
 /// The document's file, decrypted (scope `documents:read`).
 #[utoipa::path(get, path = "/{flow}/verifications/{id}/documents/{doc_id}/file", tag = "documents",
     params(("flow" = String, Path), ("id" = String, Path), ("doc_id" = String, Path), FileParams),
-    responses((status = 200, description = "The file, with its sniffed media type", content_type = "application/octet-stream")))]
+    responses((status = 200, description = "The file, with the media type sniffed from its content at upload",
+        content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/heic"), ("application/pdf"), ("application/octet-stream")))))]
 #[tracing::instrument(skip_all)]
 async fn download_document(
     State(state): State<AppState>,

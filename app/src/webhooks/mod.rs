@@ -10,9 +10,11 @@ pub mod service;
 
 use serde::{Deserialize, Serialize};
 
-/// Every event type Attest emits.
-pub const EVENT_TYPES: [&str; 11] = [
+/// Every event type Attest emits (besides `webhook.test`, sent on request only). The
+/// OpenAPI document describes each (`server::api::openapi::WEBHOOK_EVENTS`).
+pub const EVENT_TYPES: [&str; 12] = [
     "verification.created",
+    "verification.updated",
     "verification.submitted",
     "verification.approved",
     "verification.rejected",

@@ -10,7 +10,7 @@ use app::{
     },
     error::AppError,
     state::AppState,
-    verifications::requests::{DecisionRequest, ErrorBody, UploadDocument, ValidationErrorBody},
+    verifications::requests::{DecisionRequest, UploadDocument},
 };
 use axum::{
     extract::{multipart::MultipartRejection, Extension, Multipart, Path, Query, State},
@@ -89,8 +89,7 @@ async fn read_upload(mut multipart: Multipart) -> Result<Upload, AppError> {
 #[utoipa::path(post, path = "/{flow}/verifications/{id}/documents", tag = "documents",
     params(("flow" = String, Path), ("id" = String, Path)),
     request_body(content = UploadDocument, content_type = "multipart/form-data"),
-    responses((status = 201, body = Document), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
+    responses((status = 201, body = Document)))]
 #[tracing::instrument(skip_all)]
 async fn upload_document(
     State(state): State<AppState>,
@@ -109,7 +108,7 @@ async fn upload_document(
 /// The verification's documents, canceled ones included (kept for audit).
 #[utoipa::path(get, path = "/{flow}/verifications/{id}/documents", tag = "documents",
     params(("flow" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = app::verifications::Page<Document>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = app::verifications::Page<Document>)))]
 #[tracing::instrument(skip_all)]
 async fn list_documents(
     State(state): State<AppState>,
@@ -124,7 +123,7 @@ async fn list_documents(
 
 #[utoipa::path(get, path = "/{flow}/verifications/{id}/documents/{doc_id}", tag = "documents",
     params(("flow" = String, Path), ("id" = String, Path), ("doc_id" = String, Path, description = "`doc_…`")),
-    responses((status = 200, body = Document), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Document)))]
 #[tracing::instrument(skip_all)]
 async fn get_document(
     State(state): State<AppState>,
@@ -139,7 +138,7 @@ async fn get_document(
 /// Cancel a document (kept for audit) and free its type, while `started`.
 #[utoipa::path(delete, path = "/{flow}/verifications/{id}/documents/{doc_id}", tag = "documents",
     params(("flow" = String, Path), ("id" = String, Path), ("doc_id" = String, Path)),
-    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Document)))]
 #[tracing::instrument(skip_all)]
 async fn delete_document(
     State(state): State<AppState>,
@@ -161,8 +160,8 @@ struct FileParams {
 /// The document's file, decrypted (scope `documents:read`).
 #[utoipa::path(get, path = "/{flow}/verifications/{id}/documents/{doc_id}/file", tag = "documents",
     params(("flow" = String, Path), ("id" = String, Path), ("doc_id" = String, Path), FileParams),
-    responses((status = 200, description = "The file, with its sniffed media type", content_type = "application/octet-stream"),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The file, with the media type sniffed from its content at upload",
+        content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/heic"), ("application/pdf"), ("application/octet-stream")))))]
 #[tracing::instrument(skip_all)]
 async fn download_document(
     State(state): State<AppState>,
@@ -182,7 +181,7 @@ async fn download_document(
 #[utoipa::path(post, path = "/{flow}/verifications/{id}/documents/{doc_id}/decision", tag = "documents",
     params(("flow" = String, Path), ("id" = String, Path), ("doc_id" = String, Path)),
     request_body = DecisionRequest,
-    responses((status = 200, body = Document), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
+    responses((status = 200, body = Document)))]
 #[tracing::instrument(skip_all)]
 async fn decide_document(
     State(state): State<AppState>,

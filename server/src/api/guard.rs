@@ -9,13 +9,15 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-/// The token behind `Authorization: Bearer …`, or 401.
+/// The token behind `Authorization: Bearer …`, or 401. The scheme name is
+/// case-insensitive (RFC 7235 §2.1): `bearer …` and `BEARER …` are the same.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<tokens::TokenIdentity, AppError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .ok_or(AppError::Unauthenticated)?;
     tokens::authenticate(&state.db, bearer).await
 }

@@ -17,9 +17,9 @@ use app::{
     store::{now_ms, Db},
 };
 use axum::{
-    body::{to_bytes, Body},
+    body::{to_bytes, Body, Bytes},
     extract::{MatchedPath, Request, State},
-    http::{HeaderValue, Method, StatusCode},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -99,7 +99,7 @@ pub async fn replay_or_record(State(state): State<AppState>, request: Request, n
     hasher.update(b" ");
     hasher.update(parts.uri.path());
     hasher.update(b"\n");
-    hasher.update(&bytes);
+    hasher.update(body_fingerprint(&parts.headers, &bytes).await);
     let request_hash = hex::encode(hasher.finalize());
 
     // An expired record of this key is forgotten: the request runs as a new one.
@@ -150,6 +150,47 @@ pub async fn replay_or_record(State(state): State<AppState>, request: Request, n
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// What identifies a request's body. A multipart upload is identified by its parts (name
+/// and content, in name order), not by its bytes: a client's retry picks a new boundary
+/// and must still be a replay. A part's file name and media type are left out, as the
+/// upload ignores them (the type is sniffed). Anything else, and a multipart body that
+/// does not parse, by its bytes.
+async fn body_fingerprint(headers: &HeaderMap, bytes: &Bytes) -> [u8; 32] {
+    let boundary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data")))
+        .and_then(|v| multer::parse_boundary(v).ok());
+    if let Some(boundary) = boundary {
+        if let Some(parts) = multipart_parts(bytes.clone(), boundary).await {
+            let mut hasher = Sha256::new();
+            hasher.update(b"multipart\n");
+            for (name, content) in parts {
+                // Lengths first, so no two different part lists hash alike.
+                hasher.update((name.len() as u64).to_be_bytes());
+                hasher.update(name.as_bytes());
+                hasher.update((content.len() as u64).to_be_bytes());
+                hasher.update(&content);
+            }
+            return hasher.finalize().into();
+        }
+    }
+    Sha256::digest(bytes).into()
+}
+
+/// The parts of a multipart body, sorted by name (a stable sort: repeated names keep their
+/// order), or `None` when it does not parse.
+async fn multipart_parts(bytes: Bytes, boundary: String) -> Option<Vec<(String, Bytes)>> {
+    let mut multipart = multer::Multipart::new(Body::from(bytes).into_data_stream(), boundary);
+    let mut parts = Vec::new();
+    while let Some(field) = multipart.next_field().await.ok()? {
+        let name = field.name().unwrap_or("").to_string();
+        parts.push((name, field.bytes().await.ok()?));
+    }
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(parts)
+}
+
 async fn replay(state: &AppState, workspace_id: &str, key: &str, request_hash: &str) -> Response {
     let row =
         sqlx::query("SELECT request_hash, response_status, response_sealed FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND created_at >= $3")
@@ -182,9 +223,13 @@ async fn replay(state: &AppState, workspace_id: &str, key: &str, request_hash: &
                 Ok(body) => body,
                 Err(e) => return AppError::internal("opening a stored idempotent response", e).into_response(),
             };
-            let mut response = (StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK), body).into_response();
+            let empty = body.is_empty();
+            let mut response = (StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK), Body::from(body)).into_response();
             let headers = response.headers_mut();
-            headers.insert("content-type", HeaderValue::from_static("application/json"));
+            // Every stored body is JSON, or empty (a 202).
+            if !empty {
+                headers.insert("content-type", HeaderValue::from_static("application/json"));
+            }
             headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
             response
         }

@@ -30,8 +30,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base()).merge(verifications::routes()).merge(documents::routes()).merge(webhooks::routes())
 }
 
+/// The routes and their finished OpenAPI document ([`openapi::finish`]).
+pub fn split() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = routes().split_for_parts();
+    openapi::finish(&mut doc);
+    (router, doc)
+}
+
 pub fn router(state: AppState, limiter: ratelimit::RateLimiter) -> Router<AppState> {
-    let (router, doc) = routes().split_for_parts();
+    let (router, doc) = split();
     let doc = std::sync::Arc::new(doc);
     router
         .route("/openapi.json", axum::routing::get(move || openapi::serve(doc.clone())))

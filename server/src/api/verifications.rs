@@ -7,7 +7,7 @@ use app::{
     flows::{self, FlowConfig},
     state::AppState,
     verifications::{
-        requests::{CreateVerification, DecisionRequest, ErrorBody, UpdateVerification, ValidationErrorBody},
+        requests::{CreateVerification, DecisionRequest, UpdateVerification},
         service::{self, ListQuery},
         HistoryEntry, Page, Verification, VerificationStatus,
     },
@@ -36,11 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/{flow}/verifications", tag = "verifications",
     params(("flow" = String, Path, description = "`usps1583` or `identity`")),
     request_body = CreateVerification,
-    responses(
-        (status = 201, body = Verification),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ValidationErrorBody), (status = 429, body = ErrorBody),
-    ))]
+    responses((status = 201, body = Verification)))]
 #[tracing::instrument(skip_all)]
 async fn create_verification(
     State(state): State<AppState>,
@@ -114,7 +110,7 @@ fn parse_list(params: ListParams) -> Result<ListQuery, AppError> {
 /// List verifications, newest first, with cursor pagination.
 #[utoipa::path(get, path = "/{flow}/verifications", tag = "verifications",
     params(("flow" = String, Path), ListParams),
-    responses((status = 200, body = Page<Verification>), (status = 401, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
+    responses((status = 200, body = Page<Verification>)))]
 #[tracing::instrument(skip_all)]
 async fn list_verifications(
     State(state): State<AppState>,
@@ -132,7 +128,7 @@ async fn list_verifications(
 /// A verification with its documents, rule results, selfie score and decision.
 #[utoipa::path(get, path = "/{flow}/verifications/{id}", tag = "verifications",
     params(("flow" = String, Path), ("id" = String, Path, description = "`ver_…`")),
-    responses((status = 200, body = Verification), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Verification)))]
 #[tracing::instrument(skip_all)]
 async fn get_verification(
     State(state): State<AppState>,
@@ -148,7 +144,7 @@ async fn get_verification(
 #[utoipa::path(patch, path = "/{flow}/verifications/{id}", tag = "verifications",
     params(("flow" = String, Path), ("id" = String, Path)),
     request_body = UpdateVerification,
-    responses((status = 200, body = Verification), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
+    responses((status = 200, body = Verification)))]
 #[tracing::instrument(skip_all)]
 async fn update_verification(
     State(state): State<AppState>,
@@ -165,7 +161,7 @@ async fn update_verification(
 /// Submit: `started` → `submitted`; the pipeline takes it from there.
 #[utoipa::path(post, path = "/{flow}/verifications/{id}/submit", tag = "verifications",
     params(("flow" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Verification), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Verification)))]
 #[tracing::instrument(skip_all)]
 async fn submit_verification(
     State(state): State<AppState>,
@@ -180,7 +176,7 @@ async fn submit_verification(
 /// Cancel from `started` or `submitted`.
 #[utoipa::path(post, path = "/{flow}/verifications/{id}/cancel", tag = "verifications",
     params(("flow" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Verification), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Verification)))]
 #[tracing::instrument(skip_all)]
 async fn cancel_verification(
     State(state): State<AppState>,
@@ -196,7 +192,7 @@ async fn cancel_verification(
 #[utoipa::path(post, path = "/{flow}/verifications/{id}/decision", tag = "verifications",
     params(("flow" = String, Path), ("id" = String, Path)),
     request_body = DecisionRequest,
-    responses((status = 200, body = Verification), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
+    responses((status = 200, body = Verification)))]
 #[tracing::instrument(skip_all)]
 async fn decide_verification(
     State(state): State<AppState>,
@@ -213,7 +209,7 @@ async fn decide_verification(
 /// The timeline: every status change, upload, extraction, rule result and decision.
 #[utoipa::path(get, path = "/{flow}/verifications/{id}/history", tag = "verifications",
     params(("flow" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Page<HistoryEntry>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Page<HistoryEntry>)))]
 #[tracing::instrument(skip_all)]
 async fn verification_history(
     State(state): State<AppState>,
@@ -228,7 +224,7 @@ async fn verification_history(
 /// The flow's configured document types and forbidden combinations.
 #[utoipa::path(get, path = "/{flow}/document-types", tag = "configuration",
     params(("flow" = String, Path)),
-    responses((status = 200, body = FlowConfig), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = FlowConfig)))]
 #[tracing::instrument(skip_all)]
 async fn document_types(
     State(state): State<AppState>,

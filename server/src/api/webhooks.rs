@@ -6,10 +6,7 @@ use app::{
     access::tokens::TokenIdentity,
     error::AppError,
     state::AppState,
-    verifications::{
-        requests::{ErrorBody, ValidationErrorBody},
-        Page,
-    },
+    verifications::Page,
     webhooks::{
         service::{self, DeliveryFilter, EndpointInput},
         Delivery, EndpointWithSecret, WebhookEndpoint,
@@ -55,7 +52,7 @@ pub struct RotatedSecret {
 
 /// Create an endpoint; the response is the only one with its `secret`.
 #[utoipa::path(post, path = "/webhook-endpoints", tag = "webhooks", request_body = EndpointRequest,
-    responses((status = 201, body = EndpointWithSecret), (status = 403, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
+    responses((status = 201, body = EndpointWithSecret)))]
 async fn create_endpoint(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
@@ -75,7 +72,7 @@ async fn list_endpoints(State(state): State<AppState>, Extension(token): Extensi
 }
 
 #[utoipa::path(get, path = "/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path, description = "`we_…`")),
-    responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = WebhookEndpoint)))]
 async fn get_endpoint(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
@@ -87,7 +84,7 @@ async fn get_endpoint(
 
 /// Change the URL, description, event types or active flag.
 #[utoipa::path(patch, path = "/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = EndpointRequest,
-    responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody), (status = 422, body = ValidationErrorBody)))]
+    responses((status = 200, body = WebhookEndpoint)))]
 async fn update_endpoint(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
@@ -101,7 +98,7 @@ async fn update_endpoint(
 }
 
 #[utoipa::path(delete, path = "/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted")))]
 async fn delete_endpoint(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     token.require(SCOPE)?;
     service::delete(&state.db, &token.workspace_id, &id, &token.actor()).await?;
@@ -109,7 +106,7 @@ async fn delete_endpoint(State(state): State<AppState>, Extension(token): Extens
 }
 
 #[utoipa::path(post, path = "/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 200, body = RotatedSecret), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RotatedSecret)))]
 async fn rotate_endpoint_secret(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
@@ -120,7 +117,7 @@ async fn rotate_endpoint_secret(
 }
 
 #[utoipa::path(post, path = "/webhook-endpoints/{id}/test", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 202, description = "A webhook.test event is on its way"), (status = 404, body = ErrorBody)))]
+    responses((status = 202, description = "A webhook.test event is on its way")))]
 async fn send_test_event(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     token.require(SCOPE)?;
     service::send_test(&state.db, &token.workspace_id, &id, &token.actor()).await?;
@@ -139,7 +136,7 @@ struct DeliveryParams {
 
 /// The endpoint's deliveries, newest first, each with every attempt.
 #[utoipa::path(get, path = "/webhook-endpoints/{id}/deliveries", tag = "webhooks", params(("id" = String, Path), DeliveryParams),
-    responses((status = 200, body = Page<Delivery>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Page<Delivery>)))]
 async fn list_deliveries(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
@@ -159,7 +156,7 @@ async fn list_deliveries(
 
 /// Send the delivery's event again: same `webhook-id`, fresh timestamp and signature.
 #[utoipa::path(post, path = "/webhook-deliveries/{id}/resend", tag = "webhooks", params(("id" = String, Path, description = "`msg_…`")),
-    responses((status = 202, description = "Queued"), (status = 404, body = ErrorBody)))]
+    responses((status = 202, description = "Queued")))]
 async fn resend_delivery(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     token.require(SCOPE)?;
     service::resend(&state.db, &token.workspace_id, &id, &token.actor()).await?;

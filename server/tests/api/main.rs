@@ -5,6 +5,7 @@ mod helpers;
 
 mod api;
 mod api_documents;
+mod api_protocol;
 mod api_verifications;
 mod backup;
 mod cli;

@@ -2,8 +2,6 @@
 -- delete of a table that cached reads come from (store::cache::Cached) bumps its version
 -- here, whoever writes it (a service, a CLI command, a hand edit). Readers compare
 -- versions instead of trusting each writer to remember to say so.
--- On PostgreSQL the trigger also notifies `attest_cache`, so each process's listener
--- drops its cached copies at the commit (notifications are sent on commit only).
 CREATE TABLE cache_versions (
     name TEXT PRIMARY KEY,
     version BIGINT NOT NULL DEFAULT 0
@@ -12,7 +10,6 @@ INSERT INTO cache_versions (name) VALUES ('api_tokens'), ('workspaces'), ('flow_
 CREATE FUNCTION attest_cache_bump() RETURNS trigger AS $$
 BEGIN
     UPDATE cache_versions SET version = version + 1 WHERE name = TG_TABLE_NAME;
-    PERFORM pg_notify('attest_cache', TG_TABLE_NAME);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;

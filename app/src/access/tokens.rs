@@ -219,7 +219,7 @@ pub async fn authenticate(db: &Db, bearer: &str) -> Result<TokenIdentity, AppErr
         return Err(AppError::Unauthenticated);
     }
     let hash = hash_token(bearer);
-    let valid = db.cached(format!("api_token/{hash}"), || lookup(db, &hash)).await?;
+    let valid = db.cached(crate::store::cache::Cached::ApiToken, &hash, || lookup(db, &hash)).await?;
     let now = now_ms();
     if valid.expires_at.is_some_and(|at| at <= now) {
         return Err(AppError::Unauthenticated);
@@ -330,14 +330,13 @@ pub async fn revoke(db: &Db, workspace_id: &str, token_id: &str, actor: &Actor) 
     )
     .await?;
     tx.commit().await?;
-    db.bump_epoch();
     Ok(())
 }
 
 /// Revokes the live tokens that `user_id` created in the workspace and that `role` (their
 /// new role) no longer covers; all of them when `role` is `None` (they left). Each gets an
-/// `api_token.revoked` entry naming the reason. Returns how many; the caller bumps the
-/// cache epoch ([`Db::bump_epoch`]) after committing.
+/// `api_token.revoked` entry naming the reason. Returns how many; cached identities see
+/// the change by the cache's version (store::cache).
 pub async fn revoke_created_by(
     tx: &mut sqlx::AnyConnection,
     workspace_id: &str,

@@ -3,14 +3,14 @@
 use super::{DocumentRole, Flow, FlowConfig, NEVER_ACCEPTED};
 use crate::{
     error::AppError,
-    store::{now_ms, Db},
+    store::{cache::Cached, now_ms, Db},
 };
 use sqlx::Row;
 
 /// The workspace's configuration of `flow` (the defaults when never edited).
 pub async fn load(db: &Db, workspace_id: &str, flow: Flow) -> Result<FlowConfig, AppError> {
-    // Read on every create and upload; changed only by `save`, which bumps the epoch.
-    db.cached(format!("flow_config/{workspace_id}/{}", flow.code()), || async {
+    // Read on every create and upload; kept until `flow_configs` changes.
+    db.cached(Cached::FlowConfig, &format!("{workspace_id}/{}", flow.code()), || async {
         let row = sqlx::query("SELECT config FROM flow_configs WHERE workspace_id = $1 AND flow = $2")
             .bind(workspace_id)
             .bind(flow.code())
@@ -81,7 +81,6 @@ pub async fn save(db: &Db, workspace_id: &str, config: &FlowConfig, actor: &crat
     )
     .await?;
     tx.commit().await?;
-    db.bump_epoch();
     Ok(())
 }
 

@@ -275,11 +275,8 @@ pub async fn change_role(db: &Db, workspace_id: &str, user_id: &str, role: RoleR
         &RequestOrigin::default(),
     )
     .await?;
-    let revoked = tokens::revoke_created_by(&mut tx, workspace_id, user_id, Some(&role), "its creator's new role does not cover its scopes", actor).await?;
+    tokens::revoke_created_by(&mut tx, workspace_id, user_id, Some(&role), "its creator's new role does not cover its scopes", actor).await?;
     tx.commit().await?;
-    if revoked > 0 {
-        db.bump_epoch();
-    }
     Ok(())
 }
 
@@ -302,9 +299,6 @@ pub async fn remove(db: &Db, workspace_id: &str, user_id: &str, actor: &Actor) -
     )
     .await?;
     tx.commit().await?;
-    if revoked > 0 {
-        db.bump_epoch();
-    }
     Ok(())
 }
 

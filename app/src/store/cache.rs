@@ -38,10 +38,13 @@ impl Cached {
         }
     }
 
-    /// `SELECT` of the current version of this kind's tables (their sum: each only grows).
-    pub(crate) fn version_sql(self) -> String {
-        let names: Vec<String> = self.tables().iter().map(|t| format!("'{t}'")).collect();
-        format!("SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM cache_versions WHERE name IN ({})", names.join(", "))
+    /// The current version of this kind's tables: their sum, as each only grows.
+    pub(crate) fn version_sql(self) -> &'static str {
+        match self {
+            Cached::ApiToken => "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM cache_versions WHERE name IN ('api_tokens', 'workspaces')",
+            Cached::FlowConfig => "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM cache_versions WHERE name = 'flow_configs'",
+            Cached::WebhookSubscribers => "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM cache_versions WHERE name = 'webhook_endpoints'",
+        }
     }
 }
 
@@ -52,7 +55,8 @@ pub async fn triggers_on(db: &super::Db, table: &str) -> Result<[bool; 3], sqlx:
     let mut found = [false; 3];
     match db.engine() {
         super::Engine::Sqlite => {
-            let bodies: Vec<String> = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = $1").bind(table).fetch_all(db.pool()).await?;
+            let bodies: Vec<String> =
+                sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = $1").bind(table).fetch_all(db.pool()).await?;
             for body in bodies.iter().map(|b| b.to_uppercase()).filter(|b| b.contains("CACHE_VERSIONS")) {
                 for (i, op) in ops.iter().enumerate() {
                     found[i] |= body.contains(&format!("AFTER {op} ON"));
@@ -93,5 +97,26 @@ mod tests {
             }
         }
         assert_eq!(triggers_on(&db, "verifications").await.unwrap(), [false; 3], "the check can tell a table without them");
+        for kind in Cached::ALL {
+            for table in kind.tables() {
+                assert!(kind.version_sql().contains(&format!("'{table}'")), "{kind:?}'s version covers {table}");
+            }
+        }
+    }
+
+    /// A write to a cached table, by any statement, moves the version its readers compare.
+    #[tokio::test]
+    async fn any_write_moves_the_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::Db::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.path().display())).await.unwrap();
+        db.migrate().await.unwrap();
+        let version = || async { sqlx::query_scalar::<_, i64>(Cached::ApiToken.version_sql()).fetch_one(db.pool()).await.unwrap() };
+        let before = version().await;
+        sqlx::query("INSERT INTO workspaces (id, slug, name, created_at) VALUES ('ws_1', 'acme', 'Acme', 0)").execute(db.pool()).await.unwrap();
+        let inserted = version().await;
+        sqlx::query("UPDATE workspaces SET rate_limit_per_minute = 5").execute(db.pool()).await.unwrap();
+        let updated = version().await;
+        assert!(before < inserted && inserted < updated, "{before} {inserted} {updated}");
+        assert_eq!(sqlx::query_scalar::<_, i64>(Cached::FlowConfig.version_sql()).fetch_one(db.pool()).await.unwrap(), 0, "other kinds keep theirs");
     }
 }

@@ -6,6 +6,7 @@
 //! migration directory, run at start-up.
 
 pub mod batch;
+pub mod cache;
 pub mod constraint;
 pub mod filter;
 pub mod ids;
@@ -36,8 +37,6 @@ pub struct Db {
     jobs_ready: std::sync::Arc<tokio::sync::Notify>,
     /// The same signal for the pipeline's loop (each loop keeps its own permit).
     pipeline_ready: std::sync::Arc<tokio::sync::Notify>,
-    /// SQLite: `<database>-epoch`, see [`Db::epoch`].
-    epoch_file: Option<std::sync::Arc<std::path::PathBuf>>,
     /// Small, rarely changed reads (API tokens, flow configuration, webhook subscribers), see [`Db::cached`].
     cache: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, CacheEntry>>>,
 }
@@ -96,15 +95,7 @@ impl Db {
             }
             Engine::Postgres => AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?,
         };
-        let epoch_file = match engine {
-            Engine::Sqlite => sqlite_file(url).map(|db| {
-                let mut name = db.into_os_string();
-                name.push("-epoch");
-                std::sync::Arc::new(std::path::PathBuf::from(name))
-            }),
-            Engine::Postgres => None,
-        };
-        Ok(Db { pool, engine, jobs_ready: Default::default(), pipeline_ready: Default::default(), epoch_file, cache: Default::default() })
+        Ok(Db { pool, engine, jobs_ready: Default::default(), pipeline_ready: Default::default(), cache: Default::default() })
     }
 
     /// Applies the pending migrations of this engine. A failure must stop the process.
@@ -149,40 +140,20 @@ impl Db {
         self.engine
     }
 
-    /// A number that changes whenever any process commits a change that in-memory caches
-    /// must see at once (a revoked token, a new rate limit): the size of the file
-    /// `<database>-epoch`, which [`Db::bump_epoch`] appends a byte to. One `stat` per
-    /// check, no query, no thread hand-off, and exact across the processes sharing the
-    /// database file. `None` (PostgreSQL, in-memory SQLite): do not cache, ask the database.
-    pub fn epoch(&self) -> Option<u64> {
-        let path = self.epoch_file.as_deref()?;
-        match std::fs::metadata(path) {
-            Ok(meta) => Some(meta.len()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(0),
-            Err(_) => None,
-        }
-    }
-
-    /// Call after committing a change that cached copies must not outlive.
-    pub fn bump_epoch(&self) {
-        use std::io::Write;
-        let Some(path) = self.epoch_file.as_deref() else { return };
-        let bumped = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(b"."));
-        if let Err(e) = bumped {
-            tracing::error!(error = %e, path = %path.display(), "could not record a change for other processes' caches");
-        }
-    }
-
-    /// `load()`'s value, kept in memory under `key` until any process commits a change
-    /// that bumps the epoch ([`Db::bump_epoch`]); read every time where there is no
-    /// epoch (PostgreSQL). For small reads on every request whose writers bump the epoch.
-    pub async fn cached<V, E, F, Fut>(&self, key: String, load: F) -> Result<V, E>
+    /// `load()`'s value for `key` of `kind`, kept in memory until a table it is read from
+    /// changes ([`cache::Cached::tables`]). The version compared is kept by database
+    /// triggers on those tables (`cache_versions`), so any write by anyone invalidates it;
+    /// it is read with each use (a primary-key read: in process on SQLite, one round trip
+    /// on PostgreSQL), so every process sees a change on its next read, with no
+    /// notification to wait for. If the version cannot be read, the value is read instead.
+    pub async fn cached<V, E, F, Fut>(&self, kind: cache::Cached, key: &str, load: F) -> Result<V, E>
     where
         V: Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<V, E>>,
     {
-        let Some(epoch) = self.epoch() else { return load().await };
+        let Some(epoch) = self.cache_version(kind).await else { return load().await };
+        let key = format!("{}/{key}", kind.name());
         {
             let entries = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(entry) = entries.get(&key).filter(|e| e.epoch == epoch && e.read_at.elapsed() < CACHE_MAX_AGE) {
@@ -200,6 +171,17 @@ impl Db {
         Ok(value)
     }
 
+    /// The version of `kind`'s tables, when this engine can tell it cheaply.
+    async fn cache_version(&self, kind: cache::Cached) -> Option<u64> {
+        match sqlx::query_scalar::<_, i64>(kind.version_sql()).fetch_one(&self.pool).await {
+            Ok(version) => Some(version as u64),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the cache version failed; reading through");
+                None
+            }
+        }
+    }
+
     /// A cheap round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
@@ -208,14 +190,6 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// The file behind a SQLite URL (`sqlite://path?mode=rwc`, `sqlite:path`); `None` in memory.
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
-    let file = options.get_filename();
-    let text = file.to_string_lossy();
-    (!text.is_empty() && !text.contains(":memory:")).then(|| file.to_path_buf())
 }
 
 /// Milliseconds since the Unix epoch: how every timestamp is stored.

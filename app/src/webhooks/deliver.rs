@@ -345,9 +345,6 @@ pub async fn run_batch(state: &AppState, deliverer: &Deliverer, batch: Vec<Job>,
             disabled.push((p.workspace_id.clone(), p.url.clone(), reason));
         }
     }
-    if !disabled.is_empty() {
-        state.db.bump_epoch();
-    }
     for (workspace_id, url, reason) in disabled {
         notify_owners(state, &workspace_id, &url, &reason).await;
     }

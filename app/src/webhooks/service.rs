@@ -232,7 +232,6 @@ pub async fn create(
         .await?;
     journal::note(&mut tx, workspace_id, actor, "webhook.endpoint_created", &id, Some(json!({ "url": url }))).await?;
     tx.commit().await?;
-    db.bump_epoch();
     Ok(EndpointWithSecret { endpoint: get(db, workspace_id, &id).await?, secret })
 }
 
@@ -294,7 +293,6 @@ pub async fn update(db: &Db, environment: Environment, workspace_id: &str, id: &
         .await?;
     journal::note(&mut tx, workspace_id, actor, "webhook.endpoint_updated", id, Some(json!({ "url": url, "active": active }))).await?;
     tx.commit().await?;
-    db.bump_epoch();
     get(db, workspace_id, id).await
 }
 
@@ -306,7 +304,6 @@ pub async fn delete(db: &Db, workspace_id: &str, id: &str, actor: &Actor) -> Res
     }
     journal::note(&mut tx, workspace_id, actor, "webhook.endpoint_deleted", id, None).await?;
     tx.commit().await?;
-    db.bump_epoch();
     Ok(())
 }
 
@@ -339,7 +336,7 @@ where
 /// [`subscribers`] from memory while no endpoint changed (every endpoint write bumps the
 /// epoch), for the API's hot paths.
 pub async fn cached_subscribers(db: &Db, workspace_id: &str, event_type: &str) -> Result<Vec<String>, sqlx::Error> {
-    let endpoints = db.cached(format!("webhook_endpoints/{workspace_id}"), || active_endpoints(db.pool(), workspace_id)).await?;
+    let endpoints = db.cached(crate::store::cache::Cached::WebhookSubscribers, workspace_id, || active_endpoints(db.pool(), workspace_id)).await?;
     Ok(subscribed(&endpoints, event_type))
 }
 

@@ -132,7 +132,6 @@ pub async fn set_rate_limit(db: &Db, slug: &str, per_minute: i64, actor: &Actor)
     )
     .await?;
     tx.commit().await?;
-    db.bump_epoch();
     Ok(())
 }
 

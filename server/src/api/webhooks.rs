@@ -53,6 +53,7 @@ pub struct RotatedSecret {
 /// Create an endpoint; the response is the only one with its `secret`.
 #[utoipa::path(post, path = "/webhook-endpoints", tag = "webhooks", request_body = EndpointRequest,
     responses((status = 201, body = EndpointWithSecret)))]
+#[tracing::instrument(skip_all)]
 async fn create_endpoint(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
@@ -66,6 +67,7 @@ async fn create_endpoint(
 }
 
 #[utoipa::path(get, path = "/webhook-endpoints", tag = "webhooks", responses((status = 200, body = Page<WebhookEndpoint>)))]
+#[tracing::instrument(skip_all)]
 async fn list_endpoints(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>) -> Result<Json<Page<WebhookEndpoint>>, AppError> {
     token.require(SCOPE)?;
     Ok(Json(Page { data: service::list(&state.db, &token.workspace_id).await?, next_cursor: None }))
@@ -73,6 +75,7 @@ async fn list_endpoints(State(state): State<AppState>, Extension(token): Extensi
 
 #[utoipa::path(get, path = "/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path, description = "`we_…`")),
     responses((status = 200, body = WebhookEndpoint)))]
+#[tracing::instrument(skip_all)]
 async fn get_endpoint(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
@@ -85,6 +88,7 @@ async fn get_endpoint(
 /// Change the URL, description, event types or active flag.
 #[utoipa::path(patch, path = "/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = EndpointRequest,
     responses((status = 200, body = WebhookEndpoint)))]
+#[tracing::instrument(skip_all)]
 async fn update_endpoint(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
@@ -99,6 +103,7 @@ async fn update_endpoint(
 
 #[utoipa::path(delete, path = "/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted")))]
+#[tracing::instrument(skip_all)]
 async fn delete_endpoint(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     token.require(SCOPE)?;
     service::delete(&state.db, &token.workspace_id, &id, &token.actor()).await?;
@@ -107,6 +112,7 @@ async fn delete_endpoint(State(state): State<AppState>, Extension(token): Extens
 
 #[utoipa::path(post, path = "/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 200, body = RotatedSecret)))]
+#[tracing::instrument(skip_all)]
 async fn rotate_endpoint_secret(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
@@ -118,6 +124,7 @@ async fn rotate_endpoint_secret(
 
 #[utoipa::path(post, path = "/webhook-endpoints/{id}/test", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 202, description = "A webhook.test event is on its way")))]
+#[tracing::instrument(skip_all)]
 async fn send_test_event(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     token.require(SCOPE)?;
     service::send_test(&state.db, &token.workspace_id, &id, &token.actor()).await?;
@@ -137,6 +144,7 @@ struct DeliveryParams {
 /// The endpoint's deliveries, newest first, each with every attempt.
 #[utoipa::path(get, path = "/webhook-endpoints/{id}/deliveries", tag = "webhooks", params(("id" = String, Path), DeliveryParams),
     responses((status = 200, body = Page<Delivery>)))]
+#[tracing::instrument(skip_all)]
 async fn list_deliveries(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
@@ -157,6 +165,7 @@ async fn list_deliveries(
 /// Send the delivery's event again: same `webhook-id`, fresh timestamp and signature.
 #[utoipa::path(post, path = "/webhook-deliveries/{id}/resend", tag = "webhooks", params(("id" = String, Path, description = "`msg_…`")),
     responses((status = 202, description = "Queued")))]
+#[tracing::instrument(skip_all)]
 async fn resend_delivery(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>, Path(id): Path<String>) -> Result<StatusCode, AppError> {
     token.require(SCOPE)?;
     service::resend(&state.db, &token.workspace_id, &id, &token.actor()).await?;

@@ -149,21 +149,19 @@ async fn copy(config: &Config, to: &str) -> anyhow::Result<()> {
         anyhow::bail!("the two databases are on different migrations (SQLite {src_versions:?}, PostgreSQL {dst_versions:?}); run `attest migrate` on both with this release");
     }
 
-    let src_tables: BTreeSet<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
-            .fetch_all(&mut src)
+    let src_tables: BTreeSet<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+        .fetch_all(&mut src)
+        .await?
+        .into_iter()
+        .filter(|t: &String| !BOOKKEEPING.contains(&t.as_str()))
+        .collect();
+    let dst_tables: BTreeSet<String> =
+        sqlx::query_scalar("SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")
+            .fetch_all(&mut dst)
             .await?
             .into_iter()
             .filter(|t: &String| !BOOKKEEPING.contains(&t.as_str()))
             .collect();
-    let dst_tables: BTreeSet<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-    )
-    .fetch_all(&mut dst)
-    .await?
-    .into_iter()
-    .filter(|t: &String| !BOOKKEEPING.contains(&t.as_str()))
-    .collect();
     if src_tables != dst_tables {
         let only_src: Vec<_> = src_tables.difference(&dst_tables).collect();
         let only_dst: Vec<_> = dst_tables.difference(&src_tables).collect();

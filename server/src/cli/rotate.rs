@@ -86,7 +86,6 @@ async fn rotate(config: &Config, new_key_file: Option<&Path>) -> anyhow::Result<
     // 3. The database's secrets, in one transaction.
     let database = rotation::rotate_database(&db, &old, &new, true).await.map_err(explain)?;
     // Any process still holding cached rows (it should have been stopped) reads them again.
-    db.bump_epoch();
     db.close().await;
 
     println!(

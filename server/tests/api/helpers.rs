@@ -54,6 +54,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     pub config: Config,
+    /// The state the server runs with (its pipeline, deliverer, files).
+    pub state: app::state::AppState,
     _data_dir: TempDir,
 }
 
@@ -85,10 +87,17 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = format!("http://{}", listener.local_addr().unwrap());
         let state = server::startup::app_state(&config, db.clone()).expect("state");
-        let serving = config.clone();
-        tokio::spawn(async move { server::startup::serve_configured(listener, state, &serving, std::future::pending()).await });
+        let (serving, served) = (config.clone(), state.clone());
+        tokio::spawn(async move { server::startup::serve_configured(listener, served, &serving, std::future::pending()).await });
 
-        TestApp { address, client: client(), db, config, _data_dir: data_dir }
+        TestApp { address, client: client(), db, config, state, _data_dir: data_dir }
+    }
+
+    /// Runs every due job (pipeline, webhook deliveries) until none is left due, and
+    /// says what ran ([`app::jobs::run_pending`]). For a pass nothing else races, spawn
+    /// the app with `ATTEST_WORKERS=false`.
+    pub async fn run_pending(&self) -> app::jobs::Drained {
+        app::jobs::run_pending(&self.state).await.expect("the queue runs")
     }
 
     pub fn url(&self, path: &str) -> String {

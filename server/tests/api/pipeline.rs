@@ -207,27 +207,27 @@ async fn a_crashed_workers_job_is_decided_exactly_once(engine: Engine) {
 }
 both_engines!(a_crashed_workers_job_is_decided_exactly_once);
 
-/// The pipeline's leftovers of a job that failed for good are visible, and a canceled
-/// verification is not processed.
+/// A verification canceled while its job waits is left as it is: the job runs (the pass
+/// is observed, not waited for), finds it canceled and is completed without reading a
+/// document or evaluating a rule.
 async fn canceled_verifications_are_not_processed(engine: Engine) {
     let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
     let api = app.api("acme").await;
     let id = submit_new(&api, "sandbox-approve").await;
     let (status, _) = api.post(&format!("/usps1583/verifications/{id}/cancel"), json!({})).await;
     assert_eq!(status, 200);
-    let state = server::startup::app_state(&app.config, app.db.clone()).unwrap();
-    let worker = tokio::spawn(server::worker::run(state));
-    for _ in 0..100 {
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'process_verification'").fetch_one(app.db.pool()).await.unwrap();
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    worker.abort();
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'process_verification'").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(queued, 1, "the submit's job waits for a worker");
+    let drained = app.run_pending().await;
+    assert_eq!((drained.pipeline, drained.pipeline_failed), (1, 0), "the job ran once and succeeded: {drained:?}");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'process_verification'").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(left, 0, "and was completed");
     let (_, v) = api.get(&format!("/usps1583/verifications/{id}")).await;
     assert_eq!(v["status"], "canceled");
-    assert!(v["rules"].as_array().unwrap().is_empty());
+    assert!(v["rules"].as_array().unwrap().is_empty(), "{v:#}");
+    assert!(v["documents"].as_array().unwrap().iter().all(|d| d["status"] == "uploaded"), "no document was read: {v:#}");
+    let history = history_events(&api, &id).await;
+    assert!(!history.iter().any(|e| ["document.extracted", "document.extraction_failed", "rules.evaluated"].contains(&e.as_str())), "{history:?}");
 }
 both_engines!(canceled_verifications_are_not_processed);
 

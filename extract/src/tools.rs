@@ -182,7 +182,7 @@ mod tests {
     /// A busy loop (a rendering bomb) is stopped by the CPU rlimit, even with a long deadline.
     #[test]
     fn a_cpu_bomb_is_stopped_by_the_cpu_limit() {
-        if prlimit().is_none() {
+        if !attest_test_support::needs::check(&attest_test_support::needs::PRLIMIT, prlimit().is_some(), "tools::a_cpu_bomb_is_stopped_by_the_cpu_limit") {
             return;
         }
         let started = Instant::now();
@@ -194,7 +194,7 @@ mod tests {
     /// A tool writing gigabytes (a page rendered at a huge size) is stopped by the file-size limit.
     #[test]
     fn an_output_bomb_is_stopped_by_the_file_size_limit() {
-        if prlimit().is_none() {
+        if !attest_test_support::needs::check(&attest_test_support::needs::PRLIMIT, prlimit().is_some(), "tools::an_output_bomb_is_stopped_by_the_file_size_limit") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,10 @@
 //! other; SQLite has a single writer, and leasing inside `BEGIN IMMEDIATE` is the
 //! equivalent.
 
+mod run_pending;
+
+pub use run_pending::{run_pending, Drained};
+
 use crate::store::{ids::new_id, now_ms, Db, Engine};
 use serde_json::Value;
 use sqlx::Row;

@@ -212,6 +212,42 @@ mod tests {
         (dir, db)
     }
 
+    /// What [`Batch`] relies on: through sqlx's `Any` driver on SQLite, one query of
+    /// several statements is run whole, and `$n` names the n-th value of the whole query
+    /// in every statement (not the n-th of the statement's own). An sqlx upgrade that
+    /// numbers per statement, stops after the first, or refuses multi-statement queries
+    /// with values would make batches write NULLs (SQLite binds missing values as NULL)
+    /// or the wrong values, silently: this fails instead.
+    #[tokio::test]
+    async fn sqlx_sqlite_binds_dollar_n_across_the_statements_of_one_query() {
+        let (_dir, db) = sqlite().await;
+        // Raw sqlx first: later statements name values by their place in the whole query,
+        // one of them a value the first statement also used.
+        sqlx::query("INSERT INTO t (id, n) VALUES ($1, $2); INSERT INTO t (id, n) VALUES ($3, $2); UPDATE t SET n = n + $4 WHERE id = $3")
+            .bind("first")
+            .bind(10_i64)
+            .bind("second")
+            .bind(5_i64)
+            .execute(db.pool())
+            .await
+            .expect("sqlx runs one query of several statements with values on SQLite");
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as("SELECT id, n FROM t ORDER BY id").fetch_all(db.pool()).await.unwrap();
+        assert_eq!(rows, [("first".to_string(), Some(10)), ("second".to_string(), Some(15))], "every statement ran, each $n the query's n-th value");
+
+        // Then through a batch: every statement's own `$1…` lands on its own values,
+        // texts, integers and NULLs alike, in statements of different lengths.
+        let mut batch = Batch::new();
+        batch.push(Statement::new("INSERT INTO t (id, n) VALUES ($1, $2)").bind("a").bind(1));
+        batch.push(Statement::new("INSERT INTO t (n, id) VALUES ($2, $1)").bind("b").bind(None::<i64>));
+        batch.push(Statement::new("INSERT INTO t (id) VALUES ($1)").bind("c"));
+        batch.push(Statement::new("UPDATE t SET n = $1 WHERE id = $2 OR id = $3").bind(7).bind("c").bind("nobody"));
+        batch.push(Statement::new("INSERT INTO t (id, n) VALUES ($1, $2)").bind("d").bind(4));
+        batch.commit(&db).await.unwrap();
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as("SELECT id, n FROM t WHERE id IN ('a', 'b', 'c', 'd') ORDER BY id").fetch_all(db.pool()).await.unwrap();
+        let expected = [("a", Some(1)), ("b", None), ("c", Some(7)), ("d", Some(4))].map(|(id, n)| (id.to_string(), n));
+        assert_eq!(rows, expected, "a batch's statements each bound their own values");
+    }
+
     #[tokio::test]
     async fn a_batch_commits_all_or_nothing_on_sqlite() {
         let (_dir, db) = sqlite().await;

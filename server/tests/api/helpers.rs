@@ -22,7 +22,7 @@ macro_rules! both_engines {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if $crate::helpers::postgres_available() {
+                if $crate::helpers::postgres_available(concat!(module_path!(), "::postgres")) {
                     super::$name($crate::helpers::Engine::Postgres).await
                 }
             }
@@ -30,16 +30,12 @@ macro_rules! both_engines {
     };
 }
 
-/// Whether a PostgreSQL server is configured; fails the test when the run requires one.
-pub fn postgres_available() -> bool {
-    match std::env::var("ATTEST_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => true,
-        _ => {
-            assert!(std::env::var("ATTEST_TEST_REQUIRE_POSTGRES").is_err(), "ATTEST_TEST_REQUIRE_POSTGRES is set but ATTEST_TEST_POSTGRES_URL is not");
-            eprintln!("skipping the PostgreSQL variant: ATTEST_TEST_POSTGRES_URL is not set (scripts/test sets it)");
-            false
-        }
-    }
+/// Whether a PostgreSQL server is configured. Without one, `test` is skipped (and says
+/// so) on a developer's machine, and fails under `CI` or `ATTEST_TEST_REQUIRE_POSTGRES=1`
+/// ([`attest_test_support::needs`] decides).
+pub fn postgres_available(test: &str) -> bool {
+    let configured = std::env::var("ATTEST_TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty());
+    attest_test_support::needs::check(&attest_test_support::needs::POSTGRES, configured, test)
 }
 
 /// A fresh, empty PostgreSQL database on the test server; returns its URL.
@@ -58,6 +54,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     pub config: Config,
+    /// The state the server runs with (its pipeline, deliverer, files).
+    pub state: app::state::AppState,
     _data_dir: TempDir,
 }
 
@@ -89,10 +87,17 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = format!("http://{}", listener.local_addr().unwrap());
         let state = server::startup::app_state(&config, db.clone()).expect("state");
-        let serving = config.clone();
-        tokio::spawn(async move { server::startup::serve_configured(listener, state, &serving, std::future::pending()).await });
+        let (serving, served) = (config.clone(), state.clone());
+        tokio::spawn(async move { server::startup::serve_configured(listener, served, &serving, std::future::pending()).await });
 
-        TestApp { address, client: client(), db, config, _data_dir: data_dir }
+        TestApp { address, client: client(), db, config, state, _data_dir: data_dir }
+    }
+
+    /// Runs every due job (pipeline, webhook deliveries) until none is left due, and
+    /// says what ran ([`app::jobs::run_pending`]). For a pass nothing else races, spawn
+    /// the app with `ATTEST_WORKERS=false`.
+    pub async fn run_pending(&self) -> app::jobs::Drained {
+        app::jobs::run_pending(&self.state).await.expect("the queue runs")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -466,7 +466,7 @@ async fn row_counts(db: &app::store::Db, tables: &[String]) -> BTreeMap<String, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_install_moves_to_postgres_with_every_row_document_and_secret() {
-    if !crate::helpers::postgres_available() {
+    if !crate::helpers::postgres_available("operations::a_sqlite_install_moves_to_postgres_with_every_row_document_and_secret") {
         return;
     }
     let app = TestApp::spawn_with(Engine::Sqlite, &[("ATTEST_MFA_REQUIRED", "true"), ("ATTEST_WORKERS", "false")]).await;

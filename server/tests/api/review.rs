@@ -20,7 +20,8 @@ async fn reviewers_find_decide_and_see_the_history(engine: Engine) {
         body["reference"] = json!(format!("ref-{i}"));
         ids.push(api.create("usps1583", body).await);
     }
-    api.upload(&format!("/usps1583/verifications/{}/documents", ids[1]), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    let (status, doc) = api.upload(&format!("/usps1583/verifications/{}/documents", ids[1]), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    assert_eq!(status, 201, "{doc}");
     sqlx::query("UPDATE verifications SET status = 'needs_review', rules = $1 WHERE id = $2")
         .bind(json!([{ "name": "name_mismatch", "result": "fail", "expected": "Grace Lovelace", "found": "Grace Hopper" }]).to_string())
         .bind(&ids[1])
@@ -158,9 +159,23 @@ async fn viewers_see_no_pii_and_cannot_decide(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let api = app.api("acme").await;
     let id = api.create("usps1583", usps_body()).await;
-    api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
-    sqlx::query("UPDATE documents SET extracted = $1").bind(json!({ "document_number": "X99887766" }).to_string()).execute(app.db.pool()).await.unwrap();
+    // The PII must be there to be hidden: the upload succeeds and carries it.
+    let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    assert_eq!(status, 201, "{doc}");
+    let marked = sqlx::query("UPDATE documents SET extracted = $1 WHERE id = $2")
+        .bind(json!({ "document_number": "X99887766" }).to_string())
+        .bind(doc["id"].as_str().unwrap())
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(marked.rows_affected(), 1);
     sqlx::query("UPDATE verifications SET status = 'needs_review'").execute(app.db.pool()).await.unwrap();
+    app.seed_member("acme", "rev@acme.test", PASSWORD, Role::Reviewer).await;
+    let reviewer = app.new_client();
+    app.login(&reviewer, "rev@acme.test", PASSWORD).await;
+    let (status, detail) = app.rpc(&reviewer, "verification_detail", &[("slug", "acme"), ("id", &id)]).await;
+    assert_eq!(status, 200);
+    assert!(detail.to_string().contains("X99887766"), "with documents.view the extracted PII is shown: {detail}");
     app.seed_member("acme", "view@acme.test", PASSWORD, Role::Viewer).await;
     let viewer = app.new_client();
     app.login(&viewer, "view@acme.test", PASSWORD).await;
@@ -185,7 +200,8 @@ async fn document_images_are_served_only_with_documents_view(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let api = app.api("acme").await;
     let id = api.create("usps1583", usps_body()).await;
-    let (_, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    assert_eq!(status, 201, "{doc}");
     let url = app.url(&format!("/w/acme/documents/{}/front", doc["id"].as_str().unwrap()));
     app.seed_member("acme", "rev@acme.test", PASSWORD, Role::Reviewer).await;
     app.seed_member("acme", "view@acme.test", PASSWORD, Role::Viewer).await;

@@ -4,7 +4,7 @@
 
 use crate::{
     both_engines,
-    helpers::{Engine, TestApp},
+    helpers::{jpeg, usps_body, Api, Engine, TestApp},
 };
 use app::access::{Permission, Role};
 use serde_json::json;
@@ -98,21 +98,65 @@ async fn one_address_failing_across_many_emails_is_throttled(engine: Engine) {
 }
 both_engines!(one_address_failing_across_many_emails_is_throttled);
 
-/// Every workspace server function and the permission it needs.
 /// A server function's name, its arguments and the permission it needs.
-type Guarded = (&'static str, Vec<(&'static str, &'static str)>, Permission);
+type Guarded = (&'static str, Vec<(&'static str, String)>, Permission);
 
-fn workspace_functions() -> Vec<Guarded> {
+/// What one role's calls act on, made fresh for that role: so a call the role may make
+/// has something real to act on and must succeed, not merely "not be refused".
+struct Targets {
+    token: String,
+    member: String,
+    removable: String,
+    role: String,
+    verification: String,
+    in_review: String,
+    document: String,
+    endpoint: String,
+    deletable_endpoint: String,
+    delivery: String,
+    n: &'static str,
+}
+
+async fn targets(app: &TestApp, api: &Api<'_>, n: &'static str) -> Targets {
+    let actor = app::access::Actor::Operator;
+    let workspace_id: String = sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'acme'").fetch_one(app.db.pool()).await.unwrap();
+    let token = app::access::tokens::create(&app.db, app.config.environment, "acme", &format!("revocable-{n}"), None, &actor).await.unwrap().id;
+    let member = app.seed_member("acme", &format!("member-{n}@acme.test"), PASSWORD, Role::Viewer).await;
+    let removable = app.seed_member("acme", &format!("removable-{n}@acme.test"), PASSWORD, Role::Viewer).await;
+    let role = app::access::roles::create(&app.db, &workspace_id, &format!("Deletable {n}"), &["verifications.view".to_string()], &actor).await.unwrap().id;
+    let verification = api.create("usps1583", usps_body()).await;
+    let in_review = api.create("usps1583", usps_body()).await;
+    let (status, doc) =
+        api.upload(&format!("/usps1583/verifications/{in_review}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    assert_eq!(status, 201, "{doc}");
+    let document = doc["id"].as_str().unwrap().to_string();
+    sqlx::query("UPDATE verifications SET status = 'needs_review' WHERE id = $1").bind(&in_review).execute(app.db.pool()).await.unwrap();
+    sqlx::query("UPDATE documents SET status = 'extracted' WHERE id = $1").bind(&document).execute(app.db.pool()).await.unwrap();
+    let mut endpoints = Vec::new();
+    for _ in 0..2 {
+        let (status, created) = api.post("/webhook-endpoints", json!({ "url": "http://127.0.0.1:9/hook", "description": "target" })).await;
+        assert_eq!(status, 201, "{created}");
+        endpoints.push(created["id"].as_str().unwrap().to_string());
+    }
+    let delivery = app::webhooks::service::send_test(&app.db, &workspace_id, &endpoints[0], &actor).await.unwrap();
+    let [endpoint, deletable_endpoint] = endpoints.try_into().unwrap();
+    Targets { token, member, removable, role, verification, in_review, document, endpoint, deletable_endpoint, delivery, n }
+}
+
+/// Every workspace server function, with arguments that succeed for a role allowed to
+/// call it, and the permission it needs.
+fn workspace_functions(t: &Targets) -> Vec<Guarded> {
+    let args = |pairs: &[(&'static str, &str)]| pairs.iter().map(|(k, v)| (*k, v.to_string())).collect::<Vec<_>>();
     vec![
         ("list_tokens", vec![], Permission::ApiTokensManage),
         ("grantable_scopes", vec![], Permission::ApiTokensManage),
-        ("create_token", vec![("name", "matrix"), ("expires_in_days", "30")], Permission::ApiTokensManage),
-        ("revoke_token", vec![("token_id", "tok_missing")], Permission::ApiTokensManage),
+        ("create_token", args(&[("name", "matrix"), ("expires_in_days", "30")]), Permission::ApiTokensManage),
+        ("revoke_token", args(&[("token_id", &t.token)]), Permission::ApiTokensManage),
         ("get_settings", vec![], Permission::SettingsManage),
-        ("save_blacklist", vec![("addresses", "1 Main St")], Permission::SettingsManage),
+        ("save_blacklist", args(&[("addresses", "1 Main St")]), Permission::SettingsManage),
         (
             "save_flow_settings",
-            vec![
+            args(&[
                 ("flow", "identity"),
                 ("settings[photo_id_types]", "passport"),
                 ("settings[proof_of_address_types]", ""),
@@ -120,54 +164,61 @@ fn workspace_functions() -> Vec<Guarded> {
                 ("settings[selfie_threshold]", "0.6"),
                 ("settings[on_pass]", "auto_approve"),
                 ("settings[on_fail]", "manual_review"),
-            ],
+            ]),
             Permission::SettingsManage,
         ),
         ("list_members", vec![], Permission::MembersManage),
-        ("invite_member", vec![("email", "new@acme.test"), ("role", "viewer")], Permission::MembersManage),
-        ("change_member_role", vec![("user_id", "usr_missing"), ("role", "viewer")], Permission::MembersManage),
-        ("remove_member", vec![("user_id", "usr_missing")], Permission::MembersManage),
-        ("unlock_member", vec![("user_id", "usr_missing")], Permission::MembersManage),
-        ("reset_member_mfa", vec![("user_id", "usr_missing")], Permission::MembersManage),
-        ("correct_member_email", vec![("user_id", "usr_missing"), ("email", "x@acme.test")], Permission::MembersManage),
+        ("invite_member", args(&[("email", &format!("invited-{}@acme.test", t.n)), ("role", "viewer")]), Permission::MembersManage),
+        ("change_member_role", args(&[("user_id", &t.member), ("role", "reviewer")]), Permission::MembersManage),
+        ("remove_member", args(&[("user_id", &t.removable)]), Permission::MembersManage),
+        ("unlock_member", args(&[("user_id", &t.member)]), Permission::MembersManage),
+        ("reset_member_mfa", args(&[("user_id", &t.member)]), Permission::MembersManage),
+        ("correct_member_email", args(&[("user_id", &t.member), ("email", &format!("corrected-{}@acme.test", t.n))]), Permission::MembersManage),
         ("list_activity", vec![], Permission::ActivityView),
         ("list_roles", vec![], Permission::MembersManage),
-        ("create_role", vec![("name", "matrix"), ("permissions[0]", "verifications.view")], Permission::MembersManage),
-        ("delete_role", vec![("role_id", "role_missing")], Permission::MembersManage),
+        ("create_role", args(&[("name", &format!("Matrix {}", t.n)), ("permissions[0]", "verifications.view")]), Permission::MembersManage),
+        ("delete_role", args(&[("role_id", &t.role)]), Permission::MembersManage),
         ("workspace", vec![], Permission::VerificationsView),
         ("workspace_overview", vec![], Permission::VerificationsView),
         ("review_queue", vec![], Permission::VerificationsView),
-        ("verification_detail", vec![("id", "ver_missing")], Permission::VerificationsView),
-        ("decide_verification", vec![("id", "ver_missing"), ("decision", "approved"), ("reason", "x")], Permission::VerificationsDecide),
-        ("cancel_verification", vec![("id", "ver_missing")], Permission::VerificationsManage),
+        ("verification_detail", args(&[("id", &t.verification)]), Permission::VerificationsView),
+        ("decide_verification", args(&[("id", &t.in_review), ("decision", "approved"), ("reason", "Checked by hand.")]), Permission::VerificationsDecide),
+        ("cancel_verification", args(&[("id", &t.verification)]), Permission::VerificationsManage),
         (
             "decide_document",
-            vec![("id", "ver_missing"), ("document_id", "doc_missing"), ("decision", "approved"), ("reason", "x")],
+            args(&[("id", &t.in_review), ("document_id", &t.document), ("decision", "approved"), ("reason", "Checked by hand.")]),
             Permission::VerificationsDecide,
         ),
         ("webhooks_view", vec![], Permission::WebhooksView),
-        ("create_webhook", vec![("url", "http://127.0.0.1:9/hook"), ("description", "matrix")], Permission::WebhooksManage),
-        ("set_webhook_active", vec![("endpoint_id", "we_missing"), ("active", "false")], Permission::WebhooksManage),
-        ("rotate_webhook_secret", vec![("endpoint_id", "we_missing")], Permission::WebhooksManage),
-        ("delete_webhook", vec![("endpoint_id", "we_missing")], Permission::WebhooksManage),
-        ("send_test_webhook", vec![("endpoint_id", "we_missing")], Permission::WebhooksManage),
-        ("resend_webhook", vec![("delivery_id", "msg_missing")], Permission::WebhooksManage),
+        ("create_webhook", args(&[("url", "http://127.0.0.1:9/hook"), ("description", "matrix")]), Permission::WebhooksManage),
+        ("set_webhook_active", args(&[("endpoint_id", &t.endpoint), ("active", "false")]), Permission::WebhooksManage),
+        ("rotate_webhook_secret", args(&[("endpoint_id", &t.endpoint)]), Permission::WebhooksManage),
+        ("delete_webhook", args(&[("endpoint_id", &t.deletable_endpoint)]), Permission::WebhooksManage),
+        ("send_test_webhook", args(&[("endpoint_id", &t.endpoint)]), Permission::WebhooksManage),
+        ("resend_webhook", args(&[("delivery_id", &t.delivery)]), Permission::WebhooksManage),
     ]
 }
 
+/// Each role against every workspace server function: refused (403, nothing written)
+/// without the permission; with it, the call acts on a real target and succeeds (2xx).
 async fn every_server_function_checks_its_permission(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
+    let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
+    app::workspaces::service::create(&app.db, "Acme", Some("acme"), &app::access::Actor::Operator).await.unwrap();
+    let token = app::access::tokens::create(&app.db, app.config.environment, "acme", "targets", None, &app::access::Actor::Operator).await.unwrap().token;
+    let api = Api { app: &app, token };
     for role in Role::ALL {
         let email = format!("{}@acme.test", role.code());
         app.seed_member("acme", &email, PASSWORD, role).await;
         let client = app.new_client();
         assert_eq!(app.login(&client, &email, PASSWORD).await.status(), 200);
-        for (name, args, permission) in workspace_functions() {
-            let mut form = vec![("slug", "acme")];
-            form.extend(args.iter().copied());
+        let targets = targets(&app, &api, role.code()).await;
+        for (name, args, permission) in workspace_functions(&targets) {
+            let mut form = vec![("slug", "acme".to_string())];
+            form.extend(args);
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let (status, body) = app.rpc(&client, name, &form).await;
             if role.has(permission) {
-                assert_ne!(status, 403, "{role} may call {name}: {body}");
+                assert!((200..300).contains(&status), "{role} may call {name}, which must succeed: {status} {body}");
             } else {
                 assert_eq!((status, body), (403, json!({ "kind": "forbidden" })), "{role} must not call {name}");
             }
@@ -176,9 +227,9 @@ async fn every_server_function_checks_its_permission(engine: Engine) {
     // Nothing a refused call would have written exists.
     let invited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invitations").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(invited, 2, "only owner and admin invited");
-    let roles: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM custom_roles").fetch_one(app.db.pool()).await.unwrap();
-    assert_eq!(roles, 1, "only the owner's create_role got through (the admin's hit the unique name)");
-    let endpoints: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints").fetch_one(app.db.pool()).await.unwrap();
+    let roles: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM custom_roles WHERE name LIKE 'Matrix %'").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(roles, 2, "only owner and admin created roles");
+    let endpoints: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE description = 'matrix'").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(endpoints, 3, "owner, admin and developer may create endpoints; the others may not");
 }
 both_engines!(every_server_function_checks_its_permission);

@@ -173,20 +173,28 @@ async fn each_failure_class_is_logged_and_retried_on_schedule(engine: Engine) {
 both_engines!(each_failure_class_is_logged_and_retried_on_schedule);
 
 async fn gone_disables_and_inactive_endpoints_get_nothing(engine: Engine) {
-    let app = TestApp::spawn_with(engine, &[("ATTEST_WEBHOOK_RETRY_SCHEDULE", "0,0.2,0.2")]).await;
+    // No background worker: the queue is run here, so "nothing arrived" follows a pass
+    // that ran every due job, not a pause.
+    let app = TestApp::spawn_with(engine, &[("ATTEST_WEBHOOK_RETRY_SCHEDULE", "0,0.2,0.2"), ("ATTEST_WORKERS", "false")]).await;
     let api = app.api("acme").await;
     let receiver = Receiver::start();
     let (gone_id, _) = endpoint(&api, &receiver.url("/gone"), json!(["verification.created"])).await;
     let (off_id, _) = endpoint(&api, &receiver.url("/ok"), json!(["verification.created"])).await;
     assert_eq!(api.patch(&format!("/webhook-endpoints/{off_id}"), json!({ "active": false })).await.0, 200);
     api.create("usps1583", usps_body()).await;
-    let log = wait_log(&api, &gone_id, |d| d.first().is_some_and(|x| x["status"] == "failed")).await;
+    let drained = app.run_pending().await;
+    assert_eq!(drained.deliveries, 1, "one delivery ran, to the active endpoint: {drained:?}");
+    let (_, page) = api.get(&format!("/webhook-endpoints/{gone_id}/deliveries")).await;
+    let log = page["data"].as_array().unwrap();
+    assert_eq!(log[0]["status"], "failed", "{page}");
     assert_eq!(log[0]["attempt_log"].as_array().unwrap().len(), 1, "410 is not retried");
+    assert_eq!(app.run_pending().await, app::jobs::Drained::default(), "and nothing is left to run, now or later");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(left, 0);
     let (_, ep) = api.get(&format!("/webhook-endpoints/{gone_id}")).await;
     assert_eq!(ep["active"], false);
     assert_eq!(ep["disabled_reason"], "The endpoint answered 410 Gone.");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(receiver.received().iter().filter(|r| r["path"] == "/ok").count(), 0, "the inactive endpoint received nothing");
+    assert_eq!(receiver.received().iter().map(|r| r["path"].clone()).collect::<Vec<_>>(), vec![json!("/gone")], "the inactive endpoint received nothing");
     let (_, off_log) = api.get(&format!("/webhook-endpoints/{off_id}/deliveries")).await;
     assert_eq!(off_log["data"], json!([]));
     let disabled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM activity WHERE action = 'webhook.endpoint_disabled'").fetch_one(app.db.pool()).await.unwrap();

@@ -194,7 +194,11 @@ mod tests {
     /// A tool writing gigabytes (a page rendered at a huge size) is stopped by the file-size limit.
     #[test]
     fn an_output_bomb_is_stopped_by_the_file_size_limit() {
-        if !attest_test_support::needs::check(&attest_test_support::needs::PRLIMIT, prlimit().is_some(), "tools::an_output_bomb_is_stopped_by_the_file_size_limit") {
+        if !attest_test_support::needs::check(
+            &attest_test_support::needs::PRLIMIT,
+            prlimit().is_some(),
+            "tools::an_output_bomb_is_stopped_by_the_file_size_limit",
+        ) {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

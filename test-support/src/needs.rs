@@ -44,18 +44,11 @@ pub const MODELS: Need = Need {
 };
 
 /// libheif's encoder, to make the HEIC a decoding test reads.
-pub const HEIF_ENC: Need = Need {
-    what: "the heif-enc command",
-    require_var: "ATTEST_TEST_REQUIRE_TOOLS",
-    how: "apt-get install libheif-examples (scripts/test installs it)",
-};
+pub const HEIF_ENC: Need =
+    Need { what: "the heif-enc command", require_var: "ATTEST_TEST_REQUIRE_TOOLS", how: "apt-get install libheif-examples (scripts/test installs it)" };
 
 /// util-linux's prlimit, which puts the CPU and file-size limits on document tools.
-pub const PRLIMIT: Need = Need {
-    what: "the prlimit command",
-    require_var: "ATTEST_TEST_REQUIRE_TOOLS",
-    how: "apt-get install util-linux",
-};
+pub const PRLIMIT: Need = Need { what: "the prlimit command", require_var: "ATTEST_TEST_REQUIRE_TOOLS", how: "apt-get install util-linux" };
 
 /// What a test does about a dependency.
 #[derive(Debug, Clone, PartialEq, Eq)]

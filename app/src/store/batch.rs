@@ -243,7 +243,8 @@ mod tests {
         batch.push(Statement::new("UPDATE t SET n = $1 WHERE id = $2 OR id = $3").bind(7).bind("c").bind("nobody"));
         batch.push(Statement::new("INSERT INTO t (id, n) VALUES ($1, $2)").bind("d").bind(4));
         batch.commit(&db).await.unwrap();
-        let rows: Vec<(String, Option<i64>)> = sqlx::query_as("SELECT id, n FROM t WHERE id IN ('a', 'b', 'c', 'd') ORDER BY id").fetch_all(db.pool()).await.unwrap();
+        let rows: Vec<(String, Option<i64>)> =
+            sqlx::query_as("SELECT id, n FROM t WHERE id IN ('a', 'b', 'c', 'd') ORDER BY id").fetch_all(db.pool()).await.unwrap();
         let expected = [("a", Some(1)), ("b", None), ("c", Some(7)), ("d", Some(4))].map(|(id, n)| (id.to_string(), n));
         assert_eq!(rows, expected, "a batch's statements each bound their own values");
     }

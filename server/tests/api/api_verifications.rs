@@ -452,12 +452,8 @@ fn served_routes(router: &axum::Router<app::state::AppState>) -> std::collection
     let paths_router = text.split(", fallback_router: ").next().unwrap();
     let (routes, node) = paths_router.split_once("node: Node { paths: {").expect("axum's Router debug output lists `node: Node { paths: {…} }`");
     let id_of = |entry: &str| entry.split_once(')').map(|(id, rest)| (id.to_string(), rest.to_string()));
-    let paths: std::collections::HashMap<String, String> = node
-        .split("RouteId(")
-        .skip(1)
-        .filter_map(id_of)
-        .map(|(id, rest)| (id, rest.split('"').nth(1).expect("a quoted path").to_string()))
-        .collect();
+    let paths: std::collections::HashMap<String, String> =
+        node.split("RouteId(").skip(1).filter_map(id_of).map(|(id, rest)| (id, rest.split('"').nth(1).expect("a quoted path").to_string())).collect();
     let mut served = std::collections::BTreeSet::new();
     for (id, endpoint) in routes.split("RouteId(").skip(1).filter_map(id_of) {
         let path = paths.get(&id).unwrap_or_else(|| panic!("route {id} has no path in {text}")).clone();
@@ -489,7 +485,9 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(doc["openapi"], "3.1.0");
     let mut documented = std::collections::BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys().filter(|k| ["get", "delete", "options", "patch", "post", "put", "trace", "connect", "head"].contains(&k.as_str())) {
+        for method in
+            item.as_object().unwrap().keys().filter(|k| ["get", "delete", "options", "patch", "post", "put", "trace", "connect", "head"].contains(&k.as_str()))
+        {
             documented.insert((method.clone(), path.clone()));
         }
     }

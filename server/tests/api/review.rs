@@ -20,7 +20,8 @@ async fn reviewers_find_decide_and_see_the_history(engine: Engine) {
         body["reference"] = json!(format!("ref-{i}"));
         ids.push(api.create("usps1583", body).await);
     }
-    let (status, doc) = api.upload(&format!("/usps1583/verifications/{}/documents", ids[1]), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    let (status, doc) =
+        api.upload(&format!("/usps1583/verifications/{}/documents", ids[1]), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
     assert_eq!(status, 201, "{doc}");
     sqlx::query("UPDATE verifications SET status = 'needs_review', rules = $1 WHERE id = $2")
         .bind(json!([{ "name": "name_mismatch", "result": "fail", "expected": "Grace Lovelace", "found": "Grace Hopper" }]).to_string())
@@ -160,7 +161,8 @@ async fn viewers_see_no_pii_and_cannot_decide(engine: Engine) {
     let api = app.api("acme").await;
     let id = api.create("usps1583", usps_body()).await;
     // The PII must be there to be hidden: the upload succeeds and carries it.
-    let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    let (status, doc) =
+        api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
     assert_eq!(status, 201, "{doc}");
     let marked = sqlx::query("UPDATE documents SET extracted = $1 WHERE id = $2")
         .bind(json!({ "document_number": "X99887766" }).to_string())
@@ -200,7 +202,8 @@ async fn document_images_are_served_only_with_documents_view(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let api = app.api("acme").await;
     let id = api.create("usps1583", usps_body()).await;
-    let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
+    let (status, doc) =
+        api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
     assert_eq!(status, 201, "{doc}");
     let url = app.url(&format!("/w/acme/documents/{}/front", doc["id"].as_str().unwrap()));
     app.seed_member("acme", "rev@acme.test", PASSWORD, Role::Reviewer).await;

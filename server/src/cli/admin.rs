@@ -71,6 +71,8 @@ pub enum AdminCommand {
     SeedDemo,
     #[command(flatten)]
     Backup(super::backup::BackupCommand),
+    #[command(flatten)]
+    Blobs(super::migrate_blobs::BlobsCommand),
 }
 
 /// Turns a service error into an operator-facing message.
@@ -87,6 +89,7 @@ pub(super) fn explain(err: app::error::AppError) -> anyhow::Error {
 pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
     let command = match command {
         AdminCommand::Backup(command) => return super::backup::run(command, config).await,
+        AdminCommand::Blobs(command) => return super::migrate_blobs::run(command, config).await,
         other => other,
     };
     let db = startup::open_database(config).await?;
@@ -137,7 +140,7 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
             })?;
             println!("MFA reset for {}; they were emailed", members::normalize_email(&email));
         }
-        AdminCommand::Backup(_) => unreachable!("handled before the database is opened"),
+        AdminCommand::Backup(_) | AdminCommand::Blobs(_) => unreachable!("handled before the database is opened"),
         AdminCommand::SeedDemo => {
             if config.environment.is_production() {
                 anyhow::bail!("seed-demo is for sandbox instances only (ATTEST_ENV=production)");

@@ -50,6 +50,7 @@ pub struct FileConfig {
     pub ip_throttle_failures: Option<i64>,
     pub ip_slowdown_secs: Option<i64>,
     pub sandbox_mailbox: Option<bool>,
+    pub blob_store: Option<String>,
 }
 
 /// What the flags said (already merged with their `ATTEST_*` variables by clap).
@@ -98,6 +99,28 @@ pub struct Config {
     /// non-loopback address or with SMTP configured, `Some(false)` never; `None`: see
     /// [`Config::sandbox_mailbox_enabled`].
     pub sandbox_mailbox: Option<bool>,
+    /// Where document files live (`ATTEST_BLOB_STORE`).
+    pub blob_store: BlobStoreSetting,
+}
+
+/// `ATTEST_BLOB_STORE`: `fs` (default: `<data-dir>/documents`) or `s3://bucket[/prefix]`
+/// with the standard `AWS_*` variables.
+#[derive(Debug, Clone)]
+pub enum BlobStoreSetting {
+    Fs,
+    S3(app::documents::s3::S3Settings),
+}
+
+impl BlobStoreSetting {
+    /// Parses `fs` or `s3://bucket[/prefix]`; the `AWS_*` entries of `env` go with S3.
+    pub fn parse(text: &str, env: &HashMap<String, String>) -> Result<BlobStoreSetting, ConfigError> {
+        if text == "fs" {
+            return Ok(BlobStoreSetting::Fs);
+        }
+        let mut aws: Vec<(String, String)> = env.iter().filter(|(k, v)| k.starts_with("AWS_") && !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        aws.sort();
+        app::documents::s3::S3Settings::parse(text, aws).map(BlobStoreSetting::S3).map_err(|e| bad("ATTEST_BLOB_STORE", e))
+    }
 }
 
 /// `$XDG_CACHE_HOME/attest/models`, else `$HOME/.cache/attest/models` (where
@@ -257,7 +280,9 @@ impl Config {
         if sandbox_mailbox == Some(true) && environment.is_production() {
             return Err(bad("ATTEST_SANDBOX_MAILBOX", "the sandbox mailbox shows every sign-in code: it cannot be turned on in production"));
         }
+        let blob_store = BlobStoreSetting::parse(&var("ATTEST_BLOB_STORE").or(file.blob_store).unwrap_or_else(|| "fs".into()), env)?;
         Ok(Config {
+            blob_store,
             sandbox_mailbox,
             session_idle: std::time::Duration::from_secs(session_idle_minutes as u64 * 60),
             trusted_proxies,
@@ -397,6 +422,8 @@ mod tests {
             ),
             (FlagConfig::default(), &[("ATTEST_SMTP_URL", "http://mail")], "ATTEST_SMTP_URL"),
             (FlagConfig::default(), &[("ATTEST_MASTER_KEY", "c2hvcnQ=")], "ATTEST_MASTER_KEY"),
+            (FlagConfig::default(), &[("ATTEST_BLOB_STORE", "gs://documents")], "ATTEST_BLOB_STORE"),
+            (FlagConfig::default(), &[("ATTEST_BLOB_STORE", "s3://Not_A_Bucket")], "ATTEST_BLOB_STORE"),
             (FlagConfig::default(), &[("ATTEST_LOCKOUT_THRESHOLD", "zero")], "ATTEST_LOCKOUT_THRESHOLD"),
             (FlagConfig::default(), &[("ATTEST_LOCKOUT_MINUTES", "0")], "ATTEST_LOCKOUT_MINUTES"),
             (FlagConfig::default(), &[("ATTEST_PUBLIC_URL", "attest.example.com")], "ATTEST_PUBLIC_URL"),

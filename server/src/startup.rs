@@ -1,10 +1,14 @@
 //! Start-up as a library: connect and migrate the database, build the router, serve on
 //! a given listener. `main` stays small and tests bind port 0.
 
-use crate::{api, config::Config, middleware, worker};
+use crate::{
+    api,
+    config::{BlobStoreSetting, Config},
+    middleware, worker,
+};
 use app::{
     auth::session_store::DbSessionStore,
-    documents::blobs::{DocumentFiles, LocalBlobStore},
+    documents::blobs::{BlobStore, DocumentFiles, LocalBlobStore},
     mail::{Mailer, OutboxMailer, SmtpMailer},
     shell,
     state::{AppState, Services, Settings},
@@ -36,11 +40,25 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     config.ensure_data_dir()?;
     let db = Db::connect(config.database_url()).await.map_err(|e| anyhow::anyhow!("cannot open the database (DATABASE_URL): {e}"))?;
     db.migrate().await.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+    // PostgreSQL: other processes' job wake-ups and cache changes (LISTEN/NOTIFY).
+    db.listen().await;
     Ok(db)
 }
 
+/// The configured document store (`ATTEST_BLOB_STORE`): the data directory or an S3 bucket.
+pub fn blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match &config.blob_store {
+        BlobStoreSetting::Fs => Arc::new(LocalBlobStore::new(config.data_dir.join("documents"))),
+        BlobStoreSetting::S3(settings) => {
+            Arc::new(app::documents::s3::S3BlobStore::new(settings).map_err(|e| anyhow::anyhow!("ATTEST_BLOB_STORE {}: {e}", settings.url()))?)
+        }
+    })
+}
+
+/// The state a serving or working process runs on. On PostgreSQL, call
+/// [`Db::listen`] on its database first (see [`open_database`]).
 pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
-    let files = DocumentFiles { store: Arc::new(LocalBlobStore::new(config.data_dir.join("documents"))), master: config.master_key()? };
+    let files = DocumentFiles { store: blob_store(config)?, master: config.master_key()? };
     let leptos_options = LeptosOptions::builder()
         .output_name("attest")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -160,7 +178,7 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics).layer(axum::middleware::from_fn_with_state(metrics_access, guard_metrics)))
-        .nest("/api/v1", api::router(state.clone(), api::ratelimit::RateLimiter::default()))
+        .nest("/api/v1", api::router(state.clone(), api::ratelimit::RateLimiter::for_db(&state.db)))
         // Other API versions and paths: JSON 404s, never the dashboard's HTML.
         .route("/api", axum::routing::any(|| async { app::error::AppError::NotFound }))
         .route("/api/", axum::routing::any(|| async { app::error::AppError::NotFound }))
@@ -194,18 +212,33 @@ async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Ready when the database answers. Missing extraction models do not make the server
-/// unready (documents that need them go to a person), but are named.
+/// Ready when the database and the blob store answer. Missing extraction models do not
+/// make the server unready (documents that need them go to a person), but are named.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let missing = state.pipeline.provider.missing_models();
     let models = if missing.is_empty() { serde_json::json!("ok") } else { serde_json::json!({ "missing": missing }) };
-    match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "database": "ok", "models": models }))),
+    let (database, blobs) =
+        tokio::join!(tokio::time::timeout(Duration::from_secs(2), state.db.ping()), tokio::time::timeout(Duration::from_secs(2), state.files.store.check()));
+    let database = match database {
+        Ok(Ok(())) => "ok",
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "database": "error" })))
+            "error"
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "database": "timeout" }))),
+        Err(_) => "timeout",
+    };
+    let blob_store = match blobs {
+        Ok(Ok(())) => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, store = %state.files.store.describe(), "readiness: blob store unreachable");
+            "error"
+        }
+        Err(_) => "timeout",
+    };
+    if database == "ok" && blob_store == "ok" {
+        (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "database": "ok", "blob_store": "ok", "models": models })))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "database": database, "blob_store": blob_store })))
     }
 }
 

@@ -12,12 +12,31 @@ const DELIVERY_BATCH: i64 = 64;
 /// Idle polling, for jobs enqueued by other processes.
 const POLL: Duration = Duration::from_millis(250);
 
+/// How a worker runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Verifications processed at once (`attest worker --concurrency N`); default: one
+    /// per CPU core, since the pipeline is CPU-bound.
+    pub pipeline_slots: Option<usize>,
+}
+
+impl Options {
+    pub fn slots(&self) -> usize {
+        self.pipeline_slots.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1)
+    }
+}
+
 /// Runs until the task is dropped.
 pub async fn run(state: AppState) {
+    run_with(state, Options::default()).await
+}
+
+/// [`run`] with explicit [`Options`].
+pub async fn run_with(state: AppState, options: Options) {
     tokio::select! {
         _ = delete_expired_sessions(state.clone()) => {}
         _ = run_deliveries(state.clone()) => {}
-        _ = run_pipeline(state) => {}
+        _ = run_pipeline(state, options.slots() as i64) => {}
     }
 }
 
@@ -49,9 +68,8 @@ async fn run_deliveries(state: AppState) {
 
 /// The pipeline is CPU-bound: one verification per core at a time, each leased only
 /// when a slot is free, so a lease never waits behind other work.
-async fn run_pipeline(state: AppState) {
+async fn run_pipeline(state: AppState, slots: i64) {
     let worker = new_id("wrk");
-    let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as i64;
     let mut running = JoinSet::new();
     loop {
         while running.try_join_next().is_some() {}
@@ -80,14 +98,10 @@ async fn run_pipeline(state: AppState) {
 #[tracing::instrument(skip_all, fields(job = %job.id, verification = %job.payload["verification_id"]))]
 async fn process(state: &AppState, job: &jobs::Job, worker: &str) {
     let started = std::time::Instant::now();
-    match app::pipeline::process(&state.db, &state.files, &state.pipeline, job, worker).await {
-        Ok(()) => tracing::info!(ms = started.elapsed().as_millis() as u64, "verification processed"),
-        Err(e) => {
-            tracing::warn!(error = %e, attempt = job.attempts, "processing failed; it will be retried");
-            if let Err(e) = jobs::fail(state.db.pool(), job, worker, &e.to_string(), jobs::backoff_ms(job.attempts)).await {
-                tracing::error!(error = %e, "recording a job failure failed");
-            }
-        }
+    // Failures are recorded (retried, or sent to review after the last attempt) inside;
+    // one that cannot even be recorded lets the lease run out, and the job runs again.
+    if app::pipeline::run(&state.db, &state.files, &state.pipeline, job, worker).await.is_ok() {
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "verification processed");
     }
 }
 
@@ -101,6 +115,9 @@ async fn delete_expired_sessions(state: AppState) {
         }
         if let Err(e) = crate::api::delete_expired_idempotency_keys(&state.db).await {
             tracing::warn!(error = %e, "deleting expired idempotency keys failed");
+        }
+        if let Err(e) = crate::api::ratelimit::delete_past_windows(&state.db).await {
+            tracing::warn!(error = %e, "deleting past rate-limit windows failed");
         }
     }
 }

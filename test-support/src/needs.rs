@@ -36,6 +36,13 @@ pub const POSTGRES: Need = Need {
     how: "set ATTEST_TEST_POSTGRES_URL=postgres://USER@HOST:PORT/postgres (a server where the tests may create databases; scripts/test starts one)",
 };
 
+/// The S3-compatible server the object-store tests write to.
+pub const S3: Need = Need {
+    what: "an S3-compatible server (ATTEST_TEST_S3_ENDPOINT is not set)",
+    require_var: "ATTEST_TEST_REQUIRE_S3",
+    how: "start one on loopback (scripts/test runs moto's server from PyPI) and set ATTEST_TEST_S3_ENDPOINT=http://127.0.0.1:PORT",
+};
+
 /// The extraction models the tests on real documents load.
 pub const MODELS: Need = Need {
     what: "the extraction models (ATTEST_MODELS_DIR is unset or has no models)",

@@ -1,6 +1,6 @@
 //! Where document files live. The store only ever sees sealed (encrypted) bytes; the
-//! local filesystem store is the embedded default, and an S3-compatible store can
-//! implement the same trait for scale-out.
+//! local filesystem store is the embedded default, and an S3-compatible bucket
+//! ([`super::s3::S3BlobStore`]) implements the same trait for scale-out.
 
 use super::crypto::{self, MasterKey};
 use crate::error::AppError;
@@ -12,6 +12,35 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> std::io::Result<()>;
     async fn get(&self, key: &str) -> std::io::Result<Option<Vec<u8>>>;
     async fn delete(&self, key: &str) -> std::io::Result<()>;
+
+    /// Every key in the store (for `attest admin migrate-blobs`).
+    async fn list(&self) -> std::io::Result<Vec<String>> {
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "this blob store cannot list its keys"))
+    }
+
+    /// Whether the store answers, for `/readyz`.
+    async fn check(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// Where the files are, for logs and operator messages (never credentials).
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// A key is `segment/segment/…`, each of ASCII letters, digits, `_` and `-`: nothing that
+/// could climb out of a directory or a bucket prefix.
+pub fn check_key(key: &str) -> std::io::Result<()> {
+    let safe = !key.is_empty()
+        && key
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != ".." && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+    if safe {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("unsafe blob key {key:?}")))
+    }
 }
 
 /// Files under `<data-dir>/documents/`, written atomically (temp file + rename).
@@ -26,13 +55,7 @@ impl LocalBlobStore {
     }
 
     fn path(&self, key: &str) -> std::io::Result<PathBuf> {
-        let safe = !key.is_empty()
-            && key
-                .split('/')
-                .all(|part| !part.is_empty() && part != "." && part != ".." && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
-        if !safe {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("unsafe blob key {key:?}")));
-        }
+        check_key(key)?;
         Ok(self.root.join(key))
     }
 }
@@ -63,6 +86,49 @@ impl BlobStore for LocalBlobStore {
             _ => Ok(()),
         }
     }
+
+    async fn list(&self) -> std::io::Result<Vec<String>> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            let mut pending = vec![(root.clone(), String::new())];
+            while let Some((dir, prefix)) = pending.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                for entry in entries {
+                    let entry = entry?;
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    let key = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+                    if entry.file_type()?.is_dir() {
+                        pending.push((entry.path(), key));
+                    } else if check_key(&key).is_ok() {
+                        // Skips `*.tmp`: a write that never finished.
+                        keys.push(key);
+                    }
+                }
+            }
+            keys.sort();
+            Ok(keys)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    async fn check(&self) -> std::io::Result<()> {
+        tokio::fs::create_dir_all(&self.root).await?;
+        let meta = tokio::fs::metadata(&self.root).await?;
+        if meta.permissions().readonly() {
+            return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, format!("{} is read-only", self.root.display())));
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
 }
 
 /// Encrypting access to the blob store: what services use.
@@ -89,11 +155,33 @@ impl DocumentFiles {
             .map_err(|e| AppError::internal("decrypting a document", e))
     }
 
+    /// Like [`DocumentFiles::get`], telling a missing or unreadable file from one that does
+    /// not decrypt (a wrong master key, tampering), for the pipeline's failure reasons.
+    pub async fn read(&self, key: &str) -> Result<Vec<u8>, FileError> {
+        let sealed = self.store.get(key).await.map_err(|e| FileError::Unreachable(e.to_string()))?.ok_or(FileError::Missing)?;
+        let master = self.master.clone();
+        tokio::task::spawn_blocking(move || crypto::open(&master, &sealed))
+            .await
+            .map_err(|e| FileError::Unreachable(e.to_string()))?
+            .map_err(|e| FileError::Undecryptable(e.to_string()))
+    }
+
     pub async fn delete(&self, key: &str) {
         if let Err(e) = self.store.delete(key).await {
             tracing::warn!(error = %e, key, "could not delete a document file");
         }
     }
+}
+
+/// Why a document's file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    #[error("the file is missing from the blob store")]
+    Missing,
+    #[error("the blob store could not be read: {0}")]
+    Unreachable(String),
+    #[error("the file does not decrypt: {0}")]
+    Undecryptable(String),
 }
 
 #[cfg(test)]
@@ -110,6 +198,12 @@ mod tests {
         assert_eq!(files.get("ws_1/doc_1/front").await.unwrap(), b"\xFF\xD8\xFFsecret face");
         assert_eq!(files.get("ws_1/doc_1/back").await.unwrap_err(), AppError::NotFound);
         assert!(files.store.put("../escape", vec![]).await.is_err());
+        files.put("ws_1/doc_2/back", b"more".to_vec()).await.unwrap();
+        std::fs::write(dir.join("ws_1/doc_2/front.tmp"), b"half written").unwrap();
+        assert_eq!(files.store.list().await.unwrap(), ["ws_1/doc_1/front", "ws_1/doc_2/back"], "every key, never a half-written file");
+        assert_eq!(files.read("ws_1/doc_9/front").await, Err(FileError::Missing));
+        let wrong = DocumentFiles { store: files.store.clone(), master: MasterKey::generate() };
+        assert!(matches!(wrong.read("ws_1/doc_1/front").await, Err(FileError::Undecryptable(_))));
         std::fs::remove_dir_all(dir).ok();
     }
 }

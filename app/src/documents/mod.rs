@@ -8,6 +8,8 @@ pub mod crypto;
 #[cfg(feature = "ssr")]
 pub mod rotation;
 #[cfg(feature = "ssr")]
+pub mod s3;
+#[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod sniff;

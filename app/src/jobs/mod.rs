@@ -156,6 +156,23 @@ pub fn fail_statement(job: &Job, worker: &str, error: &str, retry_in_ms: i64) ->
     .bind(worker)
 }
 
+/// Records a failed attempt and schedules another whatever the attempts so far: for a
+/// job whose handler must still run to its end (the pipeline gives up in the next run,
+/// see [`crate::pipeline::give_up`]), never marked failed for good.
+pub async fn postpone<'e, E>(executor: E, job: &Job, worker: &str, error: &str, retry_in_ms: i64) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query("UPDATE jobs SET leased_until = NULL, leased_by = NULL, last_error = $1, run_at = $2 WHERE id = $3 AND leased_by = $4")
+        .bind(error.chars().take(2000).collect::<String>())
+        .bind(now_ms() + retry_in_ms)
+        .bind(&job.id)
+        .bind(worker)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
 pub async fn stats(db: &Db) -> Result<QueueStats, sqlx::Error> {
     let row = sqlx::query("SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM jobs WHERE failed_at IS NULL").fetch_one(db.pool()).await?;
     let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE failed_at IS NOT NULL").fetch_one(db.pool()).await?;

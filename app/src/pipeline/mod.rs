@@ -12,6 +12,14 @@
 //!
 //! Extraction is CPU-bound native code: it runs on blocking threads under
 //! `catch_unwind`, so a panic in a decoder becomes `provider_error`, never a crash.
+//!
+//! Nothing stays `submitted`: a document whose file cannot be read (missing from the
+//! blob store, or not decrypting under this master key) is retried like any transient
+//! failure and, on the last attempt, ends `extraction_failed` with `file_unavailable`;
+//! any other failure (a database error that outlives the retries, a crash on every
+//! attempt) ends in [`give_up`]: the waiting documents `extraction_failed` with
+//! `processing_failed` and the verification in `needs_review`, with its history entry
+//! and webhook event like any decision.
 
 pub mod provider;
 pub mod rules;
@@ -19,7 +27,7 @@ pub mod sandbox;
 
 use crate::{
     access::Actor,
-    documents::{service as documents, Document, DocumentStatus, Extracted},
+    documents::{blobs::FileError, service as documents, Document, DocumentStatus, Extracted},
     error::AppError,
     flows::{self, DocumentRole, Flow},
     jobs::{self, Job},
@@ -37,6 +45,50 @@ use std::{collections::HashMap, sync::Arc};
 
 /// The job kind that submit enqueues.
 pub const JOB: &str = "process_verification";
+
+/// `failure_reason` of a document whose file could not be read or decrypted.
+pub const FILE_UNAVAILABLE: &str = "file_unavailable";
+/// `failure_reason` of a document left unread when processing failed for good.
+pub const PROCESSING_FAILED: &str = "processing_failed";
+
+/// Why a document ends `extraction_failed`: an extractor said so, its file could not be
+/// read, or processing failed as a whole.
+#[derive(Debug)]
+enum Unread {
+    Extractor(Failure),
+    File(FileError),
+    Processing,
+}
+
+impl std::fmt::Display for Unread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unread::Extractor(failure) => write!(f, "{failure:?}"),
+            Unread::File(e) => write!(f, "{e}"),
+            Unread::Processing => f.write_str("processing failed"),
+        }
+    }
+}
+
+impl Unread {
+    fn code(&self) -> &'static str {
+        match self {
+            Unread::Extractor(f) => f.code(),
+            Unread::File(_) => FILE_UNAVAILABLE,
+            Unread::Processing => PROCESSING_FAILED,
+        }
+    }
+
+    /// Worth another attempt: a provider error (a model can be installed meanwhile) or
+    /// a file that may come back (a blob store outage, a master key being fixed).
+    fn is_transient(&self) -> bool {
+        match self {
+            Unread::Extractor(f) => f.is_transient(),
+            Unread::File(_) => true,
+            Unread::Processing => false,
+        }
+    }
+}
 
 /// What the pipeline needs besides the database.
 #[derive(Clone)]
@@ -75,6 +127,10 @@ pub async fn process(db: &Db, files: &crate::documents::blobs::DocumentFiles, pi
         jobs::complete(db.pool(), &job.id, worker).await?;
         return Ok(());
     };
+    if job.attempts > job.max_attempts {
+        // Every attempt failed (or crashed) and the giving up did not happen yet.
+        return give_up(db, job, worker).await;
+    }
     let mut v = verifications::get(db, &workspace_id, flow, id).await?;
     if v.status != VerificationStatus::Submitted {
         // Canceled meanwhile, or decided by an earlier run of this job.
@@ -92,15 +148,16 @@ pub async fn process(db: &Db, files: &crate::documents::blobs::DocumentFiles, pi
     let pending: Vec<Document> = v.documents.iter().filter(|d| matches!(d.status, DocumentStatus::Uploaded | DocumentStatus::Processing)).cloned().collect();
     for doc in &pending {
         let result = match scenario {
-            Some(s) => s.read(&v, doc.role, &doc.document_type, &doc.country),
+            Some(s) => s.read(&v, doc.role, &doc.document_type, &doc.country).map_err(Unread::Extractor),
             None => read_document(db, files, &workspace_id, pipeline, doc, &mut faces).await?,
         };
-        // Only a provider error is retried (a model can be installed meanwhile); any other
-        // failure, including a file that ran poppler or libheif out of its time or memory
-        // budget (`image_too_large`), is the document's own outcome and is saved at once.
+        // Only a provider error or an unreadable file is retried; any other failure,
+        // including a file that ran poppler or libheif out of its time or memory budget
+        // (`image_too_large`), is the document's own outcome and is saved at once. On the
+        // last attempt every failure is saved: the verification then goes to a person.
         match result {
-            Err(failure) if failure.is_transient() && !last_attempt => {
-                return Err(AppError::internal("extraction", format!("{}: {failure:?}", doc.id)));
+            Err(unread) if unread.is_transient() && !last_attempt => {
+                return Err(AppError::internal("extraction", format!("{}: {unread}", doc.id)));
             }
             outcome => save_reading(db, &workspace_id, flow, doc, outcome).await?,
         }
@@ -125,7 +182,71 @@ pub async fn process(db: &Db, files: &crate::documents::blobs::DocumentFiles, pi
     let extraction_failed = v.documents.iter().any(|d| d.status == DocumentStatus::ExtractionFailed);
     let incomplete = extraction_failed || matches!(selfie, SelfieCheck::NoFace { .. });
     let status = rules::outcome(&config, &rules, incomplete);
-    decide(db, &workspace_id, flow, &v, rules, selfie, status, job, worker).await
+    decide(db, &workspace_id, flow, &v, rules, selfie, status, job, worker, None).await
+}
+
+/// Runs one leased pipeline job to its end or records why not: a failed attempt is
+/// retried with backoff; after the last one the verification is sent to review
+/// ([`give_up`]), and while even that fails (the database is down) the job is
+/// postponed, never dropped, so the next lease gives up again.
+pub async fn run(db: &Db, files: &crate::documents::blobs::DocumentFiles, pipeline: &Pipeline, job: &Job, worker: &str) -> Result<(), AppError> {
+    let error = match process(db, files, pipeline, job, worker).await {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    if job.attempts < job.max_attempts {
+        tracing::warn!(error = %error, attempt = job.attempts, "processing failed; it will be retried");
+        jobs::fail(db.pool(), job, worker, &error.to_string(), jobs::backoff_ms(job.attempts)).await?;
+        return Err(error);
+    }
+    tracing::error!(error = %error, attempt = job.attempts, "processing failed on the last attempt");
+    match give_up(db, job, worker).await {
+        Ok(()) => Err(error),
+        Err(again) => {
+            tracing::error!(error = %again, "sending the verification to review failed too; postponed");
+            jobs::postpone(db.pool(), job, worker, &format!("{error}; giving up failed: {again}"), jobs::backoff_ms(job.attempts)).await?;
+            Err(again)
+        }
+    }
+}
+
+/// The end of a verification whose processing failed on every attempt: the documents
+/// still waiting become `extraction_failed` (`processing_failed`), the verification goes
+/// to `needs_review` with its history entry and webhook event, and the job completes.
+/// Reads nothing the failed attempts needed beyond the verification itself, so it
+/// succeeds as soon as the database takes writes again. Idempotent.
+pub async fn give_up(db: &Db, job: &Job, worker: &str) -> Result<(), AppError> {
+    let Some(id) = job.payload.get("verification_id").and_then(|v| v.as_str()) else {
+        jobs::complete(db.pool(), &job.id, worker).await?;
+        return Ok(());
+    };
+    let Some((workspace_id, flow)) = locate(db, id).await? else {
+        jobs::complete(db.pool(), &job.id, worker).await?;
+        return Ok(());
+    };
+    let v = verifications::get(db, &workspace_id, flow, id).await?;
+    if v.status != VerificationStatus::Submitted {
+        jobs::complete(db.pool(), &job.id, worker).await?;
+        return Ok(());
+    }
+    for doc in v.documents.iter().filter(|d| matches!(d.status, DocumentStatus::Uploaded | DocumentStatus::Processing)) {
+        save_reading(db, &workspace_id, flow, doc, Err(Unread::Processing)).await?;
+    }
+    let v = verifications::get(db, &workspace_id, flow, id).await?;
+    tracing::warn!(verification = %id, attempts = job.attempts, "processing failed on every attempt: the verification goes to review");
+    decide(
+        db,
+        &workspace_id,
+        flow,
+        &v,
+        Vec::new(),
+        SelfieCheck::Absent,
+        VerificationStatus::NeedsReview,
+        job,
+        worker,
+        Some("Automatic processing failed; a person must review the documents."),
+    )
+    .await
 }
 
 async fn locate(db: &Db, id: &str) -> Result<Option<(String, Flow)>, AppError> {
@@ -140,10 +261,33 @@ fn selfie_doc(v: &Verification) -> Option<&Document> {
     v.documents.iter().find(|d| d.role == DocumentRole::Selfie && d.status != DocumentStatus::Canceled)
 }
 
-async fn sides(db: &Db, files: &crate::documents::blobs::DocumentFiles, db_workspace: &str, doc: &Document) -> Result<(Vec<u8>, Option<Vec<u8>>), AppError> {
-    let (_, front) = documents::file_in_workspace(db, files, db_workspace, &doc.id, "front").await?;
-    let back = if doc.sides.iter().any(|s| s == "back") { Some(documents::file_in_workspace(db, files, db_workspace, &doc.id, "back").await?.1) } else { None };
-    Ok((front, back))
+/// A document's decrypted sides; the outer error is the database's, the inner one the file's.
+async fn sides(
+    db: &Db,
+    files: &crate::documents::blobs::DocumentFiles,
+    workspace_id: &str,
+    doc: &Document,
+) -> Result<Result<(Vec<u8>, Option<Vec<u8>>), FileError>, AppError> {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT front_blob, back_blob FROM documents WHERE id = $1 AND workspace_id = $2")
+        .bind(&doc.id)
+        .bind(workspace_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (front_key, back_key): (String, Option<String>) = (row.try_get("front_blob")?, row.try_get("back_blob")?);
+    let front = match files.read(&front_key).await {
+        Ok(bytes) => bytes,
+        Err(e) => return Ok(Err(e)),
+    };
+    let back = match back_key {
+        Some(key) => match files.read(&key).await {
+            Ok(bytes) => Some(bytes),
+            Err(e) => return Ok(Err(e)),
+        },
+        None => None,
+    };
+    Ok(Ok((front, back)))
 }
 
 /// Reads one document with the real extractors. A selfie's reading is its face.
@@ -154,17 +298,25 @@ async fn read_document(
     pipeline: &Pipeline,
     doc: &Document,
     faces: &mut HashMap<String, FaceEmbedding>,
-) -> Result<Result<Option<Extracted>, Failure>, AppError> {
-    let (front, back) = sides(db, files, workspace_id, doc).await?;
+) -> Result<Result<Option<Extracted>, Unread>, AppError> {
+    let (front, back) = match sides(db, files, workspace_id, doc).await? {
+        Ok(sides) => sides,
+        Err(e) => {
+            tracing::warn!(document = %doc.id, error = %e, store = %files.store.describe(), "a document's file could not be read");
+            return Ok(Err(Unread::File(e)));
+        }
+    };
     let provider = pipeline.provider.clone();
     if doc.role == DocumentRole::Selfie {
         let started = std::time::Instant::now();
         let face = blocking(move || provider.face(&front)).await;
         record_extractor("face", started, face.as_ref().err());
-        return Ok(face.map(|embedding| {
-            faces.insert(doc.id.clone(), embedding);
-            None
-        }));
+        return Ok(face
+            .map(|embedding| {
+                faces.insert(doc.id.clone(), embedding);
+                None
+            })
+            .map_err(Unread::Extractor));
     }
     let (role, document_type, country) = (doc.role, doc.document_type.clone(), doc.country.clone());
     let extractor = match provider::method_for(role, &document_type) {
@@ -182,7 +334,7 @@ async fn read_document(
     }
     match read {
         Ok(e) => Ok(Ok(Some(to_wire(e)?))),
-        Err(f) => Ok(Err(f)),
+        Err(f) => Ok(Err(Unread::Extractor(f))),
     }
 }
 
@@ -194,7 +346,7 @@ fn record_extractor(extractor: &'static str, started: std::time::Instant, failur
 
 /// Stores one document's reading: `extracted` with its data, or `extraction_failed`
 /// with the reason. Only a document still waiting is changed (idempotent).
-async fn save_reading(db: &Db, workspace_id: &str, flow: Flow, doc: &Document, outcome: Result<Option<Extracted>, Failure>) -> Result<(), AppError> {
+async fn save_reading(db: &Db, workspace_id: &str, flow: Flow, doc: &Document, outcome: Result<Option<Extracted>, Unread>) -> Result<(), AppError> {
     let (status, extracted, reason) = match &outcome {
         Ok(e) => (DocumentStatus::Extracted, e.as_ref().map(serde_json::to_string).transpose().map_err(|e| AppError::internal("extracted", e))?, None),
         Err(f) => (DocumentStatus::ExtractionFailed, None, Some(f.code())),
@@ -262,7 +414,8 @@ async fn compare_faces(
         if let Some(e) = faces.get(&doc.id) {
             return Ok(e.clone());
         }
-        let (front, _) = sides(db, files, workspace_id, doc).await.map_err(|e| Failure::ProviderError(e.to_string()))?;
+        let (front, _) =
+            sides(db, files, workspace_id, doc).await.map_err(|e| Failure::ProviderError(e.to_string()))?.map_err(|e| Failure::ProviderError(e.to_string()))?;
         let provider = pipeline.provider.clone();
         let started = std::time::Instant::now();
         let e = blocking(move || provider.face(&front)).await;
@@ -298,6 +451,7 @@ async fn decide(
     status: VerificationStatus,
     job: &Job,
     worker: &str,
+    note: Option<&str>,
 ) -> Result<(), AppError> {
     let failed: Vec<&str> = rules.iter().filter(|r| r.result == RuleOutcome::Fail).map(|r| r.name.as_str()).collect();
     let decision = match status {
@@ -357,7 +511,7 @@ async fn decide(
         document_id: None,
         event,
         actor: &actor,
-        data: json!({ "from": "submitted", "to": status.code(), "failed_rules": failed, "reason": decision.as_ref().map(|(_, r)| r.clone()) }),
+        data: json!({ "from": "submitted", "to": status.code(), "failed_rules": failed, "reason": decision.as_ref().map(|(_, r)| r.clone()).or(note.map(str::to_string)) }),
     };
     verifications::touch_and_record(&mut tx, workspace_id, flow, &v.id, change).await?;
     // An automatic decision decides the documents it rests on, too.

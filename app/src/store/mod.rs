@@ -10,6 +10,7 @@ pub mod cache;
 pub mod constraint;
 pub mod filter;
 pub mod ids;
+mod signals;
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
@@ -20,6 +21,9 @@ use std::{str::FromStr, time::Duration};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The advisory lock key migrations hold on PostgreSQL (`attest` in ASCII).
+const MIGRATION_LOCK: i64 = 0x6174_7465_7374;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -33,12 +37,15 @@ pub struct Db {
     pool: AnyPool,
     engine: Engine,
     /// Wakes this process's workers when a transaction has enqueued jobs; workers of
-    /// other processes find them by polling.
+    /// other processes are woken by `NOTIFY` on PostgreSQL (see [`Db::listen`]) and
+    /// otherwise find them by polling.
     jobs_ready: std::sync::Arc<tokio::sync::Notify>,
     /// The same signal for the pipeline's loop (each loop keeps its own permit).
     pipeline_ready: std::sync::Arc<tokio::sync::Notify>,
     /// Small, rarely changed reads (API tokens, flow configuration, webhook subscribers), see [`Db::cached`].
     cache: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, CacheEntry>>>,
+    /// PostgreSQL: `LISTEN/NOTIFY` between processes (job wake-ups).
+    signals: Option<std::sync::Arc<signals::Signals>>,
 }
 
 /// One value of [`Db::cached`].
@@ -95,14 +102,29 @@ impl Db {
             }
             Engine::Postgres => AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?,
         };
-        Ok(Db { pool, engine, jobs_ready: Default::default(), pipeline_ready: Default::default(), cache: Default::default() })
+        let signals = (engine == Engine::Postgres).then(|| std::sync::Arc::new(signals::Signals::new(url)));
+        Ok(Db { pool, engine, jobs_ready: Default::default(), pipeline_ready: Default::default(), cache: Default::default(), signals })
     }
 
     /// Applies the pending migrations of this engine. A failure must stop the process.
+    ///
+    /// On PostgreSQL several processes may start at once (a rolling deploy, web and
+    /// worker tiers together): the whole run holds a session-level advisory lock, so one
+    /// process migrates while the others wait and then find nothing left to do.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self.engine {
             Engine::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
-            Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await,
+            Engine::Postgres => {
+                let mut conn = self.pool.acquire().await?;
+                sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
+                let result = POSTGRES_MIGRATIONS.run(&mut *conn).await;
+                let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await;
+                if unlocked.is_err() {
+                    // The lock dies with the session: never hand a locked connection back.
+                    conn.detach();
+                }
+                result
+            }
         }
     }
 
@@ -116,10 +138,35 @@ impl Db {
         }
     }
 
-    /// Call after committing a transaction that enqueued jobs.
+    /// Call after committing a transaction that enqueued jobs. On PostgreSQL the workers
+    /// of every other process are woken too (`NOTIFY attest_jobs`).
     pub fn wake_workers(&self) {
         self.jobs_ready.notify_one();
         self.pipeline_ready.notify_one();
+        if self.signals.is_some() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let pool = self.pool.clone();
+                runtime.spawn(async move {
+                    if let Err(e) = sqlx::query("SELECT pg_notify($1, '')").bind(signals::JOBS).execute(&pool).await {
+                        tracing::debug!(error = %e, "NOTIFY attest_jobs failed; other processes poll");
+                    }
+                });
+            }
+        }
+    }
+
+    /// PostgreSQL: starts listening for other processes' job wake-ups (`attest_jobs`);
+    /// polling stays the fallback. Resolves once the listener is connected. Does nothing
+    /// on SQLite.
+    pub async fn listen(&self) {
+        let Some(signals) = &self.signals else { return };
+        let (jobs, pipeline) = (self.jobs_ready.clone(), self.pipeline_ready.clone());
+        signals
+            .start(move || {
+                jobs.notify_one();
+                pipeline.notify_one();
+            })
+            .await;
     }
 
     /// Resolves when [`Db::wake_workers`] is called (the pipeline's loop).

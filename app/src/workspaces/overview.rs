@@ -22,6 +22,9 @@ pub struct Overview {
     pub oldest_job_age_secs: f64,
     pub jobs_failed: i64,
     pub extraction_failures: i64,
+    /// Verifications sent to review because processing itself failed (a document's file
+    /// could not be read, or every attempt failed): not the applicant's doing.
+    pub processing_failures: i64,
     /// Extraction models this server could not load: documents that need them wait for
     /// a person.
     pub missing_models: Vec<String>,
@@ -60,7 +63,16 @@ pub async fn workspace_overview(slug: String) -> Result<Overview, AppError> {
                 .bind(&member.workspace_id)
                 .fetch_one(state.db.pool())
                 .await?;
+            let processing_failures: i64 = sqlx::query_scalar(
+                "SELECT COUNT(DISTINCT verification_id) FROM documents WHERE workspace_id = $1 AND status = 'extraction_failed' AND failure_reason IN ($2, $3)",
+            )
+            .bind(&member.workspace_id)
+            .bind(crate::pipeline::FILE_UNAVAILABLE)
+            .bind(crate::pipeline::PROCESSING_FAILED)
+            .fetch_one(state.db.pool())
+            .await?;
             Ok(Overview {
+                processing_failures,
                 name: workspace.name,
                 role: member.role.label(),
                 permissions: Permission::ALL.into_iter().filter(|p| member.role.has(*p)).map(|p| p.code().to_string()).collect(),
@@ -117,6 +129,7 @@ pub fn OverviewPage() -> impl IntoView {
                                         <dt>"Oldest job"</dt><dd>{format!("{:.0} s", o.oldest_job_age_secs)}</dd>
                                         <dt>"Jobs that failed every attempt"</dt><dd>{o.jobs_failed}</dd>
                                         <dt>"Documents that could not be read"</dt><dd>{o.extraction_failures}</dd>
+                                        <dt>"Sent to review because processing failed"</dt><dd data-testid="processing-failures">{o.processing_failures}</dd>
                                     </dl>
                                 </section>
                             </div>

@@ -32,7 +32,7 @@ pub async fn authenticate_and_limit(State((state, limiter)): State<(AppState, Ra
         Ok(identity) => identity,
         Err(e) => return e.into_response(),
     };
-    let quota = limiter.check(&identity.workspace_id, identity.rate_limit_per_minute.max(0) as u64);
+    let quota = limiter.check(&identity.workspace_id, identity.rate_limit_per_minute.max(0) as u64).await;
     if !quota.allowed {
         // Bounded: one series per workspace (tenant), never per token or client.
         metrics::counter!("attest_rate_limited_total", "workspace" => identity.workspace_id.clone()).increment(1);

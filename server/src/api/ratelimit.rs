@@ -2,12 +2,19 @@
 //! tokens (SPEC §3), with the IETF `RateLimit-Policy`/`RateLimit` fields and the legacy
 //! `RateLimit-Limit/Remaining/Reset` on every response.
 //!
-//! A fixed one-minute window per workspace, in process memory. Written here rather than
-//! with `governor` because limits differ per workspace and change at run time, and the
-//! response fields need the window's remaining count and reset time, which governor's
-//! keyed limiter does not expose. With several server processes each keeps its own
-//! window, so the effective budget is the limit times the number of processes.
+//! A fixed one-minute window per workspace. Written here rather than with `governor`
+//! because limits differ per workspace and change at run time, and the response fields
+//! need the window's remaining count and reset time, which governor's keyed limiter does
+//! not expose.
+//!
+//! On SQLite (one machine) the window lives in process memory. On PostgreSQL, where
+//! several server processes share the database, the window is a row of
+//! `rate_limit_windows` (workspace, minute) that each request increments with one
+//! upsert, so the budget holds across every process; old rows are deleted by the
+//! workers. Should that statement fail, the request is counted in memory instead: the
+//! API stays up and the limit degrades to per process.
 
+use app::store::{now_ms, Db, Engine};
 use axum::http::{HeaderMap, HeaderValue};
 use std::{
     collections::HashMap,
@@ -26,6 +33,8 @@ struct Window {
 #[derive(Debug, Clone, Default)]
 pub struct RateLimiter {
     windows: Arc<Mutex<HashMap<String, Window>>>,
+    /// PostgreSQL: the shared counter.
+    shared: Option<Db>,
 }
 
 /// The outcome of counting one request.
@@ -57,8 +66,19 @@ impl Quota {
 }
 
 impl RateLimiter {
+    /// The limiter for `db`: shared through the database on PostgreSQL, in memory on SQLite.
+    pub fn for_db(db: &Db) -> RateLimiter {
+        RateLimiter { shared: (db.engine() == Engine::Postgres).then(|| db.clone()), ..RateLimiter::default() }
+    }
+
     /// Counts one request of `workspace_id` against `limit` per minute.
-    pub fn check(&self, workspace_id: &str, limit: u64) -> Quota {
+    pub async fn check(&self, workspace_id: &str, limit: u64) -> Quota {
+        if let Some(db) = &self.shared {
+            match count_shared(db, workspace_id, limit, now_ms()).await {
+                Ok(quota) => return quota,
+                Err(e) => tracing::warn!(error = %e, "the shared rate limit could not be counted; counting in this process"),
+            }
+        }
         self.check_at(workspace_id, limit, Instant::now())
     }
 
@@ -79,6 +99,29 @@ impl RateLimiter {
         let reset_secs = (WINDOW.saturating_sub(elapsed).as_millis() as u64).div_ceil(1000).max(1);
         Quota { limit, remaining: limit.saturating_sub(window.used), reset_secs, allowed }
     }
+}
+
+/// One request in the workspace's row for the current minute (all processes share it).
+async fn count_shared(db: &Db, workspace_id: &str, limit: u64, now: i64) -> Result<Quota, sqlx::Error> {
+    let window_ms = WINDOW.as_millis() as i64;
+    let window_start = now - now.rem_euclid(window_ms);
+    let used: i64 = sqlx::query_scalar(
+        "INSERT INTO rate_limit_windows (workspace_id, window_start, used) VALUES ($1, $2, 1) \
+         ON CONFLICT (workspace_id, window_start) DO UPDATE SET used = rate_limit_windows.used + 1 RETURNING used",
+    )
+    .bind(workspace_id)
+    .bind(window_start)
+    .fetch_one(db.pool())
+    .await?;
+    let used = used.max(0) as u64;
+    let reset_secs = ((window_start + window_ms - now).max(0) as u64).div_ceil(1000).max(1);
+    Ok(Quota { limit, remaining: limit.saturating_sub(used), reset_secs, allowed: used <= limit })
+}
+
+/// Deletes the shared windows that are over (workers call it every minute).
+pub async fn delete_past_windows(db: &Db) -> Result<(), sqlx::Error> {
+    let before = now_ms() - 2 * WINDOW.as_millis() as i64;
+    sqlx::query("DELETE FROM rate_limit_windows WHERE window_start < $1").bind(before).execute(db.pool()).await.map(|_| ())
 }
 
 #[cfg(test)]

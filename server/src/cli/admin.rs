@@ -75,6 +75,8 @@ pub enum AdminCommand {
     Key(super::rotate::KeyCommand),
     #[command(flatten)]
     Copy(super::copy::CopyCommand),
+    #[command(flatten)]
+    Blobs(super::migrate_blobs::BlobsCommand),
 }
 
 /// Turns a service error into an operator-facing message.
@@ -93,6 +95,7 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
         AdminCommand::Backup(command) => return super::backup::run(command, config).await,
         AdminCommand::Key(command) => return super::rotate::run(command, config).await,
         AdminCommand::Copy(command) => return super::copy::run(command, config).await,
+        AdminCommand::Blobs(command) => return super::migrate_blobs::run(command, config).await,
         other => other,
     };
     let db = startup::open_database(config).await?;
@@ -147,7 +150,9 @@ pub async fn run(command: AdminCommand, config: &Config) -> anyhow::Result<()> {
             })?;
             println!("MFA reset for {}; they were emailed", members::service::normalize_email(&email));
         }
-        AdminCommand::Backup(_) | AdminCommand::Key(_) | AdminCommand::Copy(_) => unreachable!("handled before the database is opened"),
+        AdminCommand::Backup(_) | AdminCommand::Key(_) | AdminCommand::Copy(_) | AdminCommand::Blobs(_) => {
+            unreachable!("handled before the database is opened")
+        }
         AdminCommand::SeedDemo => {
             if config.environment.is_production() {
                 anyhow::bail!("seed-demo is for sandbox instances only (ATTEST_ENV=production)");

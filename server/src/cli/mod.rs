@@ -5,6 +5,7 @@ mod admin;
 mod backup;
 mod copy;
 mod demo;
+mod migrate_blobs;
 mod rotate;
 
 use crate::{
@@ -33,9 +34,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the dashboard, the API and the in-process workers (the default).
-    Serve,
+    Serve {
+        /// The web tier only: no job workers in this process (same as ATTEST_WORKERS=false).
+        #[arg(long)]
+        no_workers: bool,
+    },
     /// Run background workers only (for scaled-out deployments).
-    Worker,
+    Worker {
+        /// Verifications processed at once (default: one per CPU core).
+        #[arg(long, env = "ATTEST_WORKER_CONCURRENCY", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: Option<u16>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Operator commands.
@@ -59,7 +68,7 @@ pub async fn run() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    match execute(cli.command.unwrap_or(Command::Serve), config).await {
+    match execute(cli.command.unwrap_or(Command::Serve { no_workers: false }), config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("attest: {e:#}");
@@ -68,9 +77,10 @@ pub async fn run() -> std::process::ExitCode {
     }
 }
 
-async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
+async fn execute(command: Command, mut config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve => {
+        Command::Serve { no_workers } => {
+            config.in_process_workers &= !no_workers;
             let db = startup::open_database(&config).await?;
             let listener = tokio::net::TcpListener::bind(config.addr)
                 .await
@@ -79,17 +89,19 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
                 addr = %listener.local_addr()?,
                 environment = %config.environment,
                 engine = ?db.engine(),
+                workers = config.in_process_workers,
                 "attest serving"
             );
             let state = startup::app_state(&config, db)?;
             startup::serve_configured(listener, state, &config, startup::shutdown_signal()).await
         }
-        Command::Worker => {
+        Command::Worker { concurrency } => {
             let db = startup::open_database(&config).await?;
-            tracing::info!(engine = ?db.engine(), "attest worker started");
+            let options = crate::worker::Options { pipeline_slots: concurrency.map(usize::from) };
+            tracing::info!(engine = ?db.engine(), pipeline_slots = options.slots(), "attest worker started");
             let state = startup::app_state(&config, db)?;
             tokio::select! {
-                _ = crate::worker::run(state) => {},
+                _ = crate::worker::run_with(state, options) => {},
                 _ = startup::shutdown_signal() => {},
             }
             Ok(())

@@ -141,7 +141,6 @@ fn invalid_file(errors: &mut FieldErrors, field: &str, part: &Part, required: bo
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 pub async fn upload(
     db: &Db,
     files: &DocumentFiles,
@@ -254,7 +253,12 @@ pub async fn upload(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let document = record_document_change(&mut tx, workspace_id, flow, verification_id, &id, "document.uploaded", actor, json!({ "type": document_type, "role": role.code() }), true).await?;
+        let document = record_document_change(
+            &mut tx,
+            flow,
+            Change { workspace_id, verification_id, document_id: Some(&id), event: "document.uploaded", actor, data: json!({ "type": document_type, "role": role.code() }) },
+            true,
+        ).await?;
         tx.commit().await?;
         db.wake_workers();
         Ok(document)
@@ -269,19 +273,9 @@ pub async fn upload(
 
 /// Records a document change: the verification's version and history, and (when the
 /// event is one webhooks carry) the outbox event with the document as its object.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn record_document_change(
-    tx: &mut Tx,
-    workspace_id: &str,
-    flow: Flow,
-    verification_id: &str,
-    document_id: &str,
-    event: &str,
-    actor: &Actor,
-    data: serde_json::Value,
-    emit: bool,
-) -> Result<Document, AppError> {
-    let change = Change { workspace_id, verification_id, document_id: Some(document_id), event, actor, data };
+pub(crate) async fn record_document_change(tx: &mut Tx, flow: Flow, change: Change<'_>, emit: bool) -> Result<Document, AppError> {
+    let (workspace_id, verification_id, event) = (change.workspace_id, change.verification_id, change.event);
+    let document_id = change.document_id.ok_or_else(|| AppError::internal("a document change", "without a document"))?;
     let _: Verification = verifications::touch_and_record(tx, workspace_id, flow, verification_id, change).await?;
     let (document, _) = find_document(&mut **tx, verification_id, document_id).await?;
     if emit {
@@ -336,18 +330,15 @@ pub async fn cancel(db: &Db, workspace_id: &str, flow: Flow, verification_id: &s
         .bind(document_id)
         .execute(&mut *tx)
         .await?;
-    let document = record_document_change(
-        &mut tx,
+    let change = Change {
         workspace_id,
-        flow,
         verification_id,
-        document_id,
-        "document.canceled",
+        document_id: Some(document_id),
+        event: "document.canceled",
         actor,
-        json!({ "type": document.document_type }),
-        false,
-    )
-    .await?;
+        data: json!({ "type": document.document_type }),
+    };
+    let document = record_document_change(&mut tx, flow, change, false).await?;
     tx.commit().await?;
     db.wake_workers();
     Ok(document)
@@ -385,7 +376,13 @@ pub async fn decide(
         .execute(&mut *tx)
         .await?;
     let event = if outcome == DecisionOutcome::Approved { "document.approved" } else { "document.rejected" };
-    let document = record_document_change(&mut tx, workspace_id, flow, verification_id, document_id, event, actor, json!({ "reason": reason }), true).await?;
+    let document = record_document_change(
+        &mut tx,
+        flow,
+        Change { workspace_id, verification_id, document_id: Some(document_id), event, actor, data: json!({ "reason": reason }) },
+        true,
+    )
+    .await?;
     tx.commit().await?;
     db.wake_workers();
     Ok(document)

@@ -368,7 +368,13 @@ async fn save_reading(db: &Db, workspace_id: &str, flow: Flow, doc: &Document, o
         Ok(e) => ("document.extracted", json!({ "fields": e.as_ref().map(filled_fields).unwrap_or_default() })),
         Err(f) => ("document.extraction_failed", json!({ "reason": f.code() })),
     };
-    documents::record_document_change(&mut tx, workspace_id, flow, &doc.verification_id, &doc.id, event, &Actor::System, data, true).await?;
+    documents::record_document_change(
+        &mut tx,
+        flow,
+        Change { workspace_id, verification_id: &doc.verification_id, document_id: Some(&doc.id), event, actor: &Actor::System, data },
+        true,
+    )
+    .await?;
     tx.commit().await?;
     db.wake_workers();
     Ok(())
@@ -525,7 +531,13 @@ async fn decide(
                 .execute(&mut *tx)
                 .await?;
             let event = if *outcome == DecisionOutcome::Approved { "document.approved" } else { "document.rejected" };
-            documents::record_document_change(&mut tx, workspace_id, flow, &v.id, &doc.id, event, &actor, json!({ "reason": reason }), true).await?;
+            documents::record_document_change(
+                &mut tx,
+                flow,
+                Change { workspace_id, verification_id: &v.id, document_id: Some(&doc.id), event, actor: &actor, data: json!({ "reason": reason }) },
+                true,
+            )
+            .await?;
         }
     }
     jobs::complete(&mut *tx, &job.id, worker).await?;

@@ -38,50 +38,19 @@ pub async fn workspace_overview(slug: String) -> Result<Overview, AppError> {
             let state = crate::state::AppState::from_context()?;
             let member = crate::access::member::require(&state, &slug, Permission::VerificationsView).await?;
             let workspace = super::service::find_by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
-            let counts: Vec<(String, String, i64)> =
-                sqlx::query_as("SELECT flow, status, COUNT(*) FROM verifications WHERE workspace_id = $1 GROUP BY flow, status ORDER BY flow, status")
-                    .bind(&member.workspace_id)
-                    .fetch_all(state.db.pool())
-                    .await?;
-            const DAY: i64 = 86_400_000;
-            let today = crate::store::now_ms() / DAY;
-            let rows: Vec<(i64, i64)> = sqlx::query_as(
-                "SELECT created_at / 86400000 AS day, COUNT(*) FROM verifications WHERE workspace_id = $1 AND created_at >= $2 GROUP BY created_at / 86400000",
-            )
-            .bind(&member.workspace_id)
-            .bind((today - 13) * DAY)
-            .fetch_all(state.db.pool())
-            .await?;
-            let per_day = (today - 13..=today)
-                .map(|d| {
-                    let label = crate::dates::rfc3339(d * DAY).chars().take(10).collect();
-                    (label, rows.iter().find(|(day, _)| *day == d).map(|(_, n)| *n).unwrap_or(0))
-                })
-                .collect();
+            let figures = super::service::figures(&state.db, &member.workspace_id).await?;
             let stats = crate::jobs::stats(&state.db).await?;
-            let extraction_failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE workspace_id = $1 AND status = 'extraction_failed'")
-                .bind(&member.workspace_id)
-                .fetch_one(state.db.pool())
-                .await?;
-            let processing_failures: i64 = sqlx::query_scalar(
-                "SELECT COUNT(DISTINCT verification_id) FROM documents WHERE workspace_id = $1 AND status = 'extraction_failed' AND failure_reason IN ($2, $3)",
-            )
-            .bind(&member.workspace_id)
-            .bind(crate::pipeline::FILE_UNAVAILABLE)
-            .bind(crate::pipeline::PROCESSING_FAILED)
-            .fetch_one(state.db.pool())
-            .await?;
             Ok(Overview {
-                processing_failures,
+                processing_failures: figures.processing_failures,
                 name: workspace.name,
                 role: member.role.label(),
                 permissions: Permission::ALL.into_iter().filter(|p| member.role.has(*p)).map(|p| p.code().to_string()).collect(),
-                counts,
-                per_day,
+                counts: figures.counts,
+                per_day: figures.per_day,
                 jobs_queued: stats.depth,
                 oldest_job_age_secs: stats.oldest_age_secs,
                 jobs_failed: stats.failed,
-                extraction_failures,
+                extraction_failures: figures.extraction_failures,
                 missing_models: state.pipeline.provider.missing_models().into_iter().map(str::to_string).collect(),
             })
         }

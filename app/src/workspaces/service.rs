@@ -135,6 +135,51 @@ pub async fn set_rate_limit(db: &Db, slug: &str, per_minute: i64, actor: &Actor)
     Ok(())
 }
 
+/// A workspace's figures for its overview page.
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    /// `(flow, status, count)`.
+    pub counts: Vec<(String, String, i64)>,
+    /// `(YYYY-MM-DD, count)` for the last 14 days, oldest first.
+    pub per_day: Vec<(String, i64)>,
+    pub extraction_failures: i64,
+    /// Verifications sent to review because processing failed (not a document's fault).
+    pub processing_failures: i64,
+}
+
+pub async fn figures(db: &Db, workspace_id: &str) -> Result<Figures, AppError> {
+    const DAY: i64 = 86_400_000;
+    let counts: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT flow, status, COUNT(*) FROM verifications WHERE workspace_id = $1 GROUP BY flow, status ORDER BY flow, status")
+            .bind(workspace_id)
+            .fetch_all(db.pool())
+            .await?;
+    let today = now_ms() / DAY;
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT created_at / 86400000 AS day, COUNT(*) FROM verifications WHERE workspace_id = $1 AND created_at >= $2 GROUP BY created_at / 86400000",
+    )
+    .bind(workspace_id)
+    .bind((today - 13) * DAY)
+    .fetch_all(db.pool())
+    .await?;
+    let per_day = (today - 13..=today)
+        .map(|d| (crate::dates::rfc3339(d * DAY).chars().take(10).collect(), rows.iter().find(|(day, _)| *day == d).map(|(_, n)| *n).unwrap_or(0)))
+        .collect();
+    let extraction_failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE workspace_id = $1 AND status = 'extraction_failed'")
+        .bind(workspace_id)
+        .fetch_one(db.pool())
+        .await?;
+    let processing_failures: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT verification_id) FROM documents WHERE workspace_id = $1 AND status = 'extraction_failed' AND failure_reason IN ($2, $3)",
+    )
+    .bind(workspace_id)
+    .bind(crate::pipeline::FILE_UNAVAILABLE)
+    .bind(crate::pipeline::PROCESSING_FAILED)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(Figures { counts, per_day, extraction_failures, processing_failures })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! workers use, one after another, until none is left due. Tests call it instead of
 //! starting a worker and waiting for it, so what they assert follows a pass they saw end.
 
-use super::{backoff_ms, fail, lease};
+use super::lease;
 use crate::{error::AppError, state::AppState, store::ids::new_id};
 
 /// What one [`run_pending`] ran.
@@ -18,7 +18,8 @@ pub struct Drained {
 
 /// Runs every job that is due until none is: the pipeline's, then the deliveries they
 /// and everything before them queued, again until a round finds nothing. A failed job
-/// is rescheduled by its backoff (in the future), so it is not run again here; jobs due
+/// is rescheduled by its backoff (in the future), so it is not run again here, or, on
+/// its last attempt, sends its verification to review, as in a worker; jobs due
 /// later (retries, scheduled deliveries) are left for their time. Jobs another worker
 /// holds are not touched: callers that want a deterministic pass run without
 /// in-process workers (`ATTEST_WORKERS=false`).
@@ -34,9 +35,10 @@ pub async fn run_pending(state: &AppState) -> Result<Drained, AppError> {
         }
         for job in pipeline {
             drained.pipeline += 1;
-            if let Err(e) = crate::pipeline::process(&state.db, &state.files, &state.pipeline, &job, &worker).await {
+            // The worker's own step: a failure is retried by its backoff, or sent to
+            // review after the last attempt.
+            if crate::pipeline::run(&state.db, &state.files, &state.pipeline, &job, &worker).await.is_err() {
                 drained.pipeline_failed += 1;
-                fail(state.db.pool(), &job, &worker, &e.to_string(), backoff_ms(job.attempts)).await?;
             }
         }
         if !deliveries.is_empty() {

@@ -37,14 +37,85 @@ impl Cached {
             Cached::WebhookSubscribers => "webhook_subscribers",
         }
     }
+}
 
-    /// The current version of this kind's tables: their sum, as each only grows.
-    pub(crate) fn version_sql(self) -> &'static str {
-        match self {
-            Cached::ApiToken => "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM cache_versions WHERE name IN ('api_tokens', 'workspaces')",
-            Cached::FlowConfig => "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM cache_versions WHERE name = 'flow_configs'",
-            Cached::WebhookSubscribers => "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM cache_versions WHERE name = 'webhook_endpoints'",
+/// The version of each cached table (`cache_versions`), read in one query.
+#[derive(Debug, Default)]
+pub(crate) struct Versions(std::collections::HashMap<String, i64>);
+
+impl Versions {
+    pub(crate) async fn read(pool: &sqlx::AnyPool) -> Result<Versions, sqlx::Error> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT name, CAST(version AS BIGINT) FROM cache_versions").fetch_all(pool).await?;
+        Ok(Versions(rows.into_iter().collect()))
+    }
+
+    /// `kind`'s version: the sum over its tables, as each only grows.
+    pub(crate) fn of(&self, kind: Cached) -> u64 {
+        kind.tables().iter().map(|table| self.0.get(*table).copied().unwrap_or(0)).sum::<i64>() as u64
+    }
+}
+
+/// Tells, without a query, that nothing has been committed to a SQLite database since
+/// it last looked, so the [`Versions`] read then still hold.
+///
+/// In WAL mode every commit, by any connection of any process, rewrites the wal-index
+/// header at the start of the database's `-shm` file (its `iChange` counter, `mxFrame`
+/// and salts; <https://www.sqlite.org/walformat.html>, "The WAL-Index Header"). Reading
+/// those 96 bytes is two system calls, where the versions query is a round trip to a
+/// pooled connection's thread, which cost a quarter of a cached API read's throughput.
+/// Equal bytes mean no commit in between; any other outcome (a torn read, a rebuilt
+/// file, no file) only makes the caller read the versions again. No crate exposes this
+/// header, and sqlx's commit hooks need the raw SQLite handle (unsafe code).
+///
+/// The file is opened once per process and never closed: closing any descriptor of a
+/// file drops every POSIX lock the process holds on it, SQLite's own locks on the
+/// `-shm` included, after which another process may rebuild the file under this one's
+/// memory map (SIGBUS). When SQLite replaces the file (all connections closed), the
+/// old descriptor is kept open and the new file opened.
+#[derive(Debug, Clone)]
+pub(crate) struct CommitProbe {
+    shm: std::path::PathBuf,
+}
+
+/// The wal-index header's two copies.
+pub(crate) type CommitMark = [u8; 96];
+
+/// Every `-shm` file this process has opened, by path, never closed (see [`CommitProbe`]).
+static SHM_FILES: std::sync::Mutex<Vec<(std::path::PathBuf, std::sync::Arc<std::fs::File>)>> = std::sync::Mutex::new(Vec::new());
+
+impl CommitProbe {
+    /// For a `sqlite:` URL; an in-memory database has no `-shm` file, so no mark.
+    pub(crate) fn for_url(url: &str) -> Option<CommitProbe> {
+        use std::str::FromStr;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+        let file = options.get_filename();
+        if file.as_os_str().is_empty() {
+            return None;
         }
+        let mut shm = file.as_os_str().to_owned();
+        shm.push("-shm");
+        Some(CommitProbe { shm: shm.into() })
+    }
+
+    /// The header as it is now, or `None` when it cannot be read (no WAL yet).
+    pub(crate) fn mark(&self) -> Option<CommitMark> {
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        let on_disk = std::fs::metadata(&self.shm).ok()?;
+        let file = {
+            let mut files = SHM_FILES.lock().unwrap_or_else(|e| e.into_inner());
+            let held = files.iter().rev().find(|(path, _)| *path == self.shm).map(|(_, file)| file.clone());
+            match held.filter(|file| file.metadata().is_ok_and(|m| m.ino() == on_disk.ino() && m.dev() == on_disk.dev())) {
+                Some(file) => file,
+                None => {
+                    let file = std::sync::Arc::new(std::fs::File::open(&self.shm).ok()?);
+                    files.push((self.shm.clone(), file.clone()));
+                    file
+                }
+            }
+        };
+        let mut mark = [0u8; 96];
+        file.read_exact_at(&mut mark, 0).ok()?;
+        Some(mark)
     }
 }
 
@@ -97,11 +168,6 @@ mod tests {
             }
         }
         assert_eq!(triggers_on(&db, "verifications").await.unwrap(), [false; 3], "the check can tell a table without them");
-        for kind in Cached::ALL {
-            for table in kind.tables() {
-                assert!(kind.version_sql().contains(&format!("'{table}'")), "{kind:?}'s version covers {table}");
-            }
-        }
     }
 
     /// A write to a cached table, by any statement, moves the version its readers compare.
@@ -110,13 +176,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::store::Db::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.path().display())).await.unwrap();
         db.migrate().await.unwrap();
-        let version = || async { sqlx::query_scalar::<_, i64>(Cached::ApiToken.version_sql()).fetch_one(db.pool()).await.unwrap() };
+        let version = || async { Versions::read(db.pool()).await.unwrap().of(Cached::ApiToken) };
         let before = version().await;
         sqlx::query("INSERT INTO workspaces (id, slug, name, created_at) VALUES ('ws_1', 'acme', 'Acme', 0)").execute(db.pool()).await.unwrap();
         let inserted = version().await;
         sqlx::query("UPDATE workspaces SET rate_limit_per_minute = 5").execute(db.pool()).await.unwrap();
         let updated = version().await;
         assert!(before < inserted && inserted < updated, "{before} {inserted} {updated}");
-        assert_eq!(sqlx::query_scalar::<_, i64>(Cached::FlowConfig.version_sql()).fetch_one(db.pool()).await.unwrap(), 0, "other kinds keep theirs");
+        assert_eq!(Versions::read(db.pool()).await.unwrap().of(Cached::FlowConfig), 0, "other kinds keep theirs");
+    }
+
+    /// The probe that spares the versions query: a commit by another pool (as another
+    /// process would) moves the mark, and a cached value read before it is read again.
+    #[tokio::test]
+    async fn a_commit_elsewhere_moves_the_mark_and_reloads_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let db = crate::store::Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        let other = crate::store::Db::connect(&url).await.unwrap();
+        let probe = CommitProbe::for_url(&url).expect("a file database has a probe");
+        let load = |db: crate::store::Db| async move {
+            db.cached(Cached::ApiToken, "k", || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM workspaces").fetch_one(db.pool()).await })
+                .await
+                .unwrap()
+        };
+        assert_eq!(load(db.clone()).await, 0);
+        let quiet = probe.mark().expect("WAL mode has a wal-index");
+        assert_eq!(load(db.clone()).await, 0);
+        assert_eq!(probe.mark(), Some(quiet), "reads commit nothing");
+        sqlx::query("INSERT INTO workspaces (id, slug, name, created_at) VALUES ('ws_1', 'acme', 'Acme', 0)").execute(other.pool()).await.unwrap();
+        assert_ne!(probe.mark(), Some(quiet), "another connection's commit moves the mark");
+        assert_eq!(load(db.clone()).await, 1, "the cached count is read again");
+        assert_eq!(CommitProbe::for_url("sqlite::memory:").and_then(|p| p.mark()), None, "no file, no mark: always the query");
     }
 }

@@ -46,6 +46,10 @@ pub struct Db {
     cache: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, CacheEntry>>>,
     /// PostgreSQL: `LISTEN/NOTIFY` between processes (job wake-ups).
     signals: Option<std::sync::Arc<signals::Signals>>,
+    /// SQLite file: tells that nothing was committed since `versions` was read.
+    commit_probe: Option<cache::CommitProbe>,
+    /// The cache versions last read, with the commit mark they were read under.
+    versions: std::sync::Arc<std::sync::Mutex<Option<(cache::CommitMark, cache::Versions)>>>,
 }
 
 /// One value of [`Db::cached`].
@@ -103,7 +107,17 @@ impl Db {
             Engine::Postgres => AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?,
         };
         let signals = (engine == Engine::Postgres).then(|| std::sync::Arc::new(signals::Signals::new(url)));
-        Ok(Db { pool, engine, jobs_ready: Default::default(), pipeline_ready: Default::default(), cache: Default::default(), signals })
+        let commit_probe = (engine == Engine::Sqlite).then(|| cache::CommitProbe::for_url(url)).flatten();
+        Ok(Db {
+            pool,
+            engine,
+            jobs_ready: Default::default(),
+            pipeline_ready: Default::default(),
+            cache: Default::default(),
+            signals,
+            commit_probe,
+            versions: Default::default(),
+        })
     }
 
     /// Applies the pending migrations of this engine. A failure must stop the process.
@@ -189,10 +203,11 @@ impl Db {
 
     /// `load()`'s value for `key` of `kind`, kept in memory until a table it is read from
     /// changes ([`cache::Cached::tables`]). The version compared is kept by database
-    /// triggers on those tables (`cache_versions`), so any write by anyone invalidates it;
-    /// it is read with each use (a primary-key read: in process on SQLite, one round trip
-    /// on PostgreSQL), so every process sees a change on its next read, with no
-    /// notification to wait for. If the version cannot be read, the value is read instead.
+    /// triggers on those tables (`cache_versions`), so any write by anyone invalidates it,
+    /// and it is checked with each use, so every process sees a change on its next read,
+    /// with no notification to wait for. On PostgreSQL the check is one query; on a SQLite
+    /// file it is a look at the wal-index header, with the query only after a commit
+    /// ([`cache::CommitProbe`]). If the version cannot be read, the value is read instead.
     pub async fn cached<V, E, F, Fut>(&self, kind: cache::Cached, key: &str, load: F) -> Result<V, E>
     where
         V: Clone + Send + Sync + 'static,
@@ -218,12 +233,27 @@ impl Db {
         Ok(value)
     }
 
-    /// The version of `kind`'s tables, when this engine can tell it cheaply.
+    /// The version of `kind`'s tables.
     async fn cache_version(&self, kind: cache::Cached) -> Option<u64> {
-        match sqlx::query_scalar::<_, i64>(kind.version_sql()).fetch_one(&self.pool).await {
-            Ok(version) => Some(version as u64),
+        let mark = self.commit_probe.as_ref().and_then(cache::CommitProbe::mark);
+        if let Some(mark) = &mark {
+            let last = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, versions)) = last.as_ref().filter(|(seen, _)| seen == mark) {
+                return Some(versions.of(kind));
+            }
+        }
+        // Read after the mark: a commit in between changes the mark again, so the pair
+        // stored is never newer in its mark than in its versions.
+        match cache::Versions::read(&self.pool).await {
+            Ok(versions) => {
+                let version = versions.of(kind);
+                if let Some(mark) = mark {
+                    *self.versions.lock().unwrap_or_else(|e| e.into_inner()) = Some((mark, versions));
+                }
+                Some(version)
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "reading the cache version failed; reading through");
+                tracing::warn!(error = %e, "reading the cache versions failed; reading through");
                 None
             }
         }

@@ -1,43 +1,18 @@
 //! `attest admin backup | restore | verify-backup` on the embedded SQLite instance (the
 //! command refuses PostgreSQL, whose backup is pg_dump/PITR: SQLite only here).
 
-use crate::helpers::{jpeg, usps_body, Engine, TestApp};
+use crate::{
+    helpers::{jpeg, usps_body, Engine, TestApp},
+    support::{attest, failed, succeeded, Serving},
+};
 use std::{
     collections::HashMap,
     path::Path,
-    process::{Command, Output, Stdio},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
     },
 };
-
-fn attest(data_dir: &Path, database_url: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_attest"));
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ATTEST_ENV", "sandbox")
-        .env("ATTEST_DATA_DIR", data_dir)
-        .env("DATABASE_URL", database_url)
-        .env("ATTEST_LOG", "warn")
-        .stdin(Stdio::null());
-    for (k, v) in extra_env {
-        command.env(k, v);
-    }
-    command.output().expect("attest binary runs")
-}
-
-fn succeeded(output: &Output) -> String {
-    assert!(output.status.success(), "attest failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn failed(output: &Output) -> String {
-    assert!(!output.status.success(), "attest should have refused: {}", String::from_utf8_lossy(&output.stdout));
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
 
 fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", dir.join("attest.db").display())
@@ -69,16 +44,6 @@ async fn create_with_document(client: &reqwest::Client, base: &str, token: &str,
     let doc = response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     uploaded.lock().unwrap().insert(doc, (id, front, back));
     true
-}
-
-/// The `attest serve` child, stopped when the test ends however it ends.
-struct Serving(std::process::Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,35 +109,9 @@ async fn a_backup_taken_under_writes_restores_every_document_byte_for_byte() {
     assert!(said.contains("restored"), "{said}");
 
     // `attest serve` on the copy reads every document of the snapshot, byte for byte.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _serving = Serving(
-        Command::new(env!("CARGO_BIN_EXE_attest"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("ATTEST_ENV", "sandbox")
-            .env("ATTEST_DATA_DIR", &restored)
-            .env("DATABASE_URL", &restored_url)
-            .env("ATTEST_MASTER_KEY", key.trim())
-            .env("ATTEST_ADDR", format!("127.0.0.1:{port}"))
-            .env("ATTEST_WORKERS", "false")
-            .env("ATTEST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let serving = Serving::start(&restored, &restored_url, &[("ATTEST_MASTER_KEY", key.trim()), ("ATTEST_WORKERS", "false")]).await;
+    let base = &serving.base;
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..300 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(ready, "attest serve starts on the restored copy");
 
     let copy = app::store::Db::connect(&format!("sqlite://{}", restored.join("attest.db").display())).await.unwrap();
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, verification_id FROM documents").fetch_all(copy.pool()).await.unwrap();

@@ -194,6 +194,33 @@ impl Api<'_> {
         assert_eq!(status, 201, "{created}");
         created["id"].as_str().unwrap().to_string()
     }
+
+    /// A usps1583 verification with a licence, a lease and a selfie (synthetic files
+    /// that extract nothing), submitted; returns its id and the documents as uploaded.
+    pub async fn submitted(&self, reference: &str) -> (String, Vec<serde_json::Value>) {
+        let id = self
+            .create(
+                "usps1583",
+                serde_json::json!({
+                    "reference": reference,
+                    "applicant": { "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "1990-12-10",
+                        "address": { "line1": "12 Main Street", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US" } },
+                    "photo_id": { "type": "drivers_license", "country": "US" },
+                    "proof_of_address": { "type": "lease", "country": "US" }
+                }),
+            )
+            .await;
+        let mut docs = Vec::new();
+        for (kind, file) in [("drivers_license", jpeg()), ("lease", pdf()), ("selfie", jpeg())] {
+            let (status, doc) =
+                self.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", "US")], vec![("file", file)]).await;
+            assert_eq!(status, 201, "{doc}");
+            docs.push(doc);
+        }
+        let (status, _) = self.post(&format!("/usps1583/verifications/{id}/submit"), serde_json::json!({})).await;
+        assert_eq!(status, 200);
+        (id, docs)
+    }
 }
 
 async fn split(response: reqwest::Response) -> (u16, serde_json::Value) {

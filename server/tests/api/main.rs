@@ -2,6 +2,7 @@
 //! SQLite and once on the PostgreSQL server named by `ATTEST_TEST_POSTGRES_URL`.
 
 mod helpers;
+mod support;
 
 mod api;
 mod api_documents;

@@ -8,95 +8,22 @@
 use crate::{
     both_engines,
     helpers::{jpeg, usps_body, Engine, TestApp},
+    support::{attest, failed, said, succeeded, Receiver, Serving},
 };
 use app::documents::{
     blobs::{BlobStore, LocalBlobStore},
     crypto::{self, MasterKey},
 };
 use serde_json::{json, Value};
-use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
-    time::Duration,
-};
+use std::{collections::BTreeMap, path::Path, time::Duration};
 
 const PASSWORD: &str = "correct horse battery staple";
 const ADA: &str = "ada@acme.test";
 
-fn attest(data_dir: &Path, database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_attest"));
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ATTEST_ENV", "sandbox")
-        .env("ATTEST_DATA_DIR", data_dir)
-        .env("DATABASE_URL", database_url)
-        .env("ATTEST_LOG", "warn")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("attest binary runs")
-}
-
-fn succeeded(output: &Output) -> String {
-    assert!(output.status.success(), "attest failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn failed(output: &Output) -> String {
-    assert!(!output.status.success(), "attest should have refused: {}", String::from_utf8_lossy(&output.stdout));
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-/// Everything the command said, to check that no key was printed.
-fn said(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-/// An `attest serve` child, stopped when the test ends however it ends.
-struct Serving {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `attest serve` (with its workers) on `database_url` and `data_dir` with `key`
+/// `attest serve` (with its workers) on `database_url` and `data_dir` with `key`
 /// (`None`: the one in `<data-dir>/master.key`).
 async fn serve(data_dir: &Path, database_url: &str, key: Option<&str>) -> Serving {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_attest"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ATTEST_ENV", "sandbox")
-        .env("ATTEST_DATA_DIR", data_dir)
-        .env("DATABASE_URL", database_url)
-        .env("ATTEST_MASTER_KEY", key.unwrap_or_default())
-        .env("ATTEST_MFA_REQUIRED", "true")
-        .env("ATTEST_ADDR", format!("127.0.0.1:{port}"))
-        .env("ATTEST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let serving = Serving { child, base: format!("http://127.0.0.1:{port}") };
-    let probe = reqwest::Client::new();
-    for _ in 0..300 {
-        if probe.get(format!("{}/healthz", serving.base)).send().await.is_ok_and(|r| r.status() == 200) {
-            return serving;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("attest serve did not start on {database_url}");
+    Serving::start(data_dir, database_url, &[("ATTEST_MASTER_KEY", key.unwrap_or_default()), ("ATTEST_MFA_REQUIRED", "true")]).await
 }
 
 fn browser() -> reqwest::Client {
@@ -190,62 +117,6 @@ async fn read_back_every_document(base: &str, token: &str, uploaded: &Uploaded) 
     }
 }
 
-/// The Python receiver (server/tests/support/webhook_receiver.py), verifying signatures
-/// with `standardwebhooks`.
-struct Receiver {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    secrets: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let dir = tempfile::tempdir().unwrap();
-        let (port_file, log, secrets_file) = (dir.path().join("port"), dir.path().join("log.jsonl"), dir.path().join("secrets"));
-        let python = std::env::var("ATTEST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/webhook_receiver.py");
-        let mut child = Command::new(&python).arg(script).arg(&port_file).arg(&log).arg(&secrets_file).spawn().expect("the webhook receiver starts");
-        for _ in 0..100 {
-            if let Ok(text) = std::fs::read_to_string(&port_file) {
-                return Receiver { child, port: text.trim().parse().unwrap(), log, secrets: secrets_file, _dir: dir };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the receiver did not start (is `standardwebhooks` installed for {python}?)");
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/ok", self.port)
-    }
-
-    /// The secrets deliveries are checked against, in this order.
-    fn trust(&self, secrets: &[&str]) {
-        std::fs::write(&self.secrets, secrets.join("\n")).unwrap();
-    }
-
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
-        for _ in 0..400 {
-            let got: Vec<Value> = std::fs::read_to_string(&self.log).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("expected {n} webhook deliveries");
-    }
-}
-
 /// An endpoint for `verification.canceled` whose secret was rotated once (so both its
 /// current and its previous secret are sealed); returns (current, previous).
 async fn webhook_endpoint(app: &TestApp, token: &str, url: &str) -> (String, String) {
@@ -318,7 +189,7 @@ async fn a_rotated_master_key_opens_everything_and_the_old_one_nothing(engine: E
     }
     let (secret, recovery) = enroll_ada(&app).await;
     let receiver = Receiver::start();
-    let (current, previous) = webhook_endpoint(&app, &api.token, &receiver.url()).await;
+    let (current, previous) = webhook_endpoint(&app, &api.token, &receiver.url("/ok")).await;
     receiver.trust(&[&current, &previous]);
     let (status, first_body, replayed) = idempotent_create(&app.address, &api.token).await;
     assert_eq!((status, replayed), (201, false));
@@ -478,7 +349,7 @@ async fn a_sqlite_install_moves_to_postgres_with_every_row_document_and_secret()
     }
     let (secret, recovery) = enroll_ada(&app).await;
     let receiver = Receiver::start();
-    let (current, previous) = webhook_endpoint(&app, &api.token, &receiver.url()).await;
+    let (current, previous) = webhook_endpoint(&app, &api.token, &receiver.url("/ok")).await;
     receiver.trust(&[&current, &previous]);
     let (_, first_body, _) = idempotent_create(&app.address, &api.token).await;
     let ids = |page: &Value| page["data"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();

@@ -6,7 +6,6 @@ use crate::{
     both_engines,
     helpers::{jpeg, pdf, usps_body, Engine, TestApp},
 };
-use serde_json::json;
 use server::config::{Config, FlagConfig};
 use std::{collections::HashMap, time::Duration};
 
@@ -135,24 +134,7 @@ async fn a_worker_in_another_process_reads_what_the_web_process_stored(engine: E
     web_env.push(("ATTEST_WORKERS", "false"));
     let app = TestApp::spawn_with(engine, &web_env).await;
     let api = app.api("acme").await;
-    let id = api
-        .create(
-            "usps1583",
-            json!({
-                "reference": "scale-out",
-                "applicant": { "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "1990-12-10",
-                    "address": { "line1": "12 Main Street", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US" } },
-                "photo_id": { "type": "drivers_license", "country": "US" },
-                "proof_of_address": { "type": "lease", "country": "US" }
-            }),
-        )
-        .await;
-    for (kind, file) in [("drivers_license", jpeg()), ("lease", pdf()), ("selfie", jpeg())] {
-        let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", "US")], vec![("file", file)]).await;
-        assert_eq!(status, 201, "{doc}");
-    }
-    let (status, _) = api.post(&format!("/usps1583/verifications/{id}/submit"), json!({})).await;
-    assert_eq!(status, 200);
+    let (id, _) = api.submitted("scale-out").await;
 
     let worker_dir = tempfile::tempdir().unwrap();
     let worker_config = other_process(&app, worker_dir.path(), &env);

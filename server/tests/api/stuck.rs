@@ -6,37 +6,11 @@
 
 use crate::{
     both_engines,
-    helpers::{jpeg, pdf, Api, Engine, TestApp},
+    helpers::{Api, Engine, TestApp},
     s3::other_process,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
-
-/// Creates a verification with three (synthetic) documents and submits it; returns its
-/// id and the documents as uploaded.
-async fn submitted(api: &Api<'_>) -> (String, Vec<Value>) {
-    let id = api
-        .create(
-            "usps1583",
-            json!({
-                "reference": "stuck",
-                "applicant": { "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "1990-12-10",
-                    "address": { "line1": "12 Main Street", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US" } },
-                "photo_id": { "type": "drivers_license", "country": "US" },
-                "proof_of_address": { "type": "lease", "country": "US" }
-            }),
-        )
-        .await;
-    let mut docs = Vec::new();
-    for (kind, file) in [("drivers_license", jpeg()), ("lease", pdf()), ("selfie", jpeg())] {
-        let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", "US")], vec![("file", file)]).await;
-        assert_eq!(status, 201, "{doc}");
-        docs.push(doc);
-    }
-    let (status, _) = api.post(&format!("/usps1583/verifications/{id}/submit"), json!({})).await;
-    assert_eq!(status, 200);
-    (id, docs)
-}
 
 async fn verification(api: &Api<'_>, id: &str) -> Value {
     api.get(&format!("/usps1583/verifications/{id}")).await.1
@@ -91,7 +65,7 @@ async fn overview_processing_failures(app: &TestApp) -> i64 {
 async fn a_missing_document_file_ends_in_review_not_submitted(engine: Engine) {
     let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
     let api = app.api("acme").await;
-    let (id, docs) = submitted(&api).await;
+    let (id, docs) = api.submitted("stuck").await;
     let licence = docs.iter().find(|d| d["type"] == "drivers_license").unwrap()["id"].as_str().unwrap().to_string();
     let workspace_id: String = sqlx::query_scalar("SELECT workspace_id FROM documents WHERE id = $1").bind(&licence).fetch_one(app.db.pool()).await.unwrap();
     std::fs::remove_file(app.config.data_dir.join("documents").join(&workspace_id).join(&licence).join("front")).unwrap();
@@ -117,7 +91,7 @@ both_engines!(a_missing_document_file_ends_in_review_not_submitted);
 async fn a_wrong_master_key_ends_in_review_not_submitted(engine: Engine) {
     let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
     let api = app.api("acme").await;
-    let (id, _) = submitted(&api).await;
+    let (id, _) = api.submitted("stuck").await;
     let wrong_key = app::documents::crypto::MasterKey::generate().to_base64();
     let worker_config = other_process(&app, &app.config.data_dir, &[("ATTEST_MASTER_KEY".into(), wrong_key)]);
     let state = server::startup::app_state(&worker_config, app.db.clone()).unwrap();
@@ -138,7 +112,7 @@ both_engines!(a_wrong_master_key_ends_in_review_not_submitted);
 async fn a_database_failure_past_the_last_retry_still_ends_in_review(engine: Engine) {
     let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
     let api = app.api("acme").await;
-    let (id, _) = submitted(&api).await;
+    let (id, _) = api.submitted("stuck").await;
     let state = server::startup::app_state(&app.config, app.db.clone()).unwrap();
 
     sqlx::query("ALTER TABLE history RENAME TO history_away").execute(app.db.pool()).await.unwrap();

@@ -4,71 +4,10 @@
 use crate::{
     both_engines,
     helpers::{usps_body, Api, Engine, TestApp},
+    support::{spawn, Receiver},
 };
 use serde_json::{json, Value};
-use std::{
-    path::PathBuf,
-    process::{Child, Command},
-    time::Duration,
-};
-
-/// The Python receiver (server/tests/support/webhook_receiver.py) and its files.
-struct Receiver {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    secrets: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let dir = tempfile::tempdir().unwrap();
-        let (port_file, log, secrets) = (dir.path().join("port"), dir.path().join("log.jsonl"), dir.path().join("secrets"));
-        let python = std::env::var("ATTEST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/webhook_receiver.py");
-        let mut child = Command::new(&python).arg(script).arg(&port_file).arg(&log).arg(&secrets).spawn().expect("the webhook receiver starts");
-        for _ in 0..100 {
-            if let Ok(text) = std::fs::read_to_string(&port_file) {
-                return Receiver { child, port: text.trim().parse().unwrap(), log, secrets, _dir: dir };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the receiver did not start (is `standardwebhooks` installed for {python}? scripts/test installs it)");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn trust(&self, secrets: &[&str]) {
-        std::fs::write(&self.secrets, secrets.join("\n")).unwrap();
-    }
-
-    fn received(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-    }
-
-    /// Waits until `n` requests arrived.
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
-        for _ in 0..200 {
-            let got = self.received();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("expected {n} deliveries, got {:?}", self.received());
-    }
-}
+use std::time::Duration;
 
 async fn endpoint(api: &Api<'_>, url: &str, events: Value) -> (String, String) {
     let (status, created) = api.post("/webhook-endpoints", json!({ "url": url, "description": "tests", "event_types": events })).await;
@@ -320,19 +259,12 @@ async fn nothing_is_lost_when_a_worker_dies_mid_delivery(engine: Engine) {
         .execute(app.db.pool())
         .await
         .unwrap();
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_attest"))
-        .arg("worker")
-        .env("ATTEST_DATA_DIR", &app.config.data_dir)
-        .env("DATABASE_URL", app.config.database_url())
-        .env("ATTEST_LOG", "warn")
-        .spawn()
-        .unwrap();
+    let worker = spawn(&app.config.data_dir, app.config.database_url(), &["worker"], &[]);
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(receiver.received().is_empty(), "nothing while the lease is held");
     let got = receiver.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = worker.kill();
-    let _ = worker.wait();
+    drop(worker);
     assert_eq!(receiver.received().len(), 1, "delivered exactly once: {got:?}");
     assert_eq!(got[0]["verified_with"], json!([0]));
     let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs").fetch_one(app.db.pool()).await.unwrap();

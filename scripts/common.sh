@@ -84,3 +84,59 @@ build_all() {
   log "building the attest binary (and the tests, with the same features)"
   cargo test -q -p app -p server -p attest-extract --no-run
 }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Python tools for the tests and benchmarks, in a virtualenv of their own: an SMTP sink
+# (aiosmtpd), the webhook signature checker (standardwebhooks), the synthetic document
+# generators (pdf417gen, an independent PDF417 encoder; Pillow and numpy to make them
+# photo-like; fpdf2 for PDFs), the metrics parser, the API fuzzer (schemathesis,
+# scripts/fuzz-api) and an S3-compatible server (moto's server mode, about 25 s to
+# install cold; see README "Scaling out" for why not Garage).
+TOOLS_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/attest/test-venv"
+export ATTEST_TEST_PYTHON="$TOOLS_VENV/bin/python"
+ensure_test_tools() {
+  apt_install python3-venv curl
+  if ! "$TOOLS_VENV/bin/python" -c 'import aiosmtpd, standardwebhooks, pdf417gen, PIL, numpy, fpdf, prometheus_client, schemathesis' 2>/dev/null; then
+    log "installing test tools (PyPI: aiosmtpd, standardwebhooks, pdf417gen, Pillow, numpy, fpdf2, schemathesis)"
+    python3 -m venv "$TOOLS_VENV"
+    "$TOOLS_VENV/bin/pip" install --quiet --disable-pip-version-check aiosmtpd==1.4.6 standardwebhooks==1.1.0 \
+      pdf417gen==0.8.1 Pillow==13.0.0 numpy==2.4.6 fpdf2==2.8.9 prometheus_client==0.26.0 schemathesis==4.32.5
+  fi
+  if ! "$TOOLS_VENV/bin/python" -c 'import moto, flask' 2>/dev/null; then
+    log "installing the S3 test server (PyPI: moto[server])"
+    "$TOOLS_VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.6'
+  fi
+}
+
+# A throwaway PostgreSQL cluster in DIR on loopback (initdb refuses to run as root);
+# sets PG_URL. Stop it with `stop_postgres DIR`.
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+run_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$PG_BIN/$1" "${@:2}"; else "$PG_BIN/$1" "${@:2}"; fi
+}
+start_postgres() {
+  local dir="$1" port
+  apt_install postgresql
+  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chmod 755 "$(dirname "$dir")"; chown postgres "$dir"; fi
+  port="$(free_port)"
+  log "starting PostgreSQL on 127.0.0.1:$port"
+  run_pg initdb -D "$dir" -U postgres -A trust --no-sync >/dev/null
+  run_pg pg_ctl -D "$dir" -l "$dir/server.log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+  PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+stop_postgres() { run_pg pg_ctl -D "$1" -m immediate stop >/dev/null 2>&1 || true; }
+
+# moto's S3 server on loopback, logging to LOG; sets S3_ENDPOINT and S3_PID.
+start_s3() {
+  local port
+  port="$(free_port)"
+  log "starting an S3-compatible server (moto) on 127.0.0.1:$port"
+  "$TOOLS_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$1" 2>&1 &
+  S3_PID=$!
+  for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+  S3_ENDPOINT="http://127.0.0.1:$port"
+}

@@ -32,6 +32,13 @@ const MAX_REQUEST_BYTES: usize = 21 * 1024 * 1024 + 64 * 1024;
 const MAX_STORED_RESPONSE: usize = 1024 * 1024;
 /// How long a key is remembered.
 pub const KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+/// The longest a request holding a key may run; past it, it is answered 500 and the key
+/// freed, as for any failure on our side.
+const IN_FLIGHT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A key still without a response this long after it was claimed belongs to a request
+/// whose process died (killed, crashed, redeployed): a retry takes it over and runs the
+/// request, instead of being told "still being processed" for 24 hours.
+pub const ABANDONED_AFTER_MS: i64 = 2 * IN_FLIGHT_LIMIT.as_millis() as i64;
 
 /// The scope each POST route requires (its handler checks the same one), by route
 /// pattern under `/api/v1`. A test checks that every POST route is listed.
@@ -122,11 +129,18 @@ pub async fn replay_or_record(State(state): State<AppState>, request: Request, n
         .await;
     match inserted {
         Ok(_) => {}
-        Err(e) if app::store::is_unique_violation(&e) => return replay(&state, &identity.workspace_id, &key, &request_hash).await,
+        Err(e) if app::store::is_unique_violation(&e) => match take_over_abandoned(&state.db, &identity.workspace_id, &key, &request_hash, now).await {
+            Ok(true) => tracing::warn!("an Idempotency-Key left without a response by a request that died is taken over by its retry"),
+            Ok(false) => return replay(&state, &identity.workspace_id, &key, &request_hash).await,
+            Err(e) => return AppError::from(e).into_response(),
+        },
         Err(e) => return AppError::from(e).into_response(),
     }
 
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = match tokio::time::timeout(IN_FLIGHT_LIMIT, next.run(Request::from_parts(parts, Body::from(bytes)))).await {
+        Ok(response) => response,
+        Err(elapsed) => AppError::internal("a request holding an Idempotency-Key ran past its time limit", elapsed).into_response(),
+    };
     let (parts, body) = response.into_parts();
     let bytes = match to_bytes(body, MAX_STORED_RESPONSE).await {
         Ok(bytes) => bytes,
@@ -189,6 +203,23 @@ async fn multipart_parts(bytes: Bytes, boundary: String) -> Option<Vec<(String, 
     }
     parts.sort_by(|a, b| a.0.cmp(&b.0));
     Some(parts)
+}
+
+/// Claims `key` again when its claim is older than [`ABANDONED_AFTER_MS`], has no
+/// response and was made by the same request; whether this request won it (one retry
+/// does, however many race).
+async fn take_over_abandoned(db: &Db, workspace_id: &str, key: &str, request_hash: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let taken = sqlx::query(
+        "UPDATE idempotency_keys SET created_at = $1 WHERE workspace_id = $2 AND key = $3 AND request_hash = $4 AND response_status IS NULL AND created_at < $5",
+    )
+    .bind(now)
+    .bind(workspace_id)
+    .bind(key)
+    .bind(request_hash)
+    .bind(now - ABANDONED_AFTER_MS)
+    .execute(db.pool())
+    .await?;
+    Ok(taken.rows_affected() == 1)
 }
 
 async fn replay(state: &AppState, workspace_id: &str, key: &str, request_hash: &str) -> Response {

@@ -18,7 +18,7 @@ use axum::{middleware, Router};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use guard::authenticate;
-pub use idempotency::delete_expired as delete_expired_idempotency_keys;
+pub use idempotency::{delete_expired as delete_expired_idempotency_keys, ABANDONED_AFTER_MS as IDEMPOTENCY_ABANDONED_AFTER_MS};
 
 /// The flow named in the path: unknown flows are 404, like any unknown path.
 pub fn parse_flow(path: &str) -> Result<Flow, AppError> {

@@ -419,6 +419,43 @@ async fn an_idempotency_key_older_than_24_hours_is_not_replayed(engine: Engine) 
 }
 both_engines!(an_idempotency_key_older_than_24_hours_is_not_replayed);
 
+/// A process killed between claiming a key and storing the response leaves the key
+/// without one: its retry (on another process) waits while the claim is fresh, then
+/// takes it over and runs, once, however many retries race; a different request with
+/// that key is still refused.
+async fn a_key_left_by_a_request_that_died_is_taken_over_by_its_retry(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let post = |body: serde_json::Value| {
+        app.client.post(api.url("/usps1583/verifications")).bearer_auth(&api.token).header("Idempotency-Key", "died").json(&body).send()
+    };
+    let first = post(usps_body()).await.unwrap();
+    assert_eq!(first.status(), 201);
+    // As the dead process left it: claimed, no response.
+    sqlx::query("UPDATE idempotency_keys SET response_status = NULL, response_sealed = NULL").execute(app.db.pool()).await.unwrap();
+    let fresh = post(usps_body()).await.unwrap();
+    assert_eq!(fresh.status(), 409, "a fresh claim may still be running somewhere");
+    sqlx::query("UPDATE idempotency_keys SET created_at = created_at - $1")
+        .bind(server::api::IDEMPOTENCY_ABANDONED_AFTER_MS + 1000)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let mut different = usps_body();
+    different["reference"] = json!("another");
+    assert_eq!(post(different).await.unwrap().status(), 422, "another request may not take the key");
+    let retries = futures::future::join_all((0..4).map(|_| post(usps_body()))).await;
+    let outcomes: Vec<(u16, bool)> =
+        retries.into_iter().map(|r| r.unwrap()).map(|r| (r.status().as_u16(), r.headers().contains_key("idempotent-replayed"))).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == (201, false)).count(), 1, "one retry runs: {outcomes:?}");
+    assert!(outcomes.iter().all(|o| matches!(o, (201, _) | (409, false))), "the others replay it or are told it is running: {outcomes:?}");
+    assert_eq!(post(usps_body()).await.unwrap().headers()["idempotent-replayed"], "true");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM verifications").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(count, 2, "the request ran once more, not once per retry");
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys WHERE response_status = 201").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(stored, 1, "its response is stored for later retries");
+}
+both_engines!(a_key_left_by_a_request_that_died_is_taken_over_by_its_retry);
+
 async fn a_token_without_the_scope_cannot_replay_another_tokens_key(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let api = app.api("acme").await;

@@ -7,6 +7,7 @@ use crate::{
     both_engines,
     helpers::{fresh_postgres_database, postgres_available, Engine, TestApp},
     s3::other_process,
+    support::{attest, failed, spawn, Serving},
 };
 use app::{access::Actor, store::Db};
 use std::time::{Duration, Instant};
@@ -117,3 +118,39 @@ async fn a_revoke_on_one_server_is_refused_by_the_other_at_once(engine: Engine) 
     assert_eq!(response.status(), 401, "the revoked token is refused by the other process on its next request");
 }
 both_engines!(a_revoke_on_one_server_is_refused_by_the_other_at_once);
+
+/// The two tiers as separate binaries: `attest serve --no-workers` takes requests and
+/// leaves a submitted verification alone; an `attest worker --concurrency 1` started
+/// later decides it. A concurrency outside 1–256 is refused, naming the flag.
+async fn the_web_tier_leaves_jobs_to_the_worker_tier(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
+    let api = app.api("acme").await;
+    let (data_dir, url) = (app.config.data_dir.clone(), app.config.database_url().to_string());
+    let models = std::env::var("ATTEST_MODELS_DIR").unwrap_or_default();
+    let env = [("ATTEST_MODELS_DIR", models.as_str())];
+    let web = Serving::start_with(&data_dir, &url, &["serve", "--no-workers"], &env).await;
+    let (id, _) = api.submitted("tiers").await;
+    let status = |base: String| {
+        let (client, token, id) = (app.client.clone(), api.token.clone(), id.clone());
+        async move {
+            let v: serde_json::Value =
+                client.get(format!("{base}/api/v1/usps1583/verifications/{id}")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+            v["status"].as_str().unwrap().to_string()
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(status(web.base.clone()).await, "submitted", "the web tier runs no pipeline");
+    let leased: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE leased_by IS NOT NULL").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(leased, 0, "nor leases any job");
+
+    let refused = failed(&attest(&data_dir, &url, &["worker", "--concurrency", "0"], &env));
+    assert!(refused.contains("--concurrency"), "{refused}");
+    let _worker = spawn(&data_dir, &url, &["worker", "--concurrency", "1"], &env);
+    let started = Instant::now();
+    while status(web.base.clone()).await == "submitted" {
+        assert!(started.elapsed() < Duration::from_secs(60), "the worker process decides it");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status(web.base.clone()).await, "needs_review", "synthetic documents extract nothing: a reviewer decides");
+}
+both_engines!(the_web_tier_leaves_jobs_to_the_worker_tier);

@@ -73,9 +73,14 @@ pub struct Serving {
 impl Serving {
     /// Starts `attest serve` and waits until `/healthz` answers.
     pub async fn start(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Serving {
+        Serving::start_with(data_dir, database_url, &["serve"], env).await
+    }
+
+    /// [`Serving::start`] with other arguments (`serve --no-workers`).
+    pub async fn start_with(data_dir: &Path, database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Serving {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr = format!("127.0.0.1:{port}");
-        let child = command(data_dir, database_url, env).arg("serve").env("ATTEST_ADDR", &addr).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let child = command(data_dir, database_url, env).args(args).env("ATTEST_ADDR", &addr).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let serving = Serving { _child: Running(child), base: format!("http://{addr}") };
         let probe = reqwest::Client::new();
         for _ in 0..300 {

@@ -206,6 +206,8 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
         .layer(SetRequestIdLayer::new(request_id, middleware::MakeRequestId))
         // First of all: a client's request id is kept only when well formed.
         .layer(axum::middleware::from_fn(middleware::drop_malformed_request_id))
+        // Cached reads may share the versions read since the request began (store::cache).
+        .layer(axum::middleware::from_fn(|request: Request<axum::body::Body>, next: axum::middleware::Next| app::store::cache::in_request(next.run(request))))
 }
 
 async fn healthz() -> impl IntoResponse {

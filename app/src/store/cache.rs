@@ -39,6 +39,37 @@ impl Cached {
     }
 }
 
+tokio::task_local! {
+    /// The request being served on this task, see [`in_request`].
+    static REQUEST: RequestScope;
+}
+
+/// When the request began, and whether it has begun a write since.
+struct RequestScope {
+    started: std::time::Instant,
+    wrote: std::sync::atomic::AtomicBool,
+}
+
+/// Runs `serve` (one request) so that its cached reads may share [`Versions`] read by any
+/// task after the request began: the state at any moment inside the request is as good
+/// as the state at its first read, so a request sent after a change (a revoke) still sees
+/// it, and concurrent requests under write load share one versions read instead of one
+/// each. Once the request begins a write ([`super::Db::begin_write`]) its reads check the
+/// commit mark again, so it reads its own writes.
+pub async fn in_request<F: std::future::Future>(serve: F) -> F::Output {
+    REQUEST.scope(RequestScope { started: std::time::Instant::now(), wrote: false.into() }, serve).await
+}
+
+/// When the current request began, unless it has written since (or is no request).
+pub(crate) fn request_started() -> Option<std::time::Instant> {
+    REQUEST.try_with(|r| (!r.wrote.load(std::sync::atomic::Ordering::Relaxed)).then_some(r.started)).ok().flatten()
+}
+
+/// Called when the current task begins a write transaction.
+pub(crate) fn note_write() {
+    let _ = REQUEST.try_with(|r| r.wrote.store(true, std::sync::atomic::Ordering::Relaxed));
+}
+
 /// The version of each cached table (`cache_versions`), read in one query.
 #[derive(Debug, Default)]
 pub(crate) struct Versions(std::collections::HashMap<String, i64>);
@@ -209,5 +240,33 @@ mod tests {
         assert_ne!(probe.mark(), Some(quiet), "another connection's commit moves the mark");
         assert_eq!(load(db.clone()).await, 1, "the cached count is read again");
         assert_eq!(CommitProbe::for_url("sqlite::memory:").and_then(|p| p.mark()), None, "no file, no mark: always the query");
+    }
+
+    /// Inside a request, cached reads may share a versions read made since the request
+    /// began, but never one from before it, and a request reads its own writes.
+    #[tokio::test]
+    async fn a_request_sees_changes_made_before_it_and_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let db = crate::store::Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        let other = crate::store::Db::connect(&url).await.unwrap();
+        let load = |db: crate::store::Db| async move {
+            db.cached(Cached::ApiToken, "k", || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM workspaces").fetch_one(db.pool()).await })
+                .await
+                .unwrap()
+        };
+        assert_eq!(in_request(load(db.clone())).await, 0);
+        sqlx::query("INSERT INTO workspaces (id, slug, name, created_at) VALUES ('ws_1', 'acme', 'Acme', 0)").execute(other.pool()).await.unwrap();
+        assert_eq!(in_request(load(db.clone())).await, 1, "a change committed before the request began is seen");
+        let own_write = in_request(async {
+            assert_eq!(load(db.clone()).await, 1);
+            let mut tx = db.begin_write().await.unwrap();
+            sqlx::query("INSERT INTO workspaces (id, slug, name, created_at) VALUES ('ws_2', 'beta', 'Beta', 0)").execute(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
+            load(db.clone()).await
+        })
+        .await;
+        assert_eq!(own_write, 2, "the request reads its own write");
     }
 }

@@ -48,8 +48,17 @@ pub struct Db {
     signals: Option<std::sync::Arc<signals::Signals>>,
     /// SQLite file: tells that nothing was committed since `versions` was read.
     commit_probe: Option<cache::CommitProbe>,
-    /// The cache versions last read, with the commit mark they were read under.
-    versions: std::sync::Arc<std::sync::Mutex<Option<(cache::CommitMark, cache::Versions)>>>,
+    /// The cache versions last read, see [`LastVersions`].
+    versions: std::sync::Arc<std::sync::Mutex<Option<LastVersions>>>,
+}
+
+/// The cache versions last read: when the read began, and the commit mark taken just
+/// before it (SQLite files only).
+#[derive(Debug)]
+struct LastVersions {
+    mark: Option<cache::CommitMark>,
+    read_at: std::time::Instant,
+    versions: cache::Versions,
 }
 
 /// One value of [`Db::cached`].
@@ -146,6 +155,7 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so concurrent writers wait on `busy_timeout` instead of
     /// failing when a read-then-write transaction cannot upgrade its lock.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        cache::note_write();
         match self.engine {
             Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Engine::Postgres => self.pool.begin().await,
@@ -233,22 +243,31 @@ impl Db {
         Ok(value)
     }
 
-    /// The version of `kind`'s tables.
+    /// The version of `kind`'s tables: from the last read when it began inside the
+    /// current request ([`cache::in_request`]) or nothing was committed since
+    /// ([`cache::CommitProbe`]), else read now.
     async fn cache_version(&self, kind: cache::Cached) -> Option<u64> {
-        let mark = self.commit_probe.as_ref().and_then(cache::CommitProbe::mark);
-        if let Some(mark) = &mark {
+        let request_started = cache::request_started();
+        let mark = {
             let last = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, versions)) = last.as_ref().filter(|(seen, _)| seen == mark) {
-                return Some(versions.of(kind));
+            if let Some(last) = last.as_ref().filter(|l| request_started.is_some_and(|started| l.read_at >= started)) {
+                return Some(last.versions.of(kind));
             }
-        }
+            let mark = self.commit_probe.as_ref().and_then(cache::CommitProbe::mark);
+            if let Some(last) = last.as_ref().filter(|l| mark.is_some() && l.mark == mark) {
+                return Some(last.versions.of(kind));
+            }
+            mark
+        };
         // Read after the mark: a commit in between changes the mark again, so the pair
         // stored is never newer in its mark than in its versions.
+        let read_at = std::time::Instant::now();
         match cache::Versions::read(&self.pool).await {
             Ok(versions) => {
                 let version = versions.of(kind);
-                if let Some(mark) = mark {
-                    *self.versions.lock().unwrap_or_else(|e| e.into_inner()) = Some((mark, versions));
+                let mut last = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+                if last.as_ref().is_none_or(|l| l.read_at <= read_at) {
+                    *last = Some(LastVersions { mark, read_at, versions });
                 }
                 Some(version)
             }

@@ -281,6 +281,7 @@ pub async fn get_cmra_settings(slug: String) -> Result<Option<super::CmraProfile
 
 /// The CMRA form as posted: text as typed (the service validates it like an address).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CmraForm {
     pub name: String,
     pub line1: String,

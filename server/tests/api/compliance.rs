@@ -491,3 +491,76 @@ async fn a_quarter_is_certified_only_when_its_records_are_current(engine: Engine
     assert_eq!(status, 400, "a quarter that has not ended");
 }
 both_engines!(a_quarter_is_certified_only_when_its_records_are_current);
+
+async fn the_dashboard_serves_the_record_and_the_report_by_permission(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let id = approved_record(&api, json!({ "pmb": "88", "opened_on": "2026-10-01" })).await;
+    let password = "a long enough password";
+    let mut clients = Vec::new();
+    for (email, role) in
+        [("vera@acme.test", app::access::Role::Viewer), ("rita@acme.test", app::access::Role::Reviewer), ("owner@acme.test", app::access::Role::Owner)]
+    {
+        if role != app::access::Role::Owner {
+            app.seed_member("acme", email, password, role).await;
+        }
+        let client = app.new_client();
+        assert_eq!(app.login(&client, email, password).await.status(), 200);
+        clients.push(client);
+    }
+    let (viewer, reviewer, owner) = (&clients[0], &clients[1], &clients[2]);
+    let get = |client: &reqwest::Client, path: String| client.get(app.url(&path)).send();
+
+    let form = get(viewer, format!("/w/acme/verifications/{id}/form-1583")).await.unwrap();
+    assert_eq!(form.status(), 200);
+    assert_eq!(form.json::<Value>().await.unwrap()["8d"], "2031-12-31");
+    let pdf = get(viewer, format!("/w/acme/verifications/{id}/form-1583?format=pdf")).await.unwrap();
+    assert!(pdf_text(&pdf.bytes().await.unwrap()).contains("PMB 88"));
+    assert_eq!(get(viewer, format!("/w/acme/verifications/{id}/evidence")).await.unwrap().status(), 403, "a viewer has no documents.view");
+    let pack = get(reviewer, format!("/w/acme/verifications/{id}/evidence")).await.unwrap();
+    assert_eq!(pack.status(), 200);
+    assert!(zip::ZipArchive::new(std::io::Cursor::new(pack.bytes().await.unwrap().to_vec())).is_ok());
+    let by: String =
+        sqlx::query_scalar("SELECT actor_kind FROM activity WHERE action = 'verification.evidence_downloaded'").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(by, "user");
+
+    let detail = get(reviewer, format!("/w/acme/verifications/{id}")).await.unwrap().text().await.unwrap();
+    assert!(detail.contains("PS Form 1583 record") && detail.contains("Download evidence pack") && detail.contains("Re-verify"), "the record panel");
+    let page = get(viewer, "/w/acme/compliance?quarter=2026-Q4".into()).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Boxes opened: 1") && page.contains("PMB"), "{page}");
+    let csv = get(viewer, "/w/acme/compliance/quarterly?quarter=2026-Q4&format=csv".into()).await.unwrap().text().await.unwrap();
+    assert!(csv.contains(&format!("2026-Q4,boxes_opened,{id},88,")), "{csv}");
+    let expiring = get(viewer, "/w/acme/compliance/expiring?within=60".into()).await.unwrap().text().await.unwrap();
+    assert!(expiring.contains("Expiring IDs") && expiring.contains("No photo ID expires"), "{expiring}");
+
+    let (status, _) = app.rpc(viewer, "certify_quarter", &[("slug", "acme"), ("quarter", "2026-Q3")]).await;
+    assert_eq!(status, 403, "certifying needs settings.manage");
+    let (status, body) = app.rpc(owner, "certify_quarter", &[("slug", "acme"), ("quarter", "2026-Q3")]).await;
+    assert_eq!(status, 200, "{body}");
+    let certified: (String, Option<String>) =
+        sqlx::query_as("SELECT actor_kind, actor_id FROM compliance_certifications WHERE quarter = '2026-Q3'").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(certified.0, "user");
+
+    let (status, body) = app
+        .rpc(
+            owner,
+            "save_cmra_settings",
+            &[
+                ("slug", "acme"),
+                ("cmra[name]", CMRA),
+                ("cmra[line1]", "500 Harbor Blvd"),
+                ("cmra[line2]", ""),
+                ("cmra[city]", "Oakland"),
+                ("cmra[state]", "CA"),
+                ("cmra[postal_code]", "94607"),
+                ("cmra[country]", "us"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, profile) = api.get("/usps1583/cmra").await;
+    assert_eq!((status, profile["name"].as_str(), profile["address"]["country"].as_str()), (200, Some(CMRA), Some("US")));
+    let (status, _) = app.rpc(reviewer, "save_cmra_settings", &[("slug", "acme"), ("cmra[name]", "Mine")]).await;
+    assert_eq!(status, 403);
+}
+both_engines!(the_dashboard_serves_the_record_and_the_report_by_permission);

@@ -38,8 +38,11 @@ async fn set_cmra(api: &Api<'_>) {
     assert_eq!(status, 200, "{profile}");
 }
 
-/// Uploads `files` (type, files), submits, and waits for the pipeline's decision.
-async fn submit_and_decide(api: &Api<'_>, id: &str, uploads: Vec<(&str, Vec<(&str, Vec<u8>)>)>) -> Value {
+/// Documents to upload: (type, [(part name, bytes)]).
+type Uploads<'a> = Vec<(&'a str, Vec<(&'a str, Vec<u8>)>)>;
+
+/// Uploads each document, submits, and waits for the pipeline's decision.
+async fn submit_and_decide(api: &Api<'_>, id: &str, uploads: Uploads<'_>) -> Value {
     for (kind, files) in uploads {
         let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", "US")], files).await;
         assert_eq!(status, 201, "{doc}");

@@ -41,11 +41,13 @@ pub async fn run_with(state: AppState, options: Options) {
     }
 }
 
-/// Once a minute: claims today's photo-ID expiry check (one process wins the day, see
-/// [`app::compliance::expiry::schedule_daily`]) and runs the due compliance jobs.
+/// Once a minute, from a minute after start: claims today's photo-ID expiry check (one
+/// process wins the day, see [`app::compliance::expiry::schedule_daily`]) and runs the
+/// due compliance jobs.
 async fn run_daily(state: AppState) {
     let worker = new_id("wrk");
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let minute = Duration::from_secs(60);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + minute, minute);
     loop {
         tick.tick().await;
         if let Err(e) = app::compliance::expiry::schedule_daily(&state.db, chrono::Utc::now()).await {
@@ -56,7 +58,9 @@ async fn run_daily(state: AppState) {
                 for job in batch {
                     if let Err(e) = app::compliance::expiry::run(&state, &job, &worker).await {
                         tracing::error!(error = %e, "the photo-ID expiry check failed; it is retried");
-                        let _ = jobs::fail(state.db.pool(), &job, &worker, &e.to_string(), jobs::backoff_ms(job.attempts)).await;
+                        if let Err(e) = jobs::fail(state.db.pool(), &job, &worker, &e.to_string(), jobs::backoff_ms(job.attempts)).await {
+                            tracing::warn!(error = %e, "recording the failed compliance job failed; its lease runs out and it runs again");
+                        }
                     }
                 }
             }

@@ -31,6 +31,12 @@ pub const JOB: &str = "compliance.id_expiry";
 /// process; returns whether this call did.
 pub async fn schedule_daily(db: &Db, now: DateTime<Utc>) -> Result<bool, AppError> {
     let day = now.date_naive().to_string();
+    // Every worker asks every minute: a read answers all but the first ask of the day.
+    let taken: Option<i64> =
+        sqlx::query_scalar("SELECT created_at FROM schedule_runs WHERE name = $1 AND day = $2").bind(JOB).bind(&day).fetch_optional(db.pool()).await?;
+    if taken.is_some() {
+        return Ok(false);
+    }
     let mut tx = db.begin_write().await?;
     let claimed = sqlx::query("INSERT INTO schedule_runs (name, day, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(JOB)

@@ -1,7 +1,7 @@
 //! The dashboard's compliance downloads, for signed-in members (the REST API has the same
 //! under `/api/v1/usps1583/…`): `GET /w/{slug}/verifications/{id}/form-1583[?format=pdf]`
-//! (`verifications.view`), `GET /w/{slug}/verifications/{id}/evidence` (`documents.view`,
-//! an activity entry), `GET /w/{slug}/compliance/quarterly?quarter=…&format=csv|pdf`.
+//! and `GET /w/{slug}/verifications/{id}/evidence` (an activity entry), both holding
+//! extracted PII so both `documents.view`, `GET /w/{slug}/compliance/quarterly?quarter=…&format=csv|pdf`.
 
 use crate::{
     api::compliance::{download, output_format, report_response},
@@ -35,7 +35,7 @@ pub async fn form_1583(
     Path((slug, id)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
-    let member = session_member(&state, &session, &slug, Permission::VerificationsView).await?;
+    let member = session_member(&state, &session, &slug, Permission::DocumentsView).await?;
     match output_format(params.format.as_deref(), false)? {
         "pdf" => {
             Ok(download("application/pdf", &format!("form-1583-{id}.pdf"), service::form_1583_pdf(&state.db, &member.workspace_id, Flow::Usps1583, &id).await?))

@@ -249,11 +249,17 @@ pub fn RecordPanel(slug: String, id: String, can_view_documents: bool, can_manag
         <section class="panel" aria-labelledby="record-heading">
             <h2 id="record-heading">"PS Form 1583 record"</h2>
             <p class="form-error" role="alert">{forms::error::<StartReverification>}</p>
-            <p>
-                <a href=format!("{base}/form-1583") download="">"Download form (JSON)"</a>" · "
-                <a href=format!("{base}/form-1583?format=pdf") download="">"Download form (PDF)"</a>
-                {can_view_documents.then(|| view! { " · "<a href=format!("{base}/evidence") download="">"Download evidence pack"</a> })}
-            </p>
+            {if can_view_documents {
+                view! {
+                    <p>
+                        <a href=format!("{base}/form-1583") download="">"Download form (JSON)"</a>" · "
+                        <a href=format!("{base}/form-1583?format=pdf") download="">"Download form (PDF)"</a>" · "
+                        <a href=format!("{base}/evidence") download="">"Download evidence pack"</a>
+                    </p>
+                }.into_any()
+            } else {
+                view! { <p class="muted">"The form and the evidence pack hold document data: they need the documents.view permission."</p> }.into_any()
+            }}
             {can_manage.then(|| view! {
                 <form method="post" action={forms::action::<StartReverification>()} class="inline">
                     <input type="hidden" name="slug" value=slug.clone()/>

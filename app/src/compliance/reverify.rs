@@ -9,7 +9,7 @@ use crate::{
     flows::{DocumentRole, Flow},
     journal::{self, Change, Tx},
     state::Environment,
-    store::{now_ms, Db},
+    store::{batch::Statement, now_ms, Db},
     verifications::{service as verifications, Verification, VerificationStatus},
 };
 use serde_json::{json, Value};
@@ -40,26 +40,28 @@ pub async fn start(db: &Db, environment: Environment, workspace_id: &str, flow: 
     if let Some(poa) = &original.proof_of_address {
         body["proof_of_address"] = json!({ "type": poa.document_type, "country": poa.country });
     }
-    let follow_up = verifications::create(db, environment, workspace_id, flow, &body, actor).await?;
-    let mut tx = db.begin_write().await?;
-    sqlx::query("INSERT INTO reverifications (follow_up_id, original_id, workspace_id, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&follow_up.id)
-        .bind(id)
-        .bind(workspace_id)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-    let change = Change {
-        workspace_id,
-        verification_id: id,
-        document_id: None,
-        event: "verification.reverification_started",
-        actor,
-        data: json!({ "follow_up_id": follow_up.id }),
-    };
-    verifications::touch_and_record_with(&mut tx, workspace_id, flow, id, change, [("follow_up_id".to_string(), json!(follow_up.id))].into_iter().collect())
-        .await?;
-    tx.commit().await?;
+    // One batch: the follow-up, its link, and the original's history entry and event.
+    let (follow_up, mut batch) = verifications::create_batch(db, environment, workspace_id, flow, &body, actor).await?;
+    batch.push(
+        Statement::new("INSERT INTO reverifications (follow_up_id, original_id, workspace_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&follow_up.id)
+            .bind(id)
+            .bind(workspace_id)
+            .bind(now_ms()),
+    );
+    let event = "verification.reverification_started";
+    let now = now_ms();
+    batch.push(Statement::new("UPDATE verifications SET version = version + 1, updated_at = $1 WHERE id = $2").bind(now).bind(id));
+    let change = Change { workspace_id, verification_id: id, document_id: None, event, actor, data: json!({ "follow_up_id": follow_up.id }) };
+    journal::record_into(&mut batch, &change);
+    let mut object = original.clone();
+    object.version += 1;
+    object.updated_at = crate::dates::rfc3339(now);
+    let object = serde_json::to_value(&object).map_err(|e| AppError::internal("event payload", e))?;
+    let endpoints = crate::webhooks::service::cached_subscribers(db, workspace_id, event).await?;
+    let data = json!({ "object": object, "follow_up_id": follow_up.id });
+    journal::emit_data_into(&mut batch, &endpoints, workspace_id, event, id, original.version + 1, data);
+    batch.commit(db).await?;
     db.wake_workers();
     Ok(follow_up)
 }

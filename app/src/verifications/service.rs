@@ -191,6 +191,23 @@ pub async fn touch_and_record_with(
 }
 
 pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow: Flow, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
+    let (verification, batch) = create_batch(db, environment, workspace_id, flow, body, actor).await?;
+    batch.commit(db).await?;
+    db.wake_workers();
+    metrics::counter!("attest_verifications_created_total", "flow" => flow.code()).increment(1);
+    Ok(verification)
+}
+
+/// [`create`] up to its commit: the new verification and the batch that writes it, for
+/// a caller that writes more in the same transaction (a re-verification's link).
+pub async fn create_batch(
+    db: &Db,
+    environment: Environment,
+    workspace_id: &str,
+    flow: Flow,
+    body: &Value,
+    actor: &Actor,
+) -> Result<(Verification, Batch), AppError> {
     let config = flows::service::load(db, workspace_id, flow).await?;
     let input = validate::create(body, flow, &config)?;
     refuse_test_data(environment, &input.applicant)?;
@@ -242,10 +259,7 @@ pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow:
     };
     let object = serde_json::to_value(&verification).map_err(|e| AppError::internal("event payload", e))?;
     journal::emit_into(&mut batch, &endpoints, workspace_id, "verification.created", &id, verification.version, &object);
-    batch.commit(db).await?;
-    db.wake_workers();
-    metrics::counter!("attest_verifications_created_total", "flow" => flow.code()).increment(1);
-    Ok(verification)
+    Ok((verification, batch))
 }
 
 /// Sandbox test data (magic last names, SPEC §5.5) is refused in production.

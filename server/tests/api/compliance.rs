@@ -514,12 +514,18 @@ async fn the_dashboard_serves_the_record_and_the_report_by_permission(engine: En
     let (viewer, reviewer, owner) = (&clients[0], &clients[1], &clients[2]);
     let get = |client: &reqwest::Client, path: String| client.get(app.url(&path)).send();
 
-    let form = get(viewer, format!("/w/acme/verifications/{id}/form-1583")).await.unwrap();
+    for path in [
+        format!("/w/acme/verifications/{id}/form-1583"),
+        format!("/w/acme/verifications/{id}/form-1583?format=pdf"),
+        format!("/w/acme/verifications/{id}/evidence"),
+    ] {
+        assert_eq!(get(viewer, path.clone()).await.unwrap().status(), 403, "{path}: a viewer has no documents.view");
+    }
+    let form = get(reviewer, format!("/w/acme/verifications/{id}/form-1583")).await.unwrap();
     assert_eq!(form.status(), 200);
     assert_eq!(form.json::<Value>().await.unwrap()["8d"], "2031-12-31");
-    let pdf = get(viewer, format!("/w/acme/verifications/{id}/form-1583?format=pdf")).await.unwrap();
+    let pdf = get(reviewer, format!("/w/acme/verifications/{id}/form-1583?format=pdf")).await.unwrap();
     assert!(pdf_text(&pdf.bytes().await.unwrap()).contains("PMB 88"));
-    assert_eq!(get(viewer, format!("/w/acme/verifications/{id}/evidence")).await.unwrap().status(), 403, "a viewer has no documents.view");
     let pack = get(reviewer, format!("/w/acme/verifications/{id}/evidence")).await.unwrap();
     assert_eq!(pack.status(), 200);
     assert!(zip::ZipArchive::new(std::io::Cursor::new(pack.bytes().await.unwrap().to_vec())).is_ok());

@@ -405,6 +405,14 @@ async fn a_reverification_renews_box_8_of_the_record(engine: Engine) {
     let follow_up = follow_up["id"].as_str().unwrap().to_string();
     let (status, again) = api.post(&format!("/usps1583/verifications/{id}/reverify"), json!({})).await;
     assert_eq!(status, 409, "{again}");
+    // The expiring list shows the re-verification in progress (sandbox IDs expire at the end of 2031).
+    let (status, list) = api.get("/usps1583/compliance/expiring-ids?within=3650&q=77").await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!((list["data"][0]["verification_id"].as_str(), list["data"][0]["reverification_id"].as_str()), (Some(id.as_str()), Some(follow_up.as_str())));
+    assert_eq!(list["data"][0]["expires_on"], "2031-12-31");
+    let (status, _) = api.get("/usps1583/compliance/expiring-ids?state=soon").await;
+    assert_eq!(status, 422);
 
     // Only the photo ID and the selfie: no proof of address.
     let v = submit_and_decide(&api, &follow_up, vec![("drivers_license", vec![("file", jpeg())]), ("selfie", vec![("file", jpeg())])]).await;

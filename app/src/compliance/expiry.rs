@@ -171,11 +171,17 @@ async fn send_digest(db: &Db, mailer: &dyn Mailer, public_url: &str, workspace_i
          An expired ID is not acceptable: start a re-verification from each record.\n\n{}\n\nAll expiring IDs: {base}/compliance/expiring\n",
         lines.iter().map(|l| format!("- {}", l.replace("{url}", &base))).collect::<Vec<_>>().join("\n")
     );
+    let mut sent = 0;
     for to in &admins {
         let email = Email { to: to.clone(), subject: format!("{name}: {} photo ID notice(s) for PS Form 1583", lines.len()), body: body.clone() };
-        mailer.send(email).await?;
+        // The notices are recorded and their events sent: a mail server that refuses one
+        // recipient must not stop the others (the list stays on the Expiring IDs page).
+        match mailer.send(email).await {
+            Ok(()) => sent += 1,
+            Err(e) => tracing::error!(workspace = %workspace_id, error = %e, "the photo-ID digest could not be mailed to an admin"),
+        }
     }
-    Ok(!admins.is_empty())
+    Ok(sent > 0)
 }
 
 /// Runs a leased expiry job and removes it.

@@ -56,7 +56,8 @@ ensure_node_packages() {
 
 # Native libraries the document pipeline builds against and runs with (Debian):
 # Tesseract + Leptonica (MRZ and proof-of-address OCR; clang for their bindings), dlib +
-# OpenBLAS (faces), poppler (PDF pages), libheif's tools (HEIC), the OCR-B font the MRZ
+# OpenBLAS (faces), poppler (PDF pages; its pdftotext reads back the PS Form 1583 PDFs in the
+# compliance tests), libheif's tools (HEIC), the OCR-B font the MRZ
 # model is trained from.
 PIPELINE_PACKAGES=(clang libclang-dev pkg-config libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng
   fonts-ocr-b libdlib-dev libopenblas-dev poppler-utils libheif-examples)

@@ -65,22 +65,32 @@ pub fn record_into(batch: &mut Batch, change: &Change<'_>) {
 /// Writes an event to the outbox: `{ "type", "created_at", "data": { "object": … } }`.
 /// `object` carries its own `version`, so receivers can drop stale events.
 pub async fn emit(tx: &mut Tx, workspace_id: &str, event_type: &str, object_id: &str, version: i64, object: &Value) -> Result<String, sqlx::Error> {
+    emit_data(tx, workspace_id, event_type, object_id, version, serde_json::json!({ "object": object })).await
+}
+
+/// [`emit`] with the whole `data` given: `{"object": …}` and fields beside it.
+pub async fn emit_data(tx: &mut Tx, workspace_id: &str, event_type: &str, object_id: &str, version: i64, data: Value) -> Result<String, sqlx::Error> {
     let endpoints = webhooks::service::subscribers(&mut **tx, workspace_id, event_type).await?;
     let mut batch = Batch::new();
-    let id = emit_into(&mut batch, &endpoints, workspace_id, event_type, object_id, version, object);
+    let id = emit_data_into(&mut batch, &endpoints, workspace_id, event_type, object_id, version, data);
     batch.run(&mut *tx).await?;
     Ok(id)
 }
 
 /// [`emit`]'s statements for the given subscribed `endpoints`, added to `batch`.
 pub fn emit_into(batch: &mut Batch, endpoints: &[String], workspace_id: &str, event_type: &str, object_id: &str, version: i64, object: &Value) -> String {
+    emit_data_into(batch, endpoints, workspace_id, event_type, object_id, version, serde_json::json!({ "object": object }))
+}
+
+/// [`emit_data`]'s statements, added to `batch`.
+pub fn emit_data_into(batch: &mut Batch, endpoints: &[String], workspace_id: &str, event_type: &str, object_id: &str, version: i64, data: Value) -> String {
     let id = new_id("evt");
     let now = now_ms();
     let payload = serde_json::json!({
         "id": id,
         "type": event_type,
         "created_at": crate::dates::rfc3339(now),
-        "data": { "object": object },
+        "data": data,
     })
     .to_string();
     batch.push(

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod compliance;
 pub mod dates;
 pub mod documents;
 pub mod error;
@@ -120,6 +121,8 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/members") ssr=page.clone() view=members::page::MembersPage/>
                             <Route path=path!("/activity") ssr=page.clone() view=activity::page::ActivityPage/>
                             <Route path=path!("/webhooks") ssr=page.clone() view=webhooks::page::WebhooksPage/>
+                            <Route path=path!("/compliance") ssr=page.clone() view=compliance::page::CompliancePage/>
+                            <Route path=path!("/compliance/expiring") ssr=page.clone() view=compliance::page::ExpiringIdsPage/>
                         </ParentRoute>
                     </ParentRoute>
                 </Routes>

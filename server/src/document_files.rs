@@ -25,18 +25,24 @@ pub async fn serve(
     Path((slug, document_id, side)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
+    let member = session_member(&state, &session, &slug, Permission::DocumentsView).await?;
+    let (mut media_type, mut bytes) = documents::file_in_workspace(&state.db, &state.files, &member.workspace_id, &document_id, &side).await?;
+    if query.as_deref() == Some("preview") && media_type == "application/pdf" {
+        (media_type, bytes) = ("image/png".to_string(), pdf_preview(bytes).await?);
+    }
+    Ok(document_response(&media_type, bytes))
+}
+
+/// The signed-in member of `slug` behind `session`, with `permission`: 401 signed out
+/// (or past the absolute session limit), 403 otherwise. For the dashboard's plain routes.
+pub async fn session_member(state: &AppState, session: &Session, slug: &str, permission: Permission) -> Result<member::Member, AppError> {
     let user = session
         .get::<SessionUser>(USER_KEY)
         .await
         .map_err(|e| AppError::internal("reading session", e))?
         .filter(|u| app::store::now_ms() - u.signed_in_at <= ABSOLUTE_SESSION_MS)
         .ok_or(AppError::Unauthenticated)?;
-    let member = member::require_for(&state.db, user, &slug, Permission::DocumentsView).await?;
-    let (mut media_type, mut bytes) = documents::file_in_workspace(&state.db, &state.files, &member.workspace_id, &document_id, &side).await?;
-    if query.as_deref() == Some("preview") && media_type == "application/pdf" {
-        (media_type, bytes) = ("image/png".to_string(), pdf_preview(bytes).await?);
-    }
-    Ok(document_response(&media_type, bytes))
+    member::require_for(&state.db, user, slug, permission).await
 }
 
 /// A decrypted document as a response (dashboard viewer and REST download alike): its

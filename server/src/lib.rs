@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod compliance_files;
 pub mod config;
 pub mod document_files;
 pub mod metrics;

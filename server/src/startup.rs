@@ -164,6 +164,9 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
 
     let dashboard = Router::new()
         .route("/w/{slug}/documents/{doc_id}/{side}", get(crate::document_files::serve))
+        .route("/w/{slug}/verifications/{id}/form-1583", get(crate::compliance_files::form_1583))
+        .route("/w/{slug}/verifications/{id}/evidence", get(crate::compliance_files::evidence))
+        .route("/w/{slug}/compliance/quarterly", get(crate::compliance_files::quarterly_report))
         .leptos_routes_with_context(&state, routes, || (), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

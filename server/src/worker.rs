@@ -1,6 +1,6 @@
 //! Background work, inside `attest serve` and in `attest worker` processes: the durable
-//! job queue (webhook deliveries and the document pipeline) and removal of expired
-//! sessions and idempotency records.
+//! job queue (webhook deliveries and the document pipeline), the daily compliance jobs,
+//! and removal of expired sessions and idempotency records.
 
 use app::{auth::session_store::DbSessionStore, jobs, state::AppState, store::ids::new_id};
 use std::time::Duration;
@@ -36,7 +36,36 @@ pub async fn run_with(state: AppState, options: Options) {
     tokio::select! {
         _ = delete_expired_sessions(state.clone()) => {}
         _ = run_deliveries(state.clone()) => {}
-        _ = run_pipeline(state, options.slots() as i64) => {}
+        _ = run_pipeline(state.clone(), options.slots() as i64) => {}
+        _ = run_daily(state) => {}
+    }
+}
+
+/// Once a minute, from a minute after start: claims today's photo-ID expiry check (one
+/// process wins the day, see [`app::compliance::expiry::schedule_daily`]) and runs the
+/// due compliance jobs.
+async fn run_daily(state: AppState) {
+    let worker = new_id("wrk");
+    let minute = Duration::from_secs(60);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + minute, minute);
+    loop {
+        tick.tick().await;
+        if let Err(e) = app::compliance::expiry::schedule_daily(&state.db, chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "scheduling the photo-ID expiry check failed");
+        }
+        match jobs::lease(&state.db, &worker, &[app::compliance::expiry::JOB], 1, state.settings.job_lease_ms).await {
+            Ok(batch) => {
+                for job in batch {
+                    if let Err(e) = app::compliance::expiry::run(&state, &job, &worker).await {
+                        tracing::error!(error = %e, "the photo-ID expiry check failed; it is retried");
+                        if let Err(e) = jobs::fail(state.db.pool(), &job, &worker, &e.to_string(), jobs::backoff_ms(job.attempts)).await {
+                            tracing::warn!(error = %e, "recording the failed compliance job failed; its lease runs out and it runs again");
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "leasing compliance jobs failed"),
+        }
     }
 }
 

@@ -14,6 +14,8 @@ pub struct Drained {
     pub pipeline_failed: usize,
     /// Webhook delivery jobs run (each outcome recorded, retries scheduled).
     pub deliveries: usize,
+    /// Compliance jobs run (the daily photo-ID expiry check).
+    pub compliance: usize,
 }
 
 /// Runs every job that is due until none is: the pipeline's, then the deliveries they
@@ -30,8 +32,15 @@ pub async fn run_pending(state: &AppState) -> Result<Drained, AppError> {
     loop {
         let pipeline = lease(&state.db, &worker, &[crate::pipeline::JOB], 16, lease_ms).await?;
         let deliveries = lease(&state.db, &worker, &crate::webhooks::deliver::KINDS, 64, lease_ms).await?;
-        if pipeline.is_empty() && deliveries.is_empty() {
+        let compliance = lease(&state.db, &worker, &[crate::compliance::expiry::JOB], 4, lease_ms).await?;
+        if pipeline.is_empty() && deliveries.is_empty() && compliance.is_empty() {
             return Ok(drained);
+        }
+        for job in compliance {
+            drained.compliance += 1;
+            if let Err(e) = crate::compliance::expiry::run(state, &job, &worker).await {
+                fail(state.db.pool(), &job, &worker, &e.to_string(), backoff_ms(job.attempts)).await?;
+            }
         }
         for job in pipeline {
             drained.pipeline += 1;

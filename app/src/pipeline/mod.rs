@@ -520,6 +520,9 @@ async fn decide(
         data: json!({ "from": "submitted", "to": status.code(), "failed_rules": failed, "reason": decision.as_ref().map(|(_, r)| r.clone()).or(note.map(str::to_string)) }),
     };
     verifications::touch_and_record(&mut tx, workspace_id, flow, &v.id, change).await?;
+    if status == VerificationStatus::Approved {
+        crate::compliance::reverify::apply(&mut tx, workspace_id, &v.id, &actor).await?;
+    }
     // An automatic decision decides the documents it rests on, too.
     if let Some((outcome, reason)) = &decision {
         for doc in v.documents.iter().filter(|d| d.status == DocumentStatus::Extracted) {

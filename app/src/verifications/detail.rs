@@ -41,6 +41,9 @@ pub fn DetailPage() -> impl IntoView {
                                 <ComparePanel verification=v.clone() can_view_documents=d.can_view_documents/>
                                 <DecisionPanel slug=slug() verification=v.clone() can_decide=d.can_decide can_manage=d.can_manage/>
                             </div>
+                            {(v.flow == crate::flows::Flow::Usps1583 && v.status == VerificationStatus::Approved).then(|| view! {
+                                <crate::compliance::page::RecordPanel slug=slug() id=v.id.clone() can_view_documents=d.can_view_documents can_manage=d.can_manage/>
+                            })}
                             <RulesPanel verification=v.clone()/>
                             <DocumentsPanel slug=slug() verification=v can_decide=d.can_decide can_view_documents=d.can_view_documents/>
                             <HistoryPanel history=d.history.clone()/>

@@ -112,13 +112,64 @@ pub struct ProofOfAddressSpec {
     pub country: String,
 }
 
-/// The CMRA mailbox (usps1583 only).
+/// The CMRA mailbox (usps1583 only): the PS Form 1583 record's own fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Mailbox {
     pub pmb: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmra_address: Option<Address>,
+    /// Box 1a: the day the box opened, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_on: Option<String>,
+    /// Box 1b: the day the box closed, `YYYY-MM-DD`; the only field that may change
+    /// once the verification is approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_on: Option<String>,
+    /// Box 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_type: Option<ServiceType>,
+    /// Box 4k: a court-ordered protected individual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_individual: Option<bool>,
+    /// Boxes 5–7, when `service_type` is `business`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business: Option<Business>,
+}
+
+/// Box 3 of PS Form 1583.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceType {
+    Business,
+    Residential,
+}
+
+impl ServiceType {
+    pub fn code(self) -> &'static str {
+        match self {
+            ServiceType::Business => "business",
+            ServiceType::Residential => "residential",
+        }
+    }
+}
+
+/// Boxes 5–7 of PS Form 1583: the business that receives mail at the box.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Business {
+    /// Box 5.
+    pub name: String,
+    /// Box 6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    /// Box 7: the kind of business (e.g. `LLC`).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub business_type: Option<String>,
+    /// Box 7: where it is registered (e.g. `Delaware`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_in: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

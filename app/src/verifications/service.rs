@@ -165,17 +165,49 @@ async fn reload(tx: &mut Tx, workspace_id: &str, flow: Flow, id: &str) -> Result
 
 /// Bumps the version and records the change with its outbox event, inside `tx`.
 pub async fn touch_and_record(tx: &mut Tx, workspace_id: &str, flow: Flow, id: &str, change: Change<'_>) -> Result<Verification, AppError> {
+    touch_and_record_with(tx, workspace_id, flow, id, change, serde_json::Map::new()).await
+}
+
+/// [`touch_and_record`] whose event carries `extra` fields in its `data` beside the
+/// object (e.g. `days_left` of `verification.id_expiring`).
+pub async fn touch_and_record_with(
+    tx: &mut Tx,
+    workspace_id: &str,
+    flow: Flow,
+    id: &str,
+    change: Change<'_>,
+    extra: serde_json::Map<String, Value>,
+) -> Result<Verification, AppError> {
     sqlx::query("UPDATE verifications SET version = version + 1, updated_at = $1 WHERE id = $2").bind(now_ms()).bind(id).execute(&mut **tx).await?;
     journal::record(tx, &change).await?;
     let verification = reload(tx, workspace_id, flow, id).await?;
     if change.document_id.is_none() {
         let object = serde_json::to_value(&verification).map_err(|e| AppError::internal("event payload", e))?;
-        journal::emit(tx, workspace_id, change.event, id, verification.version, &object).await?;
+        let mut data = extra;
+        data.insert("object".into(), object);
+        journal::emit_data(tx, workspace_id, change.event, id, verification.version, Value::Object(data)).await?;
     }
     Ok(verification)
 }
 
 pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow: Flow, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
+    let (verification, batch) = create_batch(db, environment, workspace_id, flow, body, actor).await?;
+    batch.commit(db).await?;
+    db.wake_workers();
+    metrics::counter!("attest_verifications_created_total", "flow" => flow.code()).increment(1);
+    Ok(verification)
+}
+
+/// [`create`] up to its commit: the new verification and the batch that writes it, for
+/// a caller that writes more in the same transaction (a re-verification's link).
+pub async fn create_batch(
+    db: &Db,
+    environment: Environment,
+    workspace_id: &str,
+    flow: Flow,
+    body: &Value,
+    actor: &Actor,
+) -> Result<(Verification, Batch), AppError> {
     let config = flows::service::load(db, workspace_id, flow).await?;
     let input = validate::create(body, flow, &config)?;
     refuse_test_data(environment, &input.applicant)?;
@@ -227,10 +259,7 @@ pub async fn create(db: &Db, environment: Environment, workspace_id: &str, flow:
     };
     let object = serde_json::to_value(&verification).map_err(|e| AppError::internal("event payload", e))?;
     journal::emit_into(&mut batch, &endpoints, workspace_id, "verification.created", &id, verification.version, &object);
-    batch.commit(db).await?;
-    db.wake_workers();
-    metrics::counter!("attest_verifications_created_total", "flow" => flow.code()).increment(1);
-    Ok(verification)
+    Ok((verification, batch))
 }
 
 /// Sandbox test data (magic last names, SPEC §5.5) is refused in production.
@@ -264,8 +293,11 @@ pub async fn update(
 ) -> Result<Verification, AppError> {
     let mut tx = db.begin_write().await?;
     let current = find(&mut *tx, workspace_id, flow, id).await?;
+    if current.status == VerificationStatus::Approved && flow == Flow::Usps1583 {
+        return close_mailbox(db, tx, workspace_id, flow, &current, body, actor).await;
+    }
     ensure_started(current.status)?;
-    let input = validate::update(body, &current.verification.applicant)?;
+    let input = validate::update(body, &current.verification.applicant, current.verification.mailbox.as_ref(), flow)?;
     if let Some(applicant) = &input.applicant {
         refuse_test_data(environment, applicant)?;
     }
@@ -290,11 +322,35 @@ pub async fn update(
         sqlx::query("UPDATE verifications SET metadata = $1 WHERE id = $2").bind(metadata.to_string()).bind(id).execute(&mut *tx).await?;
         changed.push("metadata");
     }
+    if let Some(mailbox) = &input.mailbox {
+        let text = serde_json::to_string(mailbox).map_err(|e| AppError::internal("mailbox", e))?;
+        sqlx::query("UPDATE verifications SET mailbox = $1 WHERE id = $2").bind(text).bind(id).execute(&mut *tx).await?;
+        changed.push("mailbox");
+    }
     if changed.is_empty() {
         return get(db, workspace_id, flow, id).await;
     }
     let change = Change { workspace_id, verification_id: id, document_id: None, event: "verification.updated", actor, data: json!({ "fields": changed }) };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
+    tx.commit().await?;
+    db.wake_workers();
+    Ok(verification)
+}
+
+/// The one change an approved PS Form 1583 record takes: the day its box closed (1b).
+async fn close_mailbox(db: &Db, mut tx: Tx, workspace_id: &str, flow: Flow, current: &Row_, body: &Value, actor: &Actor) -> Result<Verification, AppError> {
+    let mailbox = validate::closing(body, current.verification.mailbox.as_ref())?;
+    let text = serde_json::to_string(&mailbox).map_err(|e| AppError::internal("mailbox", e))?;
+    sqlx::query("UPDATE verifications SET mailbox = $1 WHERE id = $2").bind(text).bind(&current.id).execute(&mut *tx).await?;
+    let change = Change {
+        workspace_id,
+        verification_id: &current.id,
+        document_id: None,
+        event: "verification.updated",
+        actor,
+        data: json!({ "fields": ["mailbox.closed_on"], "closed_on": mailbox.closed_on }),
+    };
+    let verification = touch_and_record(&mut tx, workspace_id, flow, &current.id, change).await?;
     tx.commit().await?;
     db.wake_workers();
     Ok(verification)
@@ -307,12 +363,13 @@ pub async fn submit(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
     let current = find(&mut *tx, workspace_id, flow, id).await?;
     ensure_started(current.status)?;
     let present = documents::list_for(&mut *tx, id).await?;
-    let missing: Vec<&str> = config
-        .required_roles
-        .iter()
-        .filter(|role| !present.iter().any(|d| d.role == **role && d.status != DocumentStatus::Canceled))
-        .map(|role| role.code())
-        .collect();
+    let required = if crate::compliance::reverify::is_follow_up(&mut tx, id).await? {
+        crate::compliance::reverify::follow_up_roles(&config.required_roles)
+    } else {
+        config.required_roles.clone()
+    };
+    let missing: Vec<&str> =
+        required.iter().filter(|role| !present.iter().any(|d| d.role == **role && d.status != DocumentStatus::Canceled)).map(|role| role.code()).collect();
     if !missing.is_empty() {
         return Err(AppError::BadRequest(format!("The verification is missing required documents: {}.", missing.join(", "))));
     }
@@ -438,6 +495,9 @@ pub async fn decide(
         data: json!({ "from": "needs_review", "to": status.code(), "reason": reason }),
     };
     let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
+    if outcome == DecisionOutcome::Approved {
+        crate::compliance::reverify::apply(&mut tx, workspace_id, id, actor).await?;
+    }
     tx.commit().await?;
     db.wake_workers();
     record_decided(db, flow, id, outcome.code(), "reviewer").await;

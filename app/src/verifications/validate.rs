@@ -1,7 +1,7 @@
 //! Validation of verification bodies into typed input, collecting every field error
 //! (a 422's `errors` object keyed by field path) instead of stopping at the first.
 
-use super::{Address, Applicant, Mailbox, PhotoIdSpec, ProofOfAddressSpec};
+use super::{Address, Applicant, Business, Mailbox, PhotoIdSpec, ProofOfAddressSpec, ServiceType};
 use crate::{
     error::{AppError, FieldErrors},
     flows::{Flow, FlowConfig, NEVER_ACCEPTED},
@@ -25,7 +25,12 @@ pub struct UpdateInput {
     pub reference: Option<Option<String>>,
     pub applicant: Option<Applicant>,
     pub metadata: Option<Value>,
+    /// The mailbox with the given fields merged in (usps1583 only).
+    pub mailbox: Option<Mailbox>,
 }
+
+/// The one change an approved record takes: `{"mailbox": {"closed_on": "YYYY-MM-DD"}}`.
+pub const ONLY_CLOSED_ON: &str = "Once the verification is approved only mailbox.closed_on may change.";
 
 const MAX_TEXT: usize = 255;
 const MAX_METADATA_BYTES: usize = 8 * 1024;
@@ -148,6 +153,62 @@ impl Checker {
         Some(Applicant { first_name: first_name?, middle_name, last_name: last_name?, date_of_birth: date_of_birth?, email, phone, address: address? })
     }
 
+    fn date(&mut self, parent: &Map<String, Value>, key: &str, path: &str) -> Option<String> {
+        let text = self.text(parent, key, path, false)?;
+        match chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            Ok(_) if text.len() == 10 => Some(text),
+            _ => {
+                self.add(path, format!("The {path} is not a valid date (YYYY-MM-DD)."));
+                None
+            }
+        }
+    }
+
+    /// The mailbox object (the PS Form 1583 record's own fields).
+    fn mailbox(&mut self, m: &Map<String, Value>) -> Option<Mailbox> {
+        self.unknown_fields(m, "mailbox", &["pmb", "cmra_address", "opened_on", "closed_on", "service_type", "protected_individual", "business"]);
+        let pmb = self.text(m, "pmb", "mailbox.pmb", true);
+        let cmra_address = self.object(m, "cmra_address", "mailbox.cmra_address", false).and_then(|a| self.address(a, "mailbox.cmra_address"));
+        let opened_on = self.date(m, "opened_on", "mailbox.opened_on");
+        let closed_on = self.date(m, "closed_on", "mailbox.closed_on");
+        if let (Some(opened), Some(closed)) = (&opened_on, &closed_on) {
+            if closed < opened {
+                self.add("mailbox.closed_on", "The mailbox.closed_on must be a date on or after mailbox.opened_on.".into());
+            }
+        }
+        let service_type = self.text(m, "service_type", "mailbox.service_type", false).and_then(|t| match t.as_str() {
+            "business" => Some(ServiceType::Business),
+            "residential" => Some(ServiceType::Residential),
+            _ => {
+                self.add("mailbox.service_type", "The selected mailbox.service_type is invalid (business or residential).".into());
+                None
+            }
+        });
+        let protected_individual = match m.get("protected_individual") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                self.add("mailbox.protected_individual", "The mailbox.protected_individual must be true or false.".into());
+                None
+            }
+        };
+        let business = self.object(m, "business", "mailbox.business", false).and_then(|b| {
+            self.unknown_fields(b, "mailbox.business", &["name", "address", "type", "registered_in"]);
+            let name = self.text(b, "name", "mailbox.business.name", true);
+            let address = self.object(b, "address", "mailbox.business.address", false).and_then(|a| self.address(a, "mailbox.business.address"));
+            let business_type = self.text(b, "type", "mailbox.business.type", false);
+            let registered_in = self.text(b, "registered_in", "mailbox.business.registered_in", false);
+            Some(Business { name: name?, address, business_type, registered_in })
+        });
+        if business.is_some() && service_type != Some(ServiceType::Business) {
+            self.add("mailbox.business", "The mailbox.business is only for a mailbox whose service_type is business.".into());
+        }
+        if service_type == Some(ServiceType::Business) && business.is_none() && !self.errors.contains_key("mailbox.business.name") {
+            self.add("mailbox.business", "The mailbox.business field is required when service_type is business.".into());
+        }
+        Some(Mailbox { pmb: pmb?, cmra_address, opened_on, closed_on, service_type, protected_individual, business })
+    }
+
     fn metadata(&mut self, body: &Map<String, Value>) -> Value {
         match body.get("metadata") {
             None | Some(Value::Null) => Value::Object(Map::new()),
@@ -221,16 +282,7 @@ pub fn create(body: &Value, flow: Flow, config: &FlowConfig) -> Result<CreateInp
         }
     }
 
-    let mailbox = if flow == Flow::Usps1583 {
-        c.object(body, "mailbox", "mailbox", false).and_then(|m| {
-            c.unknown_fields(m, "mailbox", &["pmb", "cmra_address"]);
-            let pmb = c.text(m, "pmb", "mailbox.pmb", true);
-            let cmra_address = c.object(m, "cmra_address", "mailbox.cmra_address", false).and_then(|a| c.address(a, "mailbox.cmra_address"));
-            Some(Mailbox { pmb: pmb?, cmra_address })
-        })
-    } else {
-        None
-    };
+    let mailbox = if flow == Flow::Usps1583 { c.object(body, "mailbox", "mailbox", false).and_then(|m| c.mailbox(m)) } else { None };
     let metadata = c.metadata(body);
 
     let input = match (applicant, photo_id) {
@@ -242,39 +294,103 @@ pub fn create(body: &Value, flow: Flow, config: &FlowConfig) -> Result<CreateInp
     c.finish(input)
 }
 
-/// Validates a PATCH body: `applicant` fields merge into `current`, `reference` and
-/// `metadata` replace theirs.
-pub fn update(body: &Value, current: &Applicant) -> Result<UpdateInput, AppError> {
+/// Merges the fields of `patch` into the object `current` (one level deep for objects).
+fn merged(current: Value, patch: &Map<String, Value>) -> Map<String, Value> {
+    let mut target = match current {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    for (key, value) in patch {
+        if let (Some(Value::Object(existing)), Value::Object(new)) = (target.get_mut(key), value) {
+            for (k, v) in new {
+                existing.insert(k.clone(), v.clone());
+            }
+            continue;
+        }
+        target.insert(key.clone(), value.clone());
+    }
+    target
+}
+
+/// Validates the PATCH of an approved record: only `mailbox.closed_on`, a date on or
+/// after the day the box opened. Returns the mailbox with it set.
+pub fn closing(body: &Value, current: Option<&Mailbox>) -> Result<Mailbox, AppError> {
+    let Some(body) = body.as_object() else {
+        return Err(AppError::invalid("body", "The request body must be a JSON object."));
+    };
+    let mut c = Checker::new();
+    for key in body.keys().filter(|k| *k != "mailbox") {
+        c.add(key, ONLY_CLOSED_ON.into());
+    }
+    let Some(current) = current else {
+        c.add("mailbox", "The verification has no mailbox to close.".into());
+        return c.finish(None);
+    };
+    match body.get("mailbox") {
+        Some(Value::Object(m)) => {
+            for key in m.keys().filter(|k| *k != "closed_on") {
+                c.add(&format!("mailbox.{key}"), ONLY_CLOSED_ON.into());
+            }
+            if !m.contains_key("closed_on") {
+                c.add("mailbox.closed_on", "The mailbox.closed_on field is required.".into());
+            }
+        }
+        _ => c.add("mailbox.closed_on", "The mailbox.closed_on field is required.".into()),
+    }
+    if !c.errors.is_empty() {
+        return c.finish(None);
+    }
+    let patch = body.get("mailbox").and_then(Value::as_object).cloned().unwrap_or_default();
+    let target = merged(serde_json::to_value(current).unwrap_or(Value::Null), &patch);
+    let mailbox = c.mailbox(&target);
+    c.finish(mailbox)
+}
+
+/// Validates a PATCH body: `applicant` (and, in usps1583, `mailbox`) fields merge into
+/// the current ones, `reference` and `metadata` replace theirs.
+pub fn update(body: &Value, current: &Applicant, mailbox: Option<&Mailbox>, flow: Flow) -> Result<UpdateInput, AppError> {
     let mut c = Checker::new();
     let Some(body) = body.as_object() else {
         return Err(AppError::invalid("body", "The request body must be a JSON object."));
     };
-    c.unknown_fields(body, "", &["reference", "applicant", "metadata"]);
-    let mut input = UpdateInput::default();
+    let allowed: &[&str] = if flow == Flow::Usps1583 { &["reference", "applicant", "metadata", "mailbox"] } else { &["reference", "applicant", "metadata"] };
+    c.unknown_fields(body, "", allowed);
+    let new_mailbox = match c.object(body, "mailbox", "mailbox", false) {
+        Some(patch) if flow == Flow::Usps1583 => {
+            let base = mailbox.map(|m| serde_json::to_value(m).unwrap_or(Value::Null)).unwrap_or_else(|| Value::Object(Map::new()));
+            let target = merged(base, patch);
+            c.mailbox(&target)
+        }
+        _ => None,
+    };
+    let mut input = UpdateInput { mailbox: new_mailbox, ..UpdateInput::default() };
     if body.contains_key("reference") {
         input.reference = Some(c.text(body, "reference", "reference", false));
     }
     if let Some(patch) = c.object(body, "applicant", "applicant", false) {
-        let mut merged = serde_json::to_value(current).unwrap_or(Value::Null);
-        if let Some(target) = merged.as_object_mut() {
-            for (key, value) in patch {
-                if key == "address" {
-                    if let (Some(Value::Object(addr)), Value::Object(new)) = (target.get_mut("address"), value) {
-                        for (k, v) in new {
-                            addr.insert(k.clone(), v.clone());
-                        }
-                        continue;
-                    }
-                }
-                target.insert(key.clone(), value.clone());
-            }
-            input.applicant = c.applicant(target);
-        }
+        let target = merged(serde_json::to_value(current).unwrap_or(Value::Null), patch);
+        input.applicant = c.applicant(&target);
     }
     if body.contains_key("metadata") {
         input.metadata = Some(c.metadata(body));
     }
     c.finish(Some(input))
+}
+
+/// Validates the workspace's CMRA profile: `{name, address}`.
+pub fn cmra_profile(body: &Value) -> Result<crate::compliance::CmraProfile, AppError> {
+    let mut c = Checker::new();
+    let Some(body) = body.as_object() else {
+        return Err(AppError::invalid("body", "The request body must be a JSON object."));
+    };
+    c.unknown_fields(body, "", &["name", "address"]);
+    let name = c.text(body, "name", "name", true);
+    let address = c.object(body, "address", "address", true).and_then(|a| c.address(a, "address"));
+    let profile = match (name, address) {
+        (Some(name), Some(address)) => Some(crate::compliance::CmraProfile { name, address }),
+        _ => None,
+    };
+    c.finish(profile)
 }
 
 #[cfg(test)]
@@ -351,10 +467,49 @@ mod tests {
     fn updates_merge_into_the_applicant() {
         let config = FlowConfig::default_for(Flow::Usps1583);
         let current = create(&valid_body(), Flow::Usps1583, &config).unwrap().applicant;
-        let update = update(&json!({ "applicant": { "last_name": "King", "address": { "city": "Chicago" } } }), &current).unwrap();
+        let update = update(&json!({ "applicant": { "last_name": "King", "address": { "city": "Chicago" } } }), &current, None, Flow::Usps1583).unwrap();
         let applicant = update.applicant.unwrap();
         assert_eq!(applicant.last_name, "King");
         assert_eq!(applicant.address.city, "Chicago");
         assert_eq!(applicant.address.line1, "12 Main St");
+    }
+
+    #[test]
+    fn a_mailbox_carries_the_1583_record_fields() {
+        let config = FlowConfig::default_for(Flow::Usps1583);
+        let mut body = valid_body();
+        body["mailbox"] = json!({ "pmb": "101", "opened_on": "2026-01-05", "service_type": "business",
+                                  "business": { "name": "Acme LLC", "type": "LLC", "registered_in": "Delaware" } });
+        let mailbox = create(&body, Flow::Usps1583, &config).unwrap().mailbox.unwrap();
+        assert_eq!(mailbox.service_type, Some(ServiceType::Business));
+        assert_eq!(mailbox.business.unwrap().name, "Acme LLC");
+        body["mailbox"] = json!({ "pmb": "101", "opened_on": "2026-02-30", "closed_on": "2025-01-01", "service_type": "home",
+                                  "business": { "name": "Acme" } });
+        let e = errors(create(&body, Flow::Usps1583, &config));
+        assert_eq!(e["mailbox.opened_on"], vec!["The mailbox.opened_on is not a valid date (YYYY-MM-DD)."]);
+        assert!(e.contains_key("mailbox.service_type"), "{e:?}");
+        assert!(e.contains_key("mailbox.business"), "{e:?}");
+    }
+
+    #[test]
+    fn an_approved_record_takes_only_a_closing_date() {
+        let mailbox = Mailbox {
+            pmb: "101".into(),
+            cmra_address: None,
+            opened_on: Some("2026-01-05".into()),
+            closed_on: None,
+            service_type: Some(ServiceType::Residential),
+            protected_individual: None,
+            business: None,
+        };
+        let closed = closing(&json!({ "mailbox": { "closed_on": "2026-11-30" } }), Some(&mailbox)).unwrap();
+        assert_eq!((closed.closed_on.as_deref(), closed.pmb.as_str()), (Some("2026-11-30"), "101"));
+        let refused = |body: Value| match closing(&body, Some(&mailbox)) {
+            Err(AppError::Validation(e)) => e,
+            other => panic!("expected a 422, got {other:?}"),
+        };
+        assert_eq!(refused(json!({ "mailbox": { "pmb": "102" } }))["mailbox.pmb"], vec![ONLY_CLOSED_ON]);
+        assert_eq!(refused(json!({ "applicant": { "last_name": "King" }, "mailbox": { "closed_on": "2026-11-30" } }))["applicant"], vec![ONLY_CLOSED_ON]);
+        assert!(refused(json!({ "mailbox": { "closed_on": "2025-12-31" } })).contains_key("mailbox.closed_on"));
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every event type Attest emits (besides `webhook.test`, sent on request only). The
 /// OpenAPI document describes each (`server::api::openapi::WEBHOOK_EVENTS`).
-pub const EVENT_TYPES: [&str; 12] = [
+pub const EVENT_TYPES: [&str; 16] = [
     "verification.created",
     "verification.updated",
     "verification.submitted",
@@ -20,6 +20,10 @@ pub const EVENT_TYPES: [&str; 12] = [
     "verification.rejected",
     "verification.needs_review",
     "verification.canceled",
+    "verification.id_expiring",
+    "verification.id_expired",
+    "verification.reverification_started",
+    "verification.reverified",
     "document.uploaded",
     "document.extracted",
     "document.extraction_failed",

@@ -68,6 +68,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
                                 {w.role.has(Permission::ApiTokensManage).then(|| view! { <A href=format!("{base}/tokens")>"API tokens"</A> })}
                                 {w.role.has(Permission::WebhooksView).then(|| view! { <A href=format!("{base}/webhooks")>"Webhooks"</A> })}
                                 {w.role.has(Permission::MembersManage).then(|| view! { <A href=format!("{base}/members")>"Members"</A> })}
+                                <A href=format!("{base}/compliance")>"Compliance"</A>
                                 {w.role.has(Permission::ActivityView).then(|| view! { <A href=format!("{base}/activity")>"Activity"</A> })}
                                 {w.role.has(Permission::SettingsManage).then(|| view! { <A href=format!("{base}/settings")>"Settings"</A> })}
                             </nav>

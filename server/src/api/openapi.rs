@@ -251,12 +251,16 @@ pub fn finish(doc: &mut Doc) {
 /// against [`app::webhooks::EVENT_TYPES`] (plus `webhook.test`).
 pub const WEBHOOK_EVENTS: &[(&str, &str)] = &[
     ("verification.created", "A verification was created (`data.object`: the verification)."),
-    ("verification.updated", "A verification's applicant data, reference or metadata changed while `started` (`data.object`: the verification)."),
+    ("verification.updated", "A verification's applicant data, reference, metadata or mailbox changed while `started`, or an approved usps1583 record got its `mailbox.closed_on` (`data.object`: the verification)."),
     ("verification.submitted", "A verification was submitted; the pipeline takes it from there."),
     ("verification.approved", "A verification was approved, by the pipeline or a reviewer."),
     ("verification.rejected", "A verification was rejected, by the pipeline or a reviewer."),
     ("verification.needs_review", "The pipeline left a verification for a reviewer."),
     ("verification.canceled", "A verification was canceled."),
+    ("verification.id_expiring", "usps1583: the photo ID of an approved record on an open box expires within 60, 30 or 7 days (each sent once); `data.days_left` and `data.expires_on` beside the object."),
+    ("verification.id_expired", "usps1583: the photo ID of an approved record on an open box has expired (sent once per expiry date); `data.days_left` is negative."),
+    ("verification.reverification_started", "usps1583: a re-verification of this approved record was started; `data.follow_up_id` is the new verification."),
+    ("verification.reverified", "usps1583: the follow-up `data.follow_up_id` was approved and its photo ID is now box 8 of this record."),
     ("document.uploaded", "A document was uploaded (`data.object`: the document)."),
     ("document.extracted", "The pipeline read a document's fields."),
     ("document.extraction_failed", "The pipeline could not read a document; `failure_reason` says why."),

@@ -133,7 +133,8 @@ async fn the_reference_page_lists_the_documented_operations() {
     let ops = ops.as_array().unwrap();
     assert!(ops.iter().any(|o| o["method"] == "POST" && o["path"] == "/api/v1/{flow}/verifications/{id}/submit"));
     assert!(ops.iter().any(|o| o["method"] == "POST" && o["path"] == "/api/v1/webhook-deliveries/{id}/resend"));
-    assert_eq!(ops.len(), 24);
+    assert!(ops.iter().any(|o| o["method"] == "GET" && o["path"] == "/api/v1/{flow}/compliance/quarterly"));
+    assert_eq!(ops.len(), 32);
     let page = client.get(app.url("/api-reference")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("/api/v1/openapi.json"));
 }

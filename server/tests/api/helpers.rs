@@ -171,6 +171,11 @@ impl Api<'_> {
         split(response).await
     }
 
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let response = self.app.client.put(self.url(path)).bearer_auth(&self.token).json(&body).send().await.unwrap();
+        split(response).await
+    }
+
     pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self.app.client.delete(self.url(path)).bearer_auth(&self.token).send().await.unwrap();
         split(response).await

@@ -10,6 +10,7 @@ mod api_protocol;
 mod api_verifications;
 mod backup;
 mod cli;
+mod compliance;
 mod dashboard;
 mod dashboard_settings;
 mod first_minutes;

@@ -164,6 +164,7 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
 
     let dashboard = Router::new()
         .route("/w/{slug}/documents/{doc_id}/{side}", get(crate::document_files::serve))
+        .merge(crate::capture::routes())
         .leptos_routes_with_context(&state, routes, || (), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -172,6 +173,7 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
         .layer(axum::middleware::from_fn_with_state(session_idle, middleware::keep_session_alive))
         .layer(axum::middleware::from_fn(middleware::require_session_for_pages))
         .layer(axum::middleware::from_fn(middleware::reject_cross_site_writes))
+        .layer(axum::middleware::from_fn_with_state(api::ratelimit::RateLimiter::for_db(&state.db), crate::capture::limit_per_link))
         .layer(session_layer);
 
     Router::new()

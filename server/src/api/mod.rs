@@ -5,7 +5,8 @@
 //! cannot exist without its documentation.
 
 mod body;
-mod documents;
+mod capture;
+pub(crate) mod documents;
 mod guard;
 mod idempotency;
 pub mod openapi;
@@ -27,7 +28,7 @@ pub fn parse_flow(path: &str) -> Result<Flow, AppError> {
 
 /// The routes with their OpenAPI description.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::base()).merge(verifications::routes()).merge(documents::routes()).merge(webhooks::routes())
+    OpenApiRouter::with_openapi(openapi::base()).merge(verifications::routes()).merge(documents::routes()).merge(webhooks::routes()).merge(capture::routes())
 }
 
 /// The routes and their finished OpenAPI document ([`openapi::finish`]).

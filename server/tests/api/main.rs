@@ -8,6 +8,7 @@ mod api_documents;
 mod api_protocol;
 mod api_verifications;
 mod backup;
+mod capture;
 mod cli;
 mod dashboard;
 mod dashboard_settings;

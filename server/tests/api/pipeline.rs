@@ -323,14 +323,14 @@ both_engines!(a_page_size_bomb_fails_once_as_image_too_large);
 /// Whether the extraction models are installed. Without them `test` is skipped (and
 /// says so) on a developer's machine, and fails under `CI` or
 /// `ATTEST_TEST_REQUIRE_MODELS=1` ([`attest_test_support::needs`] decides).
-fn models_available(test: &str) -> bool {
+pub(crate) fn models_available(test: &str) -> bool {
     let installed = std::env::var("ATTEST_MODELS_DIR").is_ok_and(|d| std::path::Path::new(&d).join("face").is_dir());
     attest_test_support::needs::check(&attest_test_support::needs::MODELS, installed, test)
 }
 
 /// Generates a synthetic document set (`server/tests/fixtures/applicant.py`) into a
 /// temporary directory, removed when the returned handle drops.
-fn documents_for(spec: Value) -> tempfile::TempDir {
+pub(crate) fn documents_for(spec: Value) -> tempfile::TempDir {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let faces = std::path::PathBuf::from(home).join(".cache/attest/fixtures/face");
@@ -349,7 +349,7 @@ fn documents_for(spec: Value) -> tempfile::TempDir {
     out
 }
 
-fn spec(overrides: Value) -> Value {
+pub(crate) fn spec(overrides: Value) -> Value {
     let mut s = json!({
         "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "1990-12-10", "number": "L123-4567-8901",
         "expiry": "2031-05-01", "line1": "12 Main Street", "city": "Springfield", "state": "IL", "postal_code": "62701",

@@ -7,6 +7,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod checks;
+pub mod dashboard;
 pub mod page;
 #[cfg(feature = "ssr")]
 pub mod service;

@@ -192,6 +192,34 @@ pub async fn create(
     Ok(CreatedCaptureLink { id, url: format!("{}/c/{token}", public_url.trim_end_matches('/')), expires_at: rfc3339(expires_at) })
 }
 
+/// Creates a link with the defaults and e-mails it to the applicant (their `email`),
+/// through the configured mailer. A link that could not be sent is revoked at once.
+pub async fn send_by_email(state: &AppState, workspace_id: &str, flow: Flow, verification_id: &str, actor: &Actor) -> Result<CreatedCaptureLink, AppError> {
+    let verification = verifications::find(state.db.pool(), workspace_id, flow, verification_id).await?;
+    let applicant = &verification.verification.applicant;
+    let Some(to) = applicant.email.clone().filter(|e| !e.trim().is_empty()) else {
+        return Err(AppError::BadRequest("The applicant has no e-mail address. Add one to the verification first.".into()));
+    };
+    let workspace_name: String = sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(state.db.pool()).await?;
+    let created = create(&state.db, &state.settings.public_url, workspace_id, flow, verification_id, &CreateCaptureLink::default(), actor).await?;
+    let email = crate::mail::Email {
+        to,
+        subject: format!("{workspace_name}: please photograph your documents"),
+        body: format!(
+            "Hello {},\n\n{workspace_name} asks you to verify your identity. Open this link on your phone to photograph your documents \
+             (it works until {} UTC):\n{}\n\nIf you did not expect this, ignore this e-mail.\n",
+            applicant.first_name,
+            crate::dates::to_minute(&created.expires_at),
+            created.url
+        ),
+    };
+    if let Err(e) = state.mailer.send(email).await {
+        revoke(&state.db, &state.files, workspace_id, flow, verification_id, &created.id, actor).await?;
+        return Err(e);
+    }
+    Ok(created)
+}
+
 /// The links of a verification, newest first.
 pub async fn list(db: &Db, workspace_id: &str, flow: Flow, verification_id: &str) -> Result<Vec<CaptureLink>, AppError> {
     let verification = verifications::find(db.pool(), workspace_id, flow, verification_id).await?;

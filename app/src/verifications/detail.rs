@@ -42,6 +42,7 @@ pub fn DetailPage() -> impl IntoView {
                                 <DecisionPanel slug=slug() verification=v.clone() can_decide=d.can_decide can_manage=d.can_manage/>
                             </div>
                             <RulesPanel verification=v.clone()/>
+                            <crate::capture::dashboard::CaptureLinksPanel slug=slug() id=v.id.clone() open=v.status == VerificationStatus::Started can_manage=d.can_manage/>
                             <DocumentsPanel slug=slug() verification=v can_decide=d.can_decide can_view_documents=d.can_view_documents/>
                             <HistoryPanel history=d.history.clone()/>
                             <EventsPanel events=d.events.clone()/>

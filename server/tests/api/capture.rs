@@ -300,3 +300,41 @@ async fn unusable_photos_are_refused_at_once_and_not_kept(engine: Engine) {
     assert_eq!(pending, None);
 }
 both_engines!(unusable_photos_are_refused_at_once_and_not_kept);
+
+/// The dashboard e-mails a link to the applicant (and revokes it) with the permission the
+/// REST route asks for: a viewer can list links but neither send nor revoke one.
+async fn the_dashboard_emails_a_link_only_with_verifications_manage(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let id = api.create("usps1583", usps_body()).await;
+    app.seed_member("acme", "viewer@acme.test", "a long enough password", app::access::Role::Viewer).await;
+    app.seed_member("acme", "reviewer@acme.test", "a long enough password", app::access::Role::Reviewer).await;
+    let viewer = app.new_client();
+    assert_eq!(app.login(&viewer, "viewer@acme.test", "a long enough password").await.status(), 200);
+    let (status, _) = app.rpc(&viewer, "email_capture_link", &[("slug", "acme"), ("id", &id)]).await;
+    assert_eq!(status, 403);
+    assert!(app.outbox().iter().all(|m| !m.contains("/c/")), "nothing was sent");
+
+    let reviewer = app.new_client();
+    assert_eq!(app.login(&reviewer, "reviewer@acme.test", "a long enough password").await.status(), 200);
+    let (status, body) = app.rpc(&reviewer, "email_capture_link", &[("slug", "acme"), ("id", &id)]).await;
+    assert_eq!(status, 200, "{body}");
+    let mail = app.outbox().into_iter().find(|m| m.contains("To: ada@example.com") && m.contains("/c/")).expect("the link was mailed to the applicant");
+    let token: String = mail[mail.find("/c/").unwrap() + 3..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    assert_eq!(page(&app, &token).await.0, 200, "the mailed link opens");
+
+    let (status, links) = app.rpc(&viewer, "capture_links", &[("slug", "acme"), ("id", &id)]).await;
+    assert_eq!(status, 200, "{links}");
+    let link_id = links[0]["id"].as_str().unwrap().to_string();
+    let (status, _) = app.rpc(&viewer, "revoke_capture_link", &[("slug", "acme"), ("id", &id), ("link_id", &link_id)]).await;
+    assert_eq!(status, 403);
+    assert_eq!(page(&app, &token).await.0, 200);
+    let other = app.api("globex").await;
+    let foreign = other.create("usps1583", usps_body()).await;
+    let (status, _) = app.rpc(&reviewer, "email_capture_link", &[("slug", "acme"), ("id", &foreign)]).await;
+    assert_eq!(status, 404, "another workspace's verification is not found");
+    let (status, _) = app.rpc(&reviewer, "revoke_capture_link", &[("slug", "acme"), ("id", &id), ("link_id", &link_id)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(page(&app, &token).await.0, 410);
+}
+both_engines!(the_dashboard_emails_a_link_only_with_verifications_manage);

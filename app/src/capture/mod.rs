@@ -5,6 +5,7 @@
 //! The wire types here are shared by the REST API, the OpenAPI document, the dashboard and
 //! the applicant's page; the rules live in [`service`], the immediate checks in [`checks`].
 
+pub mod camera;
 #[cfg(feature = "ssr")]
 pub mod checks;
 pub mod dashboard;

@@ -1,8 +1,8 @@
 //! The applicant's page, `/c/:token`: no sign-in, server-rendered, every step a plain
 //! `<form method="post" enctype="multipart/form-data">` that works without JavaScript.
 //! The forms post to the server's capture routes, which check the photo at once and send
-//! the browser back here, with `?problem=<code>` when something must be retaken. On a
-//! phone, `capture` on the file input opens the camera directly.
+//! the browser back here, with `?problem=<code>` when something must be retaken. Where the
+//! bundle runs, the camera island ([`super::camera`]) adds live capture on top.
 
 use super::{type_label, CaptureView, LiveCapture, Problem, Step};
 use crate::error::AppError;
@@ -117,6 +117,7 @@ fn PhotoForm(base: String, step: Step, label: String, #[prop(optional)] children
         <form method="post" enctype="multipart/form-data" action=format!("{base}/upload") class="stack capture-form">
             <input type="hidden" name="step" value=step.code()/>
             {children.map(|c| c())}
+            <super::camera::Camera upload=format!("{base}/upload") step=step.code().to_string() front=step.uses_front_camera() card=step != Step::Selfie/>
             <label for=input_id.clone()>{label}</label>
             <input id=input_id type="file" name="file" accept=accept capture=(step != Step::ProofOfAddress).then_some(capture) required/>
             <p class="small muted">"JPEG, PNG, WebP, HEIC" {(step == Step::ProofOfAddress).then_some(" or PDF")} ", up to 10 MB."</p>

@@ -269,7 +269,7 @@ pub enum CaptureView {
     Completed {
         workspace_name: String,
     },
-    Live(LiveCapture),
+    Live(Box<LiveCapture>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,7 +292,8 @@ pub struct LiveCapture {
     pub qr_svg: String,
 }
 
-/// A document type code as a person reads it: `drivers_license` → "Driver's license".
+/// A document type code as a person reads it: `drivers_license` → "Driver's license",
+/// `tribal_id` → "Tribal ID".
 pub fn type_label(code: &str) -> String {
     match code {
         "drivers_license" => "Driver's license".into(),
@@ -301,6 +302,7 @@ pub fn type_label(code: &str) -> String {
         "nexus_card" => "NEXUS card".into(),
         other => {
             let spaced = other.replace('_', " ");
+            let spaced = spaced.strip_suffix(" id").map(|s| format!("{s} ID")).unwrap_or(spaced);
             let mut chars = spaced.chars();
             chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
         }

@@ -43,7 +43,7 @@ pub fn CapturePage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(CaptureView::Live(live)) => view! { <Live live=live problem=problem/> }.into_any(),
+                        Ok(CaptureView::Live(live)) => view! { <Live live=*live problem=problem/> }.into_any(),
                         Ok(CaptureView::Completed { workspace_name }) => view! {
                             <p class="capture-workspace">{workspace_name}</p>
                             <h1>"Thank you"</h1>
@@ -151,13 +151,13 @@ fn StepBody(live: LiveCapture, base: String) -> impl IntoView {
         Step::ProofOfAddress => view! {
             <p>{accepted(&live.proof_of_address_types)}</p>
             <p class="small">"A recent document showing your name and home address: a photo or a PDF."</p>
-            <PhotoForm base=base step=Step::ProofOfAddress label="Proof of address".into()>
+            <PhotoForm base=base step=Step::ProofOfAddress label="Photo or PDF of the document".into()>
                 <TypeChoice id="poa-type" types=live.proof_of_address_types.clone() selected=live.proof_of_address_type.clone().unwrap_or_default()/>
             </PhotoForm>
         }.into_any(),
         Step::Selfie => view! {
             <p>"Take a photo of your face: look straight at the camera, in good light, without glasses or a hat."</p>
-            <PhotoForm base=base step=Step::Selfie label="Selfie".into()/>
+            <PhotoForm base=base step=Step::Selfie label="Photo of your face".into()/>
         }.into_any(),
         Step::Review | Step::Done => view! {
             <p>"Everything is in. Submit to send your documents for checking."</p>

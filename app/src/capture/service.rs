@@ -330,7 +330,7 @@ pub async fn view(state: &AppState, token: &str) -> Result<CaptureView, AppError
         mark_opened(&state.db, &live).await?;
     }
     let url = format!("{}/c/{token}", state.settings.public_url.trim_end_matches('/'));
-    Ok(CaptureView::Live(describe(&state.db, &live, url).await?))
+    Ok(CaptureView::Live(Box::new(describe(&state.db, &live, url).await?)))
 }
 
 /// A link that cannot be used: a thank-you when the applicant completed it, else invalid.

@@ -92,7 +92,7 @@ async fn an_applicant_completes_a_verification_through_the_link(engine: Engine) 
     let (_, to) = post_form(&app, &token, "upload", &[("step", "id_back")], Some(blurred_png(&read("back.png")))).await;
     eprintln!("a refused licence back was answered in {:?}", started.elapsed());
     assert!(to.ends_with("?problem=blurred") || to.ends_with("?problem=barcode_not_found"), "{to}");
-    let (_, html) = page(&app, &(to.trim_start_matches("/c/").to_string())).await;
+    let (_, html) = page(&app, to.trim_start_matches("/c/")).await;
     assert!(html.contains("role=\"alert\""), "the page says what to fix");
     let (_, v) = api.get(&format!("/usps1583/verifications/{id}")).await;
     assert_eq!(v["documents"], json!([]), "the blurred back is not kept");

@@ -6,6 +6,7 @@ use crate::{
     both_engines,
     helpers::{usps_body, Api, Engine, TestApp},
     pipeline::{documents_for, models_available, spec},
+    webhooks::{endpoint, Receiver},
 };
 use serde_json::{json, Value};
 
@@ -70,6 +71,10 @@ async fn an_applicant_completes_a_verification_through_the_link(engine: Engine) 
     }
     let app = TestApp::spawn(engine).await;
     let api = app.api("acme").await;
+    let receiver = Receiver::start();
+    let (_, secret) =
+        endpoint(&api, &receiver.url("/ok"), json!(["verification.capture_completed", "verification.approved", "verification.needs_review"])).await;
+    receiver.trust(&[&secret]);
     let id = api.create("usps1583", licence_body()).await;
     let (_, token) = link(&api, "usps1583", &id, json!({ "redirect_url": "https://integrator.example/done" })).await;
 
@@ -83,7 +88,9 @@ async fn an_applicant_completes_a_verification_through_the_link(engine: Engine) 
     let docs = documents_for(spec(json!({})));
     let read = |name: &str| std::fs::read(docs.path().join(name)).unwrap();
     assert_eq!(post_form(&app, &token, "consent", &[("consent", "yes")], None).await, (303, format!("/c/{token}")));
+    let started = std::time::Instant::now();
     let (_, to) = post_form(&app, &token, "upload", &[("step", "id_front"), ("type", "drivers_license")], Some(read("front.jpg"))).await;
+    eprintln!("a licence front (face found) was answered in {:?}", started.elapsed());
     assert_eq!(to, format!("/c/{token}"));
     let (_, html) = page(&app, &token).await;
     assert!(html.contains("data-step=\"id_back\""), "the back is asked next");
@@ -124,6 +131,12 @@ async fn an_applicant_completes_a_verification_through_the_link(engine: Engine) 
     let events = events_of(&app, &id).await;
     let completed = events.iter().position(|e| e == "verification.capture_completed").expect("capture_completed");
     assert!(events.iter().position(|e| e == "verification.submitted").unwrap() < completed, "{events:?}");
+    // The integrator's receiver gets capture_completed and the decision, signed.
+    let delivered = receiver.wait_for(2).await;
+    let mut types: Vec<&str> = delivered.iter().map(|d| d["body"]["type"].as_str().unwrap()).collect();
+    types.sort();
+    assert_eq!(types, ["verification.approved", "verification.capture_completed"]);
+    assert!(delivered.iter().all(|d| d["verified_with"] == json!([0]) && d["body"]["data"]["object"]["id"] == id.as_str()), "{delivered:?}");
     let (_, history) = api.get(&format!("/usps1583/verifications/{id}/history")).await;
     let by_applicant = history["data"].as_array().unwrap().iter().filter(|h| h["actor_type"] == "applicant").count();
     assert!(by_applicant >= 5, "the applicant is the actor of the uploads and the submit: {history:#}");

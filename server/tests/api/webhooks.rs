@@ -13,7 +13,7 @@ use std::{
 };
 
 /// The Python receiver (server/tests/support/webhook_receiver.py) and its files.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
     port: u16,
     log: PathBuf,
@@ -28,7 +28,7 @@ impl Drop for Receiver {
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub(crate) fn start() -> Receiver {
         let dir = tempfile::tempdir().unwrap();
         let (port_file, log, secrets) = (dir.path().join("port"), dir.path().join("log.jsonl"), dir.path().join("secrets"));
         let python = std::env::var("ATTEST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -45,11 +45,11 @@ impl Receiver {
         panic!("the receiver did not start (is `standardwebhooks` installed for {python}? scripts/test installs it)");
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn trust(&self, secrets: &[&str]) {
+    pub(crate) fn trust(&self, secrets: &[&str]) {
         std::fs::write(&self.secrets, secrets.join("\n")).unwrap();
     }
 
@@ -58,7 +58,7 @@ impl Receiver {
     }
 
     /// Waits until `n` requests arrived.
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Value> {
         for _ in 0..200 {
             let got = self.received();
             if got.len() >= n {
@@ -70,7 +70,7 @@ impl Receiver {
     }
 }
 
-async fn endpoint(api: &Api<'_>, url: &str, events: Value) -> (String, String) {
+pub(crate) async fn endpoint(api: &Api<'_>, url: &str, events: Value) -> (String, String) {
     let (status, created) = api.post("/webhook-endpoints", json!({ "url": url, "description": "tests", "event_types": events })).await;
     assert_eq!(status, 201, "{created}");
     (created["id"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string())

@@ -201,7 +201,11 @@ async fn expired_revoked_and_closed_links_are_no_longer_valid(engine: Engine) {
     assert_eq!(consented, None, "an expired link changes nothing");
 
     let (link_id, revoked) = link(&api, "usps1583", &id, json!({})).await;
-    assert_eq!(page(&app, &revoked).await.0, 200);
+    let live = app.new_client().get(app.url(&format!("/c/{revoked}"))).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    let csp = live.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert_eq!(csp, app::content_security_policy(csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap()), "the dashboard's CSP");
+    assert_eq!(live.headers()["cache-control"], "no-store");
     let (status, _) = api.delete(&format!("/usps1583/verifications/{id}/capture-links/{link_id}")).await;
     assert_eq!(status, 204);
     assert_eq!(page(&app, &revoked).await.0, 410);
@@ -330,8 +334,17 @@ async fn the_dashboard_emails_a_link_only_with_verifications_manage(engine: Engi
 
     let reviewer = app.new_client();
     assert_eq!(app.login(&reviewer, "reviewer@acme.test", "a long enough password").await.status(), 200);
+    let detail = |client: reqwest::Client| {
+        let url = app.url(&format!("/w/acme/verifications/{id}"));
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let shown = detail(reviewer.clone()).await;
+    assert!(shown.contains("Capture links") && shown.contains("No link yet.") && shown.contains("E-mail a link to the applicant"), "{shown}");
+    assert!(!detail(viewer.clone()).await.contains("E-mail a link to the applicant"), "a viewer is not offered the button");
     let (status, body) = app.rpc(&reviewer, "email_capture_link", &[("slug", "acme"), ("id", &id)]).await;
     assert_eq!(status, 200, "{body}");
+    let shown = detail(reviewer.clone()).await;
+    assert!(shown.contains("link-active") && shown.contains("Revoke link cap_"), "the link and its state are shown");
     let mail = app.outbox().into_iter().find(|m| m.contains("To: ada@example.com") && m.contains("/c/")).expect("the link was mailed to the applicant");
     let token: String = mail[mail.find("/c/").unwrap() + 3..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
     assert_eq!(page(&app, &token).await.0, 200, "the mailed link opens");

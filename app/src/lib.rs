@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod capture;
 pub mod compliance;
 pub mod dates;
 pub mod documents;
@@ -101,6 +102,7 @@ pub fn App() -> impl IntoView {
             <Router>
                 <Routes fallback=layout::NotFound>
                     <Route path=path!("/login") ssr=page.clone() view=auth::page::LoginPage/>
+                    <Route path=path!("/c/:token") ssr=page.clone() view=capture::page::CapturePage/>
                     <Route path=path!("/mfa") ssr=page.clone() view=auth::mfa_page::MfaPage/>
                     <Route path=path!("/invite/:token") ssr=page.clone() view=members::page::InvitePage/>
                     <Route path=path!("/forgot-password") ssr=page.clone() view=auth::password_page::ForgotPasswordPage/>

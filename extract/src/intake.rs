@@ -141,6 +141,51 @@ pub fn downscale(img: &DynamicImage, max_side: u32) -> DynamicImage {
     img.resize(max_side, max_side, image::imageops::FilterType::Triangle)
 }
 
+/// How a photo is lit and focused: the mean brightness (0–255) and the variance of its
+/// Laplacian (low when blurred), measured on a copy at most 800 px on its longer side so
+/// that photos of any resolution compare. Used to tell an applicant *why* an extractor
+/// could not read a photo (too dark, blurred), never to judge a document by itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Exposure {
+    pub mean_luma: f32,
+    pub sharpness: f32,
+}
+
+impl Exposure {
+    /// Below this mean brightness a document photo is too dark to read.
+    pub const DARK: f32 = 45.0;
+    /// Below this Laplacian variance a photo is blurred (sharp text scores in the hundreds).
+    pub const BLURRED: f32 = 60.0;
+
+    pub fn is_dark(&self) -> bool {
+        self.mean_luma < Self::DARK
+    }
+
+    pub fn is_blurred(&self) -> bool {
+        self.sharpness < Self::BLURRED
+    }
+}
+
+/// Measures [`Exposure`].
+pub fn exposure(img: &DynamicImage) -> Exposure {
+    let gray = downscale(img, 800).to_luma8();
+    let (w, h) = gray.dimensions();
+    let pixels = f64::from(w) * f64::from(h);
+    let mean = gray.pixels().map(|p| f64::from(p.0[0])).sum::<f64>() / pixels.max(1.0);
+    let (mut sum, mut sum_sq, mut n) = (0.0f64, 0.0f64, 0.0f64);
+    for y in 1..h.saturating_sub(1) {
+        for x in 1..w.saturating_sub(1) {
+            let at = |dx: i64, dy: i64| f64::from(gray.get_pixel((i64::from(x) + dx) as u32, (i64::from(y) + dy) as u32).0[0]);
+            let laplacian = at(-1, 0) + at(1, 0) + at(0, -1) + at(0, 1) - 4.0 * at(0, 0);
+            sum += laplacian;
+            sum_sq += laplacian * laplacian;
+            n += 1.0;
+        }
+    }
+    let variance = if n > 0.0 { sum_sq / n - (sum / n).powi(2) } else { 0.0 };
+    Exposure { mean_luma: mean as f32, sharpness: variance as f32 }
+}
+
 /// Rasterizes the first `max_pages` pages of a PDF to greyscale at `dpi`, with poppler's
 /// `pdftoppm` (Debian `poppler-utils`).
 ///
@@ -323,6 +368,17 @@ pub fn one_page_pdf(width: f64, height: f64) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn exposure_tells_dark_and_blurred_photos_from_sharp_ones() {
+        let sharp = DynamicImage::ImageLuma8(GrayImage::from_fn(400, 300, |x, y| image::Luma([if (x / 8 + y / 8) % 2 == 0 { 230 } else { 20 }])));
+        let measured = exposure(&sharp);
+        assert!(!measured.is_dark() && !measured.is_blurred(), "{measured:?}");
+        let blurred = DynamicImage::ImageLuma8(image::imageops::blur(&sharp.to_luma8(), 6.0));
+        assert!(exposure(&blurred).is_blurred(), "{:?}", exposure(&blurred));
+        let dark = DynamicImage::ImageLuma8(GrayImage::from_fn(400, 300, |x, y| image::Luma([if (x / 8 + y / 8) % 2 == 0 { 30 } else { 5 }])));
+        assert!(exposure(&dark).is_dark());
+    }
+
     use super::*;
 
     fn png(w: u32, h: u32) -> Vec<u8> {

@@ -3,6 +3,7 @@
 //! operator CLI. Pages, server functions and services live in the `app` crate.
 
 pub mod api;
+pub mod capture;
 pub mod cli;
 pub mod compliance_files;
 pub mod config;

@@ -19,6 +19,7 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/sandbox/mailbox")
         || path.starts_with("/reset-password/")
         || path.starts_with("/confirm-email/")
+        || path.starts_with("/c/")
         || path == "/healthz"
         || path == "/readyz"
         || path == "/metrics"
@@ -141,7 +142,7 @@ mod tests {
 
     #[test]
     fn public_paths_are_exactly_the_unauthenticated_ones() {
-        for path in ["/login", "/healthz", "/readyz", "/pkg/attest.js", "/rpc/login", "/api/v1/identity/verifications"] {
+        for path in ["/login", "/c/abc", "/healthz", "/readyz", "/pkg/attest.js", "/rpc/login", "/api/v1/identity/verifications"] {
             assert!(is_public(path), "{path}");
         }
         for path in ["/", "/w/acme", "/loginx", "/pkgs"] {
@@ -153,6 +154,7 @@ mod tests {
     fn secret_links_never_reach_a_log_line() {
         assert_eq!(redact_path("/invite/abcDEF123secret"), "/invite/[redacted]");
         assert_eq!(redact_path("/reset-password/abc"), "/reset-password/[redacted]");
+        assert_eq!(redact_path("/c/abcDEF123secret/upload"), "/c/[redacted]");
         assert_eq!(redact_path("/w/acme/verifications"), "/w/acme/verifications");
     }
 

@@ -167,6 +167,7 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
         .route("/w/{slug}/verifications/{id}/form-1583", get(crate::compliance_files::form_1583))
         .route("/w/{slug}/verifications/{id}/evidence", get(crate::compliance_files::evidence))
         .route("/w/{slug}/compliance/quarterly", get(crate::compliance_files::quarterly_report))
+        .merge(crate::capture::routes())
         .leptos_routes_with_context(&state, routes, || (), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -175,6 +176,7 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
         .layer(axum::middleware::from_fn_with_state(session_idle, middleware::keep_session_alive))
         .layer(axum::middleware::from_fn(middleware::require_session_for_pages))
         .layer(axum::middleware::from_fn(middleware::reject_cross_site_writes))
+        .layer(axum::middleware::from_fn_with_state(api::ratelimit::RateLimiter::for_db(&state.db), crate::capture::limit_per_link))
         .layer(session_layer);
 
     Router::new()

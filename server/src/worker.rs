@@ -56,12 +56,7 @@ async fn run_daily(state: AppState) {
         match jobs::lease(&state.db, &worker, &[app::compliance::expiry::JOB], 1, state.settings.job_lease_ms).await {
             Ok(batch) => {
                 for job in batch {
-                    if let Err(e) = app::compliance::expiry::run(&state, &job, &worker).await {
-                        tracing::error!(error = %e, "the photo-ID expiry check failed; it is retried");
-                        if let Err(e) = jobs::fail(state.db.pool(), &job, &worker, &e.to_string(), jobs::backoff_ms(job.attempts)).await {
-                            tracing::warn!(error = %e, "recording the failed compliance job failed; its lease runs out and it runs again");
-                        }
-                    }
+                    app::compliance::expiry::run_leased(&state, &job, &worker).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "leasing compliance jobs failed"),

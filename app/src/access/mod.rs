@@ -266,6 +266,11 @@ pub enum Actor {
     },
     System,
     Operator,
+    /// The applicant, through a capture link (no account; the link is who acted).
+    Applicant {
+        link_id: String,
+        workspace_id: String,
+    },
 }
 
 impl Actor {
@@ -276,6 +281,7 @@ impl Actor {
             Actor::ApiToken { id, .. } => ("api_token", Some(id)),
             Actor::System => ("system", None),
             Actor::Operator => ("operator", None),
+            Actor::Applicant { link_id, .. } => ("applicant", Some(link_id)),
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn grantable(actor: &Actor) -> Vec<Scope> {
     match actor {
         Actor::User { role, .. } => Scope::ALL.into_iter().filter(|s| role_allows(role, *s)).collect(),
         Actor::Operator | Actor::System => Scope::ALL.to_vec(),
-        Actor::Account { .. } | Actor::ApiToken { .. } => Vec::new(),
+        Actor::Account { .. } | Actor::ApiToken { .. } | Actor::Applicant { .. } => Vec::new(),
     }
 }
 

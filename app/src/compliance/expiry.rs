@@ -192,6 +192,17 @@ pub async fn run(state: &crate::state::AppState, job: &Job, worker: &str) -> Res
     Ok(checked)
 }
 
+/// [`run`] as a worker runs it: a failure is logged and the job retried by its backoff;
+/// whether it ran.
+pub async fn run_leased(state: &crate::state::AppState, job: &Job, worker: &str) -> bool {
+    let Err(e) = run(state, job, worker).await else { return true };
+    tracing::error!(error = %e, "the photo-ID expiry check failed; it is retried");
+    if let Err(e) = crate::jobs::fail(state.db.pool(), job, worker, &e.to_string(), crate::jobs::backoff_ms(job.attempts)).await {
+        tracing::warn!(error = %e, "recording the failed compliance job failed; its lease runs out and it runs again");
+    }
+    false
+}
+
 /// Filters of the "Expiring IDs" list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExpiringFilter {

@@ -38,9 +38,7 @@ pub async fn run_pending(state: &AppState) -> Result<Drained, AppError> {
         }
         for job in compliance {
             drained.compliance += 1;
-            if let Err(e) = crate::compliance::expiry::run(state, &job, &worker).await {
-                fail(state.db.pool(), &job, &worker, &e.to_string(), backoff_ms(job.attempts)).await?;
-            }
+            crate::compliance::expiry::run_leased(state, &job, &worker).await;
         }
         for job in pipeline {
             drained.pipeline += 1;

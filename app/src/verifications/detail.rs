@@ -45,6 +45,7 @@ pub fn DetailPage() -> impl IntoView {
                                 <crate::compliance::page::RecordPanel slug=slug() id=v.id.clone() can_view_documents=d.can_view_documents can_manage=d.can_manage/>
                             })}
                             <RulesPanel verification=v.clone()/>
+                            <crate::capture::dashboard::CaptureLinksPanel slug=slug() id=v.id.clone() open=v.status == VerificationStatus::Started can_manage=d.can_manage/>
                             <DocumentsPanel slug=slug() verification=v can_decide=d.can_decide can_view_documents=d.can_view_documents/>
                             <HistoryPanel history=d.history.clone()/>
                             <EventsPanel events=d.events.clone()/>

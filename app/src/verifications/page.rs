@@ -147,7 +147,7 @@ pub async fn review_queue(
 }
 
 #[cfg(feature = "ssr")]
-async fn flow_of(state: &crate::state::AppState, workspace_id: &str, id: &str) -> Result<crate::flows::Flow, AppError> {
+pub(crate) async fn flow_of(state: &crate::state::AppState, workspace_id: &str, id: &str) -> Result<crate::flows::Flow, AppError> {
     let flow: String = sqlx::query_scalar("SELECT flow FROM verifications WHERE id = $1 AND workspace_id = $2")
         .bind(id)
         .bind(workspace_id)

@@ -360,10 +360,21 @@ async fn close_mailbox(db: &Db, mut tx: Tx, workspace_id: &str, flow: Flow, curr
 pub async fn submit(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &Actor) -> Result<Verification, AppError> {
     let config = flows::service::load(db, workspace_id, flow).await?;
     let mut tx = db.begin_write().await?;
-    let current = find(&mut *tx, workspace_id, flow, id).await?;
+    let verification = submit_in(&mut tx, &config, workspace_id, id, actor).await?;
+    tx.commit().await?;
+    db.wake_workers();
+    metrics::counter!("attest_verifications_submitted_total", "flow" => flow.code()).increment(1);
+    Ok(verification)
+}
+
+/// [`submit`] inside the caller's transaction (a capture link submits and records its
+/// own event in the same one).
+pub async fn submit_in(tx: &mut Tx, config: &flows::FlowConfig, workspace_id: &str, id: &str, actor: &Actor) -> Result<Verification, AppError> {
+    let flow = config.flow;
+    let current = find(&mut **tx, workspace_id, flow, id).await?;
     ensure_started(current.status)?;
-    let present = documents::list_for(&mut *tx, id).await?;
-    let required = if crate::compliance::reverify::is_follow_up(&mut tx, id).await? {
+    let present = documents::list_for(&mut **tx, id).await?;
+    let required = if crate::compliance::reverify::is_follow_up(tx, id).await? {
         crate::compliance::reverify::follow_up_roles(&config.required_roles)
     } else {
         config.required_roles.clone()
@@ -373,8 +384,8 @@ pub async fn submit(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
     if !missing.is_empty() {
         return Err(AppError::BadRequest(format!("The verification is missing required documents: {}.", missing.join(", "))));
     }
-    set_status(&mut tx, id, VerificationStatus::Submitted).await?;
-    journal::enqueue(&mut tx, crate::pipeline::JOB, &json!({ "verification_id": id })).await?;
+    set_status(tx, id, VerificationStatus::Submitted).await?;
+    journal::enqueue(tx, crate::pipeline::JOB, &json!({ "verification_id": id })).await?;
     let change = Change {
         workspace_id,
         verification_id: id,
@@ -383,11 +394,7 @@ pub async fn submit(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
         actor,
         data: json!({ "from": "started", "to": "submitted" }),
     };
-    let verification = touch_and_record(&mut tx, workspace_id, flow, id, change).await?;
-    tx.commit().await?;
-    db.wake_workers();
-    metrics::counter!("attest_verifications_submitted_total", "flow" => flow.code()).increment(1);
-    Ok(verification)
+    touch_and_record(tx, workspace_id, flow, id, change).await
 }
 
 async fn set_status(tx: &mut Tx, id: &str, status: VerificationStatus) -> Result<(), AppError> {

@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 /// Every event type Attest emits (besides `webhook.test`, sent on request only). The
 /// OpenAPI document describes each (`server::api::openapi::WEBHOOK_EVENTS`).
-pub const EVENT_TYPES: [&str; 16] = [
+pub const EVENT_TYPES: [&str; 18] = [
     "verification.created",
     "verification.updated",
+    "verification.capture_opened",
+    "verification.capture_completed",
     "verification.submitted",
     "verification.approved",
     "verification.rejected",

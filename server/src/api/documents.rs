@@ -31,7 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Reads one file part, stopping (and marking it too large) past 10 MB.
-async fn read_file(mut field: axum::extract::multipart::Field<'_>) -> Result<Part, AppError> {
+pub(crate) async fn read_file(mut field: axum::extract::multipart::Field<'_>) -> Result<Part, AppError> {
     let mut bytes = Vec::new();
     loop {
         match field.chunk().await {

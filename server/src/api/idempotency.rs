@@ -50,6 +50,7 @@ pub const POST_SCOPES: &[(&str, Scope)] = &[
     ("/{flow}/verifications/{id}/cancel", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/decision", Scope::DecisionsWrite),
     ("/{flow}/verifications/{id}/documents", Scope::VerificationsWrite),
+    ("/{flow}/verifications/{id}/capture-links", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/documents/{doc_id}/decision", Scope::DecisionsWrite),
     ("/webhook-endpoints", Scope::WebhooksManage),
     ("/webhook-endpoints/{id}/rotate-secret", Scope::WebhooksManage),

@@ -5,8 +5,9 @@
 //! cannot exist without its documentation.
 
 mod body;
+mod capture;
 pub mod compliance;
-mod documents;
+pub(crate) mod documents;
 mod guard;
 mod idempotency;
 pub mod openapi;
@@ -28,7 +29,12 @@ pub fn parse_flow(path: &str) -> Result<Flow, AppError> {
 
 /// The routes with their OpenAPI description.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::base()).merge(verifications::routes()).merge(documents::routes()).merge(webhooks::routes()).merge(compliance::routes())
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(verifications::routes())
+        .merge(documents::routes())
+        .merge(webhooks::routes())
+        .merge(compliance::routes())
+        .merge(capture::routes())
 }
 
 /// The routes and their finished OpenAPI document ([`openapi::finish`]).

@@ -46,6 +46,7 @@ use utoipa::{
     tags(
         (name = "verifications", description = "Create, read, update, submit, cancel and decide verifications"),
         (name = "documents", description = "Upload, read, cancel and decide a verification's documents"),
+        (name = "capture links", description = "Links that let the applicant photograph and upload their own documents"),
         (name = "configuration", description = "The flow's accepted document types"),
         (name = "webhooks", description = "Webhook endpoints, their delivery log, resend")
     )
@@ -252,6 +253,8 @@ pub fn finish(doc: &mut Doc) {
 pub const WEBHOOK_EVENTS: &[(&str, &str)] = &[
     ("verification.created", "A verification was created (`data.object`: the verification)."),
     ("verification.updated", "A verification's applicant data, reference, metadata or mailbox changed while `started`, or an approved usps1583 record got its `mailbox.closed_on` (`data.object`: the verification)."),
+    ("verification.capture_opened", "The applicant opened a capture link for the first time (`data.object`: the verification)."),
+    ("verification.capture_completed", "The applicant finished a capture link: the documents are in and the verification is submitted."),
     ("verification.submitted", "A verification was submitted; the pipeline takes it from there."),
     ("verification.approved", "A verification was approved, by the pipeline or a reviewer."),
     ("verification.rejected", "A verification was rejected, by the pipeline or a reviewer."),

@@ -9,6 +9,7 @@ mod api_documents;
 mod api_protocol;
 mod api_verifications;
 mod backup;
+mod capture;
 mod cli;
 mod compliance;
 mod dashboard;

@@ -9,7 +9,7 @@ use crate::{
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn endpoint(api: &Api<'_>, url: &str, events: Value) -> (String, String) {
+pub(crate) async fn endpoint(api: &Api<'_>, url: &str, events: Value) -> (String, String) {
     let (status, created) = api.post("/webhook-endpoints", json!({ "url": url, "description": "tests", "event_types": events })).await;
     assert_eq!(status, 201, "{created}");
     (created["id"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string())

@@ -50,6 +50,10 @@ pub struct Db {
     commit_probe: Option<cache::CommitProbe>,
     /// The cache versions last read, see [`LastVersions`].
     versions: std::sync::Arc<std::sync::Mutex<Option<LastVersions>>>,
+    /// SQLite: a connection of its own for reading the versions, so that the check does
+    /// not queue for a pooled connection behind the requests' own queries; one reader at
+    /// a time, and a reader that waited finds the read it waited for.
+    versions_reader: Option<std::sync::Arc<tokio::sync::Mutex<VersionsReader>>>,
 }
 
 /// The cache versions last read: when the read began, and the commit mark taken just
@@ -58,7 +62,31 @@ pub struct Db {
 struct LastVersions {
     mark: Option<cache::CommitMark>,
     read_at: std::time::Instant,
-    versions: cache::Versions,
+    versions: std::sync::Arc<cache::Versions>,
+}
+
+/// The connection of [`Db::versions_reader`], opened on first use and again after an error.
+#[derive(Debug)]
+struct VersionsReader {
+    url: String,
+    connection: Option<sqlx::AnyConnection>,
+}
+
+impl VersionsReader {
+    async fn read(&mut self) -> Result<cache::Versions, sqlx::Error> {
+        use sqlx::Connection;
+        if self.connection.is_none() {
+            let mut connection = sqlx::AnyConnection::connect(&self.url).await?;
+            connection.execute("PRAGMA busy_timeout = 5000;").await?;
+            self.connection = Some(connection);
+        }
+        let connection = self.connection.as_mut().expect("connected above");
+        let read = cache::Versions::read(connection).await;
+        if read.is_err() {
+            self.connection = None;
+        }
+        read
+    }
 }
 
 /// One value of [`Db::cached`].
@@ -117,6 +145,8 @@ impl Db {
         };
         let signals = (engine == Engine::Postgres).then(|| std::sync::Arc::new(signals::Signals::new(url)));
         let commit_probe = (engine == Engine::Sqlite).then(|| cache::CommitProbe::for_url(url)).flatten();
+        let versions_reader =
+            commit_probe.as_ref().map(|_| std::sync::Arc::new(tokio::sync::Mutex::new(VersionsReader { url: url.to_string(), connection: None })));
         Ok(Db {
             pool,
             engine,
@@ -126,6 +156,7 @@ impl Db {
             signals,
             commit_probe,
             versions: Default::default(),
+            versions_reader,
         })
     }
 
@@ -248,34 +279,55 @@ impl Db {
     /// ([`cache::CommitProbe`]), else read now.
     async fn cache_version(&self, kind: cache::Cached) -> Option<u64> {
         let request_started = cache::request_started();
-        let mark = {
-            let last = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(last) = last.as_ref().filter(|l| request_started.is_some_and(|started| l.read_at >= started)) {
-                return Some(last.versions.of(kind));
-            }
-            let mark = self.commit_probe.as_ref().and_then(cache::CommitProbe::mark);
-            if let Some(last) = last.as_ref().filter(|l| mark.is_some() && l.mark == mark) {
-                return Some(last.versions.of(kind));
-            }
-            mark
-        };
-        // Read after the mark: a commit in between changes the mark again, so the pair
-        // stored is never newer in its mark than in its versions.
-        let read_at = std::time::Instant::now();
-        match cache::Versions::read(&self.pool).await {
-            Ok(versions) => {
-                let version = versions.of(kind);
-                let mut last = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-                if last.as_ref().is_none_or(|l| l.read_at <= read_at) {
-                    *last = Some(LastVersions { mark, read_at, versions });
+        if let Some(version) = self.known_version(kind, request_started) {
+            return Some(version);
+        }
+        let read = match &self.versions_reader {
+            Some(reader) => {
+                let mut reader = reader.lock().await;
+                // Another task may have read them while this one waited.
+                if let Some(version) = self.known_version(kind, request_started) {
+                    return Some(version);
                 }
-                Some(version)
+                self.read_versions(reader.read()).await
             }
+            None => self.read_versions(cache::Versions::read(&self.pool)).await,
+        };
+        match read {
+            Ok(version) => Some(version.of(kind)),
             Err(e) => {
                 tracing::warn!(error = %e, "reading the cache versions failed; reading through");
                 None
             }
         }
+    }
+
+    /// The version of `kind` without a query, when the last read still holds.
+    fn known_version(&self, kind: cache::Cached, request_started: Option<std::time::Instant>) -> Option<u64> {
+        let last = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        let last = last.as_ref()?;
+        if request_started.is_some_and(|started| last.read_at >= started) {
+            return Some(last.versions.of(kind));
+        }
+        let mark = self.commit_probe.as_ref().and_then(cache::CommitProbe::mark);
+        (mark.is_some() && last.mark == mark).then(|| last.versions.of(kind))
+    }
+
+    /// Runs `read` and keeps its result as the last read (unless a newer one is kept).
+    async fn read_versions(
+        &self,
+        read: impl std::future::Future<Output = Result<cache::Versions, sqlx::Error>>,
+    ) -> Result<std::sync::Arc<cache::Versions>, sqlx::Error> {
+        // The mark first, then the read: a commit in between changes the mark again, so
+        // the pair kept is never newer in its mark than in its versions.
+        let mark = self.commit_probe.as_ref().and_then(cache::CommitProbe::mark);
+        let read_at = std::time::Instant::now();
+        let versions = std::sync::Arc::new(read.await?);
+        let mut last = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_ref().is_none_or(|l| l.read_at <= read_at) {
+            *last = Some(LastVersions { mark, read_at, versions: versions.clone() });
+        }
+        Ok(versions)
     }
 
     /// A cheap round trip, for `/readyz`.

@@ -187,3 +187,9 @@ mod tests {
         assert!(!format!("{key:?}").contains(&key.to_base64()));
     }
 }
+
+/// The key that seals stored idempotent API responses (derived from the master key):
+/// the API stores them with it, redaction opens them to find a verification's.
+pub fn idempotency_key(master: &MasterKey) -> MasterKey {
+    MasterKey::from_bytes(master.derive("idempotency-responses"))
+}

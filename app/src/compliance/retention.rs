@@ -77,6 +77,17 @@ pub async fn save_policy(db: &Db, workspace_id: &str, body: &Value, actor: &Acto
     Ok(RetentionPolicy { retention_days: days, default: false })
 }
 
+/// The flow of verification `id` of the workspace (404 when missing or another's).
+pub async fn flow_of(db: &Db, workspace_id: &str, id: &str) -> Result<Flow, AppError> {
+    let flow: String = sqlx::query_scalar("SELECT flow FROM verifications WHERE id = $1 AND workspace_id = $2")
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    flow.parse().map_err(|_| AppError::internal("stored flow", &flow))
+}
+
 /// The reason a body gives (`reason`), trimmed; required when `required`.
 pub fn reason(body: &Value, required: bool) -> Result<Option<String>, AppError> {
     let text = body.get("reason").and_then(|r| r.as_str()).map(str::trim).filter(|r| !r.is_empty());

@@ -247,3 +247,52 @@ async fn the_daily_run_redacts_only_what_is_due_on_a_controlled_clock(engine: En
     assert_eq!((drained.compliance, drained.retention), (1, 1));
 }
 both_engines!(the_daily_run_redacts_only_what_is_due_on_a_controlled_clock);
+
+async fn the_dashboard_redacts_and_holds_by_permission(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
+    let api = app.api("acme").await;
+    let id = api.create("usps1583", body("5")).await;
+    assert_eq!(api.post(&format!("/usps1583/verifications/{id}/cancel"), json!({})).await.0, 200);
+    let password = "a long enough password";
+    let mut clients = Vec::new();
+    for (email, role) in
+        [("vera@acme.test", app::access::Role::Viewer), ("rita@acme.test", app::access::Role::Reviewer), ("owner@acme.test", app::access::Role::Owner)]
+    {
+        if role != app::access::Role::Owner {
+            app.seed_member("acme", email, password, role).await;
+        }
+        let client = app.new_client();
+        assert_eq!(app.login(&client, email, password).await.status(), 200);
+        clients.push(client);
+    }
+    let (viewer, reviewer, owner) = (&clients[0], &clients[1], &clients[2]);
+    let redacted_at = || async {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT redacted_at FROM verifications WHERE id = $1").bind(&id).fetch_one(app.db.pool()).await.unwrap()
+    };
+
+    let hold = [("slug", "acme"), ("id", id.as_str()), ("hold", "true"), ("reason", "litigation")];
+    assert_eq!(app.rpc(viewer, "set_legal_hold", &hold).await.0, 403, "a viewer has no verifications.manage");
+    assert_eq!(app.rpc(viewer, "redact_verification", &[("slug", "acme"), ("id", &id), ("reason", "asked")]).await.0, 403);
+    let (status, body) = app.rpc(reviewer, "set_legal_hold", &hold).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.rpc(reviewer, "redact_verification", &[("slug", "acme"), ("id", &id), ("reason", "asked")]).await.0, 409, "held");
+    let page = reviewer.get(app.url(&format!("/w/acme/verifications/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Under legal hold") && page.contains("Release legal hold") && !page.contains("Redact now"), "{page}");
+    assert_eq!(app.rpc(reviewer, "set_legal_hold", &[("slug", "acme"), ("id", &id), ("hold", "false")]).await.0, 200);
+    assert_eq!(app.rpc(reviewer, "redact_verification", &[("slug", "acme"), ("id", &id), ("reason", " ")]).await.0, 422, "a reason is required");
+    assert_eq!(redacted_at().await, None);
+    let (status, body) = app.rpc(reviewer, "redact_verification", &[("slug", "acme"), ("id", &id), ("reason", "the customer asked")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(redacted_at().await.is_some());
+    let page = reviewer.get(app.url(&format!("/w/acme/verifications/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Redacted on") && !page.contains("Zenobia"), "{page}");
+
+    let days = [("slug", "acme"), ("retention_days", "45")];
+    assert_eq!(app.rpc(reviewer, "save_retention_settings", &days).await.0, 403, "retention needs settings.manage");
+    let (status, body) = app.rpc(owner, "save_retention_settings", &days).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(api.get("/retention-policy").await.1["retention_days"], 45);
+    let settings = owner.get(app.url("/w/acme/settings")).send().await.unwrap().text().await.unwrap();
+    assert!(settings.contains("Retention (days)") && settings.contains("value=\"45\""), "{settings}");
+}
+both_engines!(the_dashboard_redacts_and_holds_by_permission);

@@ -52,6 +52,8 @@ pub const POST_SCOPES: &[(&str, Scope)] = &[
     ("/{flow}/verifications/{id}/documents", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/capture-links", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/redact", Scope::VerificationsWrite),
+    ("/{flow}/verifications/{id}/reverify", Scope::VerificationsWrite),
+    ("/{flow}/compliance/quarterly/certify", Scope::DecisionsWrite),
     ("/{flow}/verifications/{id}/legal-hold", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/documents/{doc_id}/decision", Scope::DecisionsWrite),
     ("/webhook-endpoints", Scope::WebhooksManage),

@@ -111,7 +111,7 @@ pub async fn set_legal_hold(db: &Db, workspace_id: &str, flow: Flow, id: &str, b
         return Err(AppError::Conflict(ALREADY_REDACTED.into()));
     }
     if current.verification.legal_hold == hold {
-        return Ok(verifications::get(db, workspace_id, flow, id).await?);
+        return verifications::get(db, workspace_id, flow, id).await;
     }
     sqlx::query("UPDATE verifications SET legal_hold = $1, legal_hold_reason = $2, version = version + 1, updated_at = $3 WHERE id = $4")
         .bind(i64::from(hold))

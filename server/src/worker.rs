@@ -41,7 +41,8 @@ pub async fn run_with(state: AppState, options: Options) {
     }
 }
 
-/// Once a minute, from a minute after start: claims today's photo-ID expiry check (one
+/// Once a minute, from a minute after start: claims today's photo-ID expiry check and
+/// retention run (one
 /// process wins the day, see [`app::compliance::expiry::schedule_daily`]) and runs the
 /// due compliance jobs.
 async fn run_daily(state: AppState) {
@@ -53,7 +54,7 @@ async fn run_daily(state: AppState) {
         if let Err(e) = app::compliance::expiry::schedule_daily(&state.db, chrono::Utc::now()).await {
             tracing::warn!(error = %e, "scheduling the photo-ID expiry check failed");
         }
-        match jobs::lease(&state.db, &worker, &[app::compliance::expiry::JOB], 1, state.settings.job_lease_ms).await {
+        match jobs::lease(&state.db, &worker, &app::compliance::expiry::DAILY_JOBS, 1, state.settings.job_lease_ms).await {
             Ok(batch) => {
                 for job in batch {
                     app::compliance::expiry::run_leased(&state, &job, &worker).await;

@@ -27,8 +27,13 @@ use std::collections::{BTreeMap, HashMap};
 /// The job kind (and the schedule's name).
 pub const JOB: &str = "compliance.id_expiry";
 
-/// Claims today's run of the expiry check and enqueues it, once per UTC day across every
-/// process; returns whether this call did.
+/// The daily compliance jobs: the photo-ID expiry check and the retention run
+/// ([`super::retention`]), enqueued together by one claim of the day.
+pub const DAILY_JOBS: [&str; 2] = [JOB, super::retention::JOB];
+
+/// Claims today's run of the daily compliance jobs (the expiry check and the retention
+/// run) and enqueues them, once per UTC day across every process; returns whether this
+/// call did.
 pub async fn schedule_daily(db: &Db, now: DateTime<Utc>) -> Result<bool, AppError> {
     let day = now.date_naive().to_string();
     // Every worker asks every minute: a read answers all but the first ask of the day.
@@ -47,7 +52,9 @@ pub async fn schedule_daily(db: &Db, now: DateTime<Utc>) -> Result<bool, AppErro
         .rows_affected()
         == 1;
     if claimed {
-        crate::jobs::enqueue(&mut tx, JOB, &json!({ "day": day }), now_ms(), 5).await?;
+        for job in DAILY_JOBS {
+            crate::jobs::enqueue(&mut tx, job, &json!({ "day": day }), now_ms(), 5).await?;
+        }
     }
     tx.commit().await?;
     if claimed {
@@ -192,11 +199,13 @@ pub async fn run(state: &crate::state::AppState, job: &Job, worker: &str) -> Res
     Ok(checked)
 }
 
-/// [`run`] as a worker runs it: a failure is logged and the job retried by its backoff;
-/// whether it ran.
+/// A daily job ([`DAILY_JOBS`], by its kind) as a worker runs it: a failure is logged
+/// and the job retried by its backoff; whether it ran.
 pub async fn run_leased(state: &crate::state::AppState, job: &Job, worker: &str) -> bool {
-    let Err(e) = run(state, job, worker).await else { return true };
-    tracing::error!(error = %e, "the photo-ID expiry check failed; it is retried");
+    let done =
+        if job.kind == super::retention::JOB { super::retention::run(state, job, worker).await.map(|_| ()) } else { run(state, job, worker).await.map(|_| ()) };
+    let Err(e) = done else { return true };
+    tracing::error!(error = %e, kind = %job.kind, "a daily compliance job failed; it is retried");
     if let Err(e) = crate::jobs::fail(state.db.pool(), job, worker, &e.to_string(), crate::jobs::backoff_ms(job.attempts)).await {
         tracing::warn!(error = %e, "recording the failed compliance job failed; its lease runs out and it runs again");
     }

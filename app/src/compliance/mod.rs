@@ -16,6 +16,8 @@ pub mod pdf;
 #[cfg(feature = "ssr")]
 pub mod quarterly;
 #[cfg(feature = "ssr")]
+pub mod retention;
+#[cfg(feature = "ssr")]
 pub mod reverify;
 #[cfg(feature = "ssr")]
 pub mod service;
@@ -30,6 +32,20 @@ use std::collections::BTreeMap;
 pub struct CmraProfile {
     pub name: String,
     pub address: Address,
+}
+
+/// How long a workspace keeps documents and the personal data read from them: this
+/// many days after the box closes, or after a rejection or a cancellation; then they
+/// are redacted (unless under legal hold). 365 until the workspace chooses: the legal
+/// period is the operator's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RetentionPolicy {
+    /// 1 to 36500.
+    pub retention_days: i64,
+    /// True while the workspace has not chosen (the default applies).
+    #[serde(default)]
+    pub default: bool,
 }
 
 /// A PS Form 1583 record keyed by box number (`"1a"`, `"8d"`…); a box with nothing to

@@ -366,3 +366,152 @@ pub fn CmraPanel(slug: String) -> impl IntoView {
         </section>
     }
 }
+
+/// The workspace's retention period, for the settings page.
+#[server(prefix = "/rpc", endpoint = "get_retention_settings")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.get_retention_settings", skip_all))]
+pub async fn get_retention_settings(slug: String) -> Result<super::RetentionPolicy, AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::SettingsManage).await?;
+            super::retention::policy(&state.db, &member.workspace_id).await
+        }
+        .await,
+    )
+}
+
+/// Sets the retention period (`settings.manage`).
+#[server(prefix = "/rpc", endpoint = "save_retention_settings")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.save_retention_settings", skip_all))]
+pub async fn save_retention_settings(slug: String, retention_days: String) -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::SettingsManage).await?;
+            let body = serde_json::json!({ "retention_days": retention_days });
+            super::retention::save_policy(&state.db, &member.workspace_id, &body, &member.actor()).await.map(|_| ())
+        }
+        .await,
+    )
+}
+
+/// Places (`hold` = `true`) or releases a legal hold (`verifications.manage`).
+#[server(prefix = "/rpc", endpoint = "set_legal_hold")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.set_legal_hold", skip_all))]
+pub async fn set_legal_hold(slug: String, id: String, hold: String, reason: Option<String>) -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsManage).await?;
+            let flow = super::retention::flow_of(&state.db, &member.workspace_id, &id).await?;
+            let body = serde_json::json!({ "hold": hold == "true", "reason": reason });
+            super::retention::set_legal_hold(&state.db, &member.workspace_id, flow, &id, &body, &member.actor()).await.map(|_| ())
+        }
+        .await,
+    )
+}
+
+/// Redacts a verification now, with a reason (`verifications.manage`).
+#[server(prefix = "/rpc", endpoint = "redact_verification")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.redact_verification", skip_all))]
+pub async fn redact_verification(slug: String, id: String, reason: String) -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsManage).await?;
+            let flow = super::retention::flow_of(&state.db, &member.workspace_id, &id).await?;
+            let body = serde_json::json!({ "reason": reason });
+            super::retention::redact(&state.db, &state.files, &member.workspace_id, flow, &id, &body, &member.actor()).await.map(|_| ())
+        }
+        .await,
+    )
+}
+
+/// The settings page's retention panel.
+#[component]
+pub fn RetentionSettingsPanel(slug: String) -> impl IntoView {
+    let policy = Resource::new(
+        {
+            let slug = slug.clone();
+            move || slug.clone()
+        },
+        get_retention_settings,
+    );
+    let outcome = forms::outcome::<SaveRetentionSettings>().map(|r| match r {
+        Ok(()) => view! { <p class="saved" role="status">"Saved."</p> }.into_any(),
+        Err(e) => view! { <p class="form-error" role="alert">{e.message()}</p> }.into_any(),
+    });
+    view! {
+        <section class="panel" aria-labelledby="retention-heading">
+            <h2 id="retention-heading">"Retention"</h2>
+            <p class="muted">"Documents and the personal data read from them are kept this many days after the box closes, or after a rejection or a cancellation, then redacted for good (unless under legal hold). The legal period is yours to decide; the default is 365 days."</p>
+            {outcome}
+            <Transition fallback=|| ()>
+                {move || {
+                    let slug = slug.clone();
+                    Suspend::new(async move {
+                        let days = policy.await.map(|p| p.retention_days.to_string()).unwrap_or_default();
+                        view! {
+                            <form method="post" action={forms::action::<SaveRetentionSettings>()} class="inline-form">
+                                <input type="hidden" name="slug" value=slug/>
+                                <label for="retention-days">"Retention (days)"</label>
+                                <input id="retention-days" type="number" name="retention_days" min="1" max="36500" required value=days/>
+                                <button type="submit" class="primary">"Save retention"</button>
+                            </form>
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+/// A verification's retention panel: when it was redacted, or its legal hold and the
+/// redaction button (`verifications.manage`).
+#[component]
+pub fn RedactionPanel(slug: String, verification: crate::verifications::Verification, can_manage: bool) -> impl IntoView {
+    use crate::verifications::VerificationStatus;
+    let v = verification;
+    let finished = matches!(v.status, VerificationStatus::Approved | VerificationStatus::Rejected | VerificationStatus::Canceled);
+    let error = || forms::error::<SetLegalHold>().or_else(forms::error::<RedactVerification>);
+    let body = match v.redacted_at.clone() {
+        Some(at) => view! {
+            <p><strong>{format!("Redacted on {}", crate::dates::to_minute(&at))}</strong>": its documents were destroyed and its personal data replaced."</p>
+        }
+        .into_any(),
+        None => {
+            let (slug_hold, id_hold) = (slug.clone(), v.id.clone());
+            view! {
+                <p>{if v.legal_hold { "Under legal hold: retention will not redact it." } else { "No legal hold." }}</p>
+                {can_manage.then(|| view! {
+                    <form method="post" action={forms::action::<SetLegalHold>()} class="inline-form">
+                        <input type="hidden" name="slug" value=slug_hold/>
+                        <input type="hidden" name="id" value=id_hold/>
+                        <input type="hidden" name="hold" value=if v.legal_hold { "false" } else { "true" }/>
+                        <label for="hold-reason">"Reason"</label>
+                        <input id="hold-reason" type="text" name="reason" maxlength="500"/>
+                        <button type="submit">{if v.legal_hold { "Release legal hold" } else { "Place legal hold" }}</button>
+                    </form>
+                })}
+                {(can_manage && finished && !v.legal_hold).then(|| view! {
+                    <form method="post" action={forms::action::<RedactVerification>()} class="stack">
+                        <input type="hidden" name="slug" value=slug.clone()/>
+                        <input type="hidden" name="id" value=v.id.clone()/>
+                        <label for="redact-reason">"Reason for redacting"</label>
+                        <input id="redact-reason" type="text" name="reason" required maxlength="500"/>
+                        <button type="submit" class="danger">"Redact now (irreversible)"</button>
+                    </form>
+                })}
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <section class="panel" aria-labelledby="retention-panel-heading">
+            <h2 id="retention-panel-heading">"Retention"</h2>
+            <p class="form-error" role="alert">{error()}</p>
+            {body}
+        </section>
+    }
+}

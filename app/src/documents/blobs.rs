@@ -147,6 +147,10 @@ impl DocumentFiles {
     }
 
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, AppError> {
+        // A redacted document's file is gone: its key is empty.
+        if key.is_empty() {
+            return Err(AppError::NotFound);
+        }
         let sealed = self.store.get(key).await.map_err(|e| AppError::internal("reading a document", e))?.ok_or(AppError::NotFound)?;
         let master = self.master.clone();
         tokio::task::spawn_blocking(move || crypto::open(&master, &sealed))

@@ -143,6 +143,12 @@ pub fn reseal(old: &MasterKey, new: &MasterKey, sealed: &[u8]) -> Result<Option<
     Ok(Some(seal(new, &open(old, sealed)?)))
 }
 
+/// The key that seals stored idempotent API responses (derived from the master key):
+/// the API stores them with it, redaction opens them to find a verification's.
+pub fn idempotency_key(master: &MasterKey) -> MasterKey {
+    MasterKey::from_bytes(master.derive("idempotency-responses"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,8 @@ pub struct Drained {
     pub deliveries: usize,
     /// Compliance jobs run (the daily photo-ID expiry check).
     pub compliance: usize,
+    /// Retention runs (the daily redaction of what is due).
+    pub retention: usize,
 }
 
 /// Runs every job that is due until none is: the pipeline's, then the deliveries they
@@ -32,12 +34,16 @@ pub async fn run_pending(state: &AppState) -> Result<Drained, AppError> {
     loop {
         let pipeline = lease(&state.db, &worker, &[crate::pipeline::JOB], 16, lease_ms).await?;
         let deliveries = lease(&state.db, &worker, &crate::webhooks::deliver::KINDS, 64, lease_ms).await?;
-        let compliance = lease(&state.db, &worker, &[crate::compliance::expiry::JOB], 4, lease_ms).await?;
+        let compliance = lease(&state.db, &worker, &crate::compliance::expiry::DAILY_JOBS, 4, lease_ms).await?;
         if pipeline.is_empty() && deliveries.is_empty() && compliance.is_empty() {
             return Ok(drained);
         }
         for job in compliance {
-            drained.compliance += 1;
+            if job.kind == crate::compliance::retention::JOB {
+                drained.retention += 1;
+            } else {
+                drained.compliance += 1;
+            }
             crate::compliance::expiry::run_leased(state, &job, &worker).await;
         }
         for job in pipeline {

@@ -245,6 +245,8 @@ mod tests {
             decision: None,
             created_at: String::new(),
             updated_at: String::new(),
+            legal_hold: false,
+            redacted_at: None,
         }
     }
 

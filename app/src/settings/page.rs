@@ -153,6 +153,7 @@ pub fn SettingsPage() -> impl IntoView {
                             }
                         }).collect_view()}
                         <crate::compliance::page::CmraPanel slug=slug()/>
+                        <crate::compliance::page::RetentionSettingsPanel slug=slug()/>
                         <section class="panel" aria-labelledby="blacklist-heading">
                             <h2 id="blacklist-heading">"Address blacklist"</h2>
                             <p class="muted">"One address per line. Proofs of address at these addresses fail the address_blacklisted rule (e.g. another CMRA or a PO box)."</p>

@@ -36,6 +36,7 @@ pub fn DetailPage() -> impl IntoView {
                             <Title text=name.clone()/>
                             <h1>{name} " " <span class=format!("badge status-{}", v.status.code())>{v.status.code().replace('_', " ")}</span></h1>
                             <p class="muted small">{format!("{} · {} · reference {} · version {}", v.id, v.flow.code(), v.reference.clone().unwrap_or_else(|| "—".into()), v.version)}</p>
+                            {v.redacted_at.clone().map(|at| view! { <p class="badge">{format!("Redacted on {}", crate::dates::to_minute(&at))}</p> })}
                             <p class="form-error" role="alert">{error()}</p>
                             <div class="grid-2">
                                 <ComparePanel verification=v.clone() can_view_documents=d.can_view_documents/>
@@ -44,6 +45,7 @@ pub fn DetailPage() -> impl IntoView {
                             {(v.flow == crate::flows::Flow::Usps1583 && v.status == VerificationStatus::Approved).then(|| view! {
                                 <crate::compliance::page::RecordPanel slug=slug() id=v.id.clone() can_view_documents=d.can_view_documents can_manage=d.can_manage/>
                             })}
+                            <crate::compliance::page::RedactionPanel slug=slug() verification=v.clone() can_manage=d.can_manage/>
                             <RulesPanel verification=v.clone()/>
                             <crate::capture::dashboard::CaptureLinksPanel slug=slug() id=v.id.clone() open=v.status == VerificationStatus::Started can_manage=d.can_manage/>
                             <DocumentsPanel slug=slug() verification=v can_decide=d.can_decide can_view_documents=d.can_view_documents/>

@@ -247,6 +247,13 @@ pub struct Verification {
     pub decision: Option<Decision>,
     pub created_at: String,
     pub updated_at: String,
+    /// Under legal hold: retention does not redact it, nor does `…/redact`.
+    #[serde(default)]
+    pub legal_hold: bool,
+    /// RFC 3339 UTC: when its documents were destroyed and its personal data replaced
+    /// (retention, or `…/redact`); `null` until then.
+    #[serde(default)]
+    pub redacted_at: Option<String>,
 }
 
 /// A page of a list: `{"data": [...], "next_cursor": …}`.

@@ -26,7 +26,7 @@ pub const ALREADY_STARTED: &str = "The verification has already started.";
 pub const INVALID_FLOW: &str = "Invalid verification flow.";
 
 const COLUMNS: &str = "id, workspace_id, flow, status, reference, applicant, photo_id, proof_of_address, mailbox, metadata, rules, \
-    selfie_score, selfie_threshold, decision_outcome, decision_reason, decision_by, decision_at, version, created_at, updated_at";
+    selfie_score, selfie_threshold, decision_outcome, decision_reason, decision_by, decision_at, version, created_at, updated_at, legal_hold, redacted_at";
 
 /// A verification row as stored (documents are loaded separately).
 #[derive(Debug, Clone)]
@@ -75,6 +75,8 @@ fn decode(row: &AnyRow) -> Result<Row_, AppError> {
         decision,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
+        legal_hold: row.try_get::<i64, _>("legal_hold")? != 0,
+        redacted_at: row.try_get::<Option<i64>, _>("redacted_at")?.map(rfc3339),
     };
     Ok(Row_ { id, workspace_id: row.try_get("workspace_id")?, flow, status, version, verification })
 }
@@ -256,6 +258,8 @@ pub async fn create_batch(
         decision: None,
         created_at: rfc3339(now),
         updated_at: rfc3339(now),
+        legal_hold: false,
+        redacted_at: None,
     };
     let object = serde_json::to_value(&verification).map_err(|e| AppError::internal("event payload", e))?;
     journal::emit_into(&mut batch, &endpoints, workspace_id, "verification.created", &id, verification.version, &object);

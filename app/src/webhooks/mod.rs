@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every event type Attest emits (besides `webhook.test`, sent on request only). The
 /// OpenAPI document describes each (`server::api::openapi::WEBHOOK_EVENTS`).
-pub const EVENT_TYPES: [&str; 18] = [
+pub const EVENT_TYPES: [&str; 19] = [
     "verification.created",
     "verification.updated",
     "verification.capture_opened",
@@ -26,6 +26,7 @@ pub const EVENT_TYPES: [&str; 18] = [
     "verification.id_expired",
     "verification.reverification_started",
     "verification.reverified",
+    "verification.redacted",
     "document.uploaded",
     "document.extracted",
     "document.extraction_failed",

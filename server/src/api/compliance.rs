@@ -6,7 +6,7 @@
 use super::{body::JsonBody, parse_flow};
 use app::{
     access::{tokens::TokenIdentity, Scope},
-    compliance::{evidence, expiry, quarterly, reverify, service, Certification, CmraProfile, ExpiringId, QuarterlyReport},
+    compliance::{evidence, expiry, quarterly, retention, reverify, service, Certification, CmraProfile, ExpiringId, QuarterlyReport, RetentionPolicy},
     error::AppError,
     flows::Flow,
     state::AppState,
@@ -31,6 +31,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(quarterly_report))
         .routes(routes!(certify_quarter))
         .routes(routes!(get_cmra_profile, set_cmra_profile))
+        .routes(routes!(get_retention_policy, set_retention_policy))
+        .routes(routes!(set_legal_hold))
+        .routes(routes!(redact_verification))
 }
 
 /// The flow of a compliance path: only `usps1583` has one (404 otherwise).
@@ -270,4 +273,85 @@ async fn set_cmra_profile(
     usps1583(&flow)?;
     let JsonBody(body) = body?;
     Ok(Json(service::save_cmra_profile(&state.db, &token.workspace_id, &body, &token.actor()).await?))
+}
+
+/// The workspace's retention policy: documents and extracted personal data are kept
+/// `retention_days` after the box closes, or after a rejection or a cancellation
+/// (365 until set; `default` says so).
+#[utoipa::path(get, path = "/retention-policy", tag = "compliance", responses((status = 200, body = RetentionPolicy)))]
+#[tracing::instrument(skip_all)]
+async fn get_retention_policy(State(state): State<AppState>, Extension(token): Extension<TokenIdentity>) -> Result<Json<RetentionPolicy>, AppError> {
+    token.require(Scope::VerificationsRead)?;
+    Ok(Json(retention::policy(&state.db, &token.workspace_id).await?))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct RetentionRequest {
+    /// 1 to 36500 days.
+    pub retention_days: i64,
+}
+
+/// Sets the retention period (`{retention_days}`, 1 to 36500).
+#[utoipa::path(put, path = "/retention-policy", tag = "compliance", request_body = RetentionRequest, responses((status = 200, body = RetentionPolicy)))]
+#[tracing::instrument(skip_all)]
+async fn set_retention_policy(
+    State(state): State<AppState>,
+    Extension(token): Extension<TokenIdentity>,
+    body: Result<JsonBody, AppError>,
+) -> Result<Json<RetentionPolicy>, AppError> {
+    token.require(Scope::VerificationsWrite)?;
+    let JsonBody(body) = body?;
+    Ok(Json(retention::save_policy(&state.db, &token.workspace_id, &body, &token.actor()).await?))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct LegalHoldRequest {
+    pub hold: bool,
+    pub reason: Option<String>,
+}
+
+/// Places (`hold: true`) or releases a legal hold: while held, retention leaves the
+/// verification alone and `…/redact` is refused (history and activity entries).
+#[utoipa::path(post, path = "/{flow}/verifications/{id}/legal-hold", tag = "compliance",
+    params(("flow" = String, Path), ("id" = String, Path)),
+    request_body = LegalHoldRequest,
+    responses((status = 200, body = Verification)))]
+#[tracing::instrument(skip_all)]
+async fn set_legal_hold(
+    State(state): State<AppState>,
+    Extension(token): Extension<TokenIdentity>,
+    Path((flow, id)): Path<(String, String)>,
+    body: Result<JsonBody, AppError>,
+) -> Result<Json<Verification>, AppError> {
+    token.require(Scope::VerificationsWrite)?;
+    let flow = parse_flow(&flow)?;
+    let JsonBody(body) = body?;
+    Ok(Json(retention::set_legal_hold(&state.db, &token.workspace_id, flow, &id, &body, &token.actor()).await?))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct RedactRequest {
+    /// Why (required; kept in the history).
+    pub reason: String,
+}
+
+/// Redacts an approved, rejected or canceled verification now, irreversibly: its
+/// document files are deleted, its personal data replaced, the payloads of its webhook
+/// events scrubbed; it keeps its id, status and dates and gets `redacted_at`
+/// (`verification.redacted`). 409 under legal hold, once redacted, or while in progress.
+#[utoipa::path(post, path = "/{flow}/verifications/{id}/redact", tag = "compliance",
+    params(("flow" = String, Path), ("id" = String, Path)),
+    request_body = RedactRequest,
+    responses((status = 200, body = Verification), (status = 409, body = app::verifications::requests::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+async fn redact_verification(
+    State(state): State<AppState>,
+    Extension(token): Extension<TokenIdentity>,
+    Path((flow, id)): Path<(String, String)>,
+    body: Result<JsonBody, AppError>,
+) -> Result<Json<Verification>, AppError> {
+    token.require(Scope::VerificationsWrite)?;
+    let flow = parse_flow(&flow)?;
+    let JsonBody(body) = body?;
+    Ok(Json(retention::redact(&state.db, &state.files, &token.workspace_id, flow, &id, &body, &token.actor()).await?))
 }

@@ -51,6 +51,10 @@ pub const POST_SCOPES: &[(&str, Scope)] = &[
     ("/{flow}/verifications/{id}/decision", Scope::DecisionsWrite),
     ("/{flow}/verifications/{id}/documents", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/capture-links", Scope::VerificationsWrite),
+    ("/{flow}/verifications/{id}/redact", Scope::VerificationsWrite),
+    ("/{flow}/verifications/{id}/reverify", Scope::VerificationsWrite),
+    ("/{flow}/compliance/quarterly/certify", Scope::DecisionsWrite),
+    ("/{flow}/verifications/{id}/legal-hold", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/documents/{doc_id}/decision", Scope::DecisionsWrite),
     ("/webhook-endpoints", Scope::WebhooksManage),
     ("/webhook-endpoints/{id}/rotate-secret", Scope::WebhooksManage),
@@ -65,7 +69,7 @@ fn required_scope(matched: &str) -> Option<Scope> {
 
 /// The key that seals stored responses.
 fn sealing_key(master: &MasterKey) -> MasterKey {
-    MasterKey::from_bytes(master.derive("idempotency-responses"))
+    crypto::idempotency_key(master)
 }
 
 /// Deletes the records older than [`KEY_TTL_MS`]; how many went.

@@ -264,6 +264,7 @@ pub const WEBHOOK_EVENTS: &[(&str, &str)] = &[
     ("verification.id_expired", "usps1583: the photo ID of an approved record on an open box has expired (sent once per expiry date); `data.days_left` is negative."),
     ("verification.reverification_started", "usps1583: a re-verification of this approved record was started; `data.follow_up_id` is the new verification."),
     ("verification.reverified", "usps1583: the follow-up `data.follow_up_id` was approved and its photo ID is now box 8 of this record."),
+    ("verification.redacted", "Retention or `…/redact` destroyed the verification's documents and replaced its personal data (`data.object`: what is left, with `redacted_at`); earlier events about it keep only their id, type and time."),
     ("document.uploaded", "A document was uploaded (`data.object`: the document)."),
     ("document.extracted", "The pipeline read a document's fields."),
     ("document.extraction_failed", "The pipeline could not read a document; `failure_reason` says why."),

@@ -20,6 +20,7 @@ mod jobs;
 mod metrics;
 mod operations;
 mod pipeline;
+mod retention;
 mod review;
 mod s3;
 mod scale;

@@ -442,8 +442,9 @@ fn history_statement(p: &Prepared, outcome: &Outcome, attempt: i64, status: &str
         "delivery_id": p.delivery_id,
         "event_id": payload["id"],
         "event_type": event_type,
+        // The endpoint by id only: its URL may carry a credential, and the history is
+        // read by more people (verifications.view) than the delivery log (webhooks.view).
         "endpoint_id": p.endpoint_id,
-        "url": p.url,
         "trigger": p.trigger,
         "attempt": attempt,
         "response_status": outcome.status,

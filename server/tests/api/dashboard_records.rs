@@ -346,6 +346,7 @@ async fn the_history_records_each_webhook_sent_and_each_that_failed(engine: Engi
     assert_eq!(delivered["data"]["event_type"], "verification.canceled");
     assert_eq!(delivered["data"]["response_status"], 204);
     assert_eq!(delivered["actor_type"], "system");
+    assert!(delivered["data"].get("url").is_none(), "the endpoint's URL (which may hold a credential) stays in the delivery log");
     let failed = entries.iter().find(|h| h["event"] == "webhook.failed").unwrap_or_else(|| panic!("no webhook.failed: {entries:?}"));
     assert_eq!(failed["data"]["endpoint_id"], down_id.as_str());
     assert_eq!(failed["data"]["failure_class"], "connection_refused");

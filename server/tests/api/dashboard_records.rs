@@ -18,6 +18,12 @@ async fn signed_in(app: &TestApp, email: &str, role: Role) -> reqwest::Client {
     client
 }
 
+async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
+    let response = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
 async fn count(app: &TestApp, sql: &str, bind: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql).bind(bind).fetch_one(app.db.pool()).await.unwrap()
 }
@@ -60,6 +66,12 @@ async fn a_webhook_edit_from_the_dashboard_follows_the_api_rules_and_permission(
     let (status, _) = app.rpc(&admin, "update_webhook", &edit[..4]).await;
     assert_eq!(status, 200);
     assert_eq!(api.get(&format!("/webhook-endpoints/{id}")).await.1["event_types"], json!(["*"]));
+
+    // The page shows the edit form with the endpoint's current values, to managers only.
+    let html = page(&app, &admin, "/w/acme/webhooks").await;
+    assert!(html.contains(r#"action="/rpc/update_webhook""#) && html.contains(r#"value="https://example.com/b""#), "edit form shown");
+    let seen = viewer.get(app.url("/w/acme/webhooks")).send().await.unwrap().text().await.unwrap();
+    assert!(!seen.contains("/rpc/update_webhook"), "no edit form for a viewer");
 
     // A viewer cannot, and the endpoint is unchanged.
     let mut takeover = edit.to_vec();
@@ -112,6 +124,10 @@ async fn flow_rules_and_country_restrictions_are_edited_on_the_settings_page(eng
     let (status, body) = api.post("/usps1583/verifications", usps_body()).await;
     assert_eq!(status, 422, "{body}");
     assert!(body["errors"]["photo_id.country"].is_array() || body.to_string().contains("passport"), "{body}");
+
+    let html = page(&app, &admin, "/w/acme/settings").await;
+    assert!(html.contains("passport: CA, US"), "the restrictions as saved, editable");
+    assert!(html.contains(r#"name="settings[enabled_rules][7]" value="selfie_mismatch""#), "a switch per rule");
 
     // A form without the rule switches leaves them alone.
     let (status, _) = app.rpc(&admin, "save_flow_settings", &form[..9]).await;
@@ -218,6 +234,10 @@ async fn a_verification_created_from_the_dashboard_needs_verifications_manage(en
     assert_eq!(status, 422);
     // The same refusals as the API: a forbidden pair.
     assert_eq!(create(&app, &developer, &[("photo_id_type", "drivers_license"), ("photo_id_country", "CA")]).await.0, 422);
+
+    // The form is on the queue for managers only.
+    assert!(page(&app, &developer, "/w/acme/verifications").await.contains(r#"action="/rpc/create_verification""#));
+    assert!(!page(&app, &viewer, "/w/acme/verifications").await.contains("/rpc/create_verification"));
 
     // A viewer cannot create one.
     assert_eq!(create(&app, &viewer, &[("reference", "viewer")]).await.0, 403);

@@ -10,6 +10,14 @@ use axum::{
 };
 use tower_sessions::Session;
 
+/// Serves the request with its client address (per `ATTEST_TRUSTED_PROXIES`, as sign-in
+/// reads it) and user agent known to the activity log ([`app::activity::in_request`]).
+pub async fn record_origin(State(trusted): State<std::sync::Arc<Vec<ipnet::IpNet>>>, request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let origin = app::auth::client_ip::origin(peer, request.headers(), &trusted);
+    app::activity::in_request(origin, next.run(request)).await
+}
+
 /// Paths that are served without a signed-in session.
 fn is_public(path: &str) -> bool {
     path == "/login"

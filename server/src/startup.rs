@@ -150,6 +150,7 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle: std::time::Duration) -> Router {
     crate::metrics::handle();
     let production = state.settings.environment.is_production();
+    let trusted_proxies = std::sync::Arc::new(state.settings.trusted_proxies.clone());
     let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(if production { "__Host-attest_session" } else { "attest_session" })
         .with_secure(production)
@@ -211,6 +212,8 @@ pub fn router_with(state: AppState, metrics_access: MetricsAccess, session_idle:
         .layer(SetRequestIdLayer::new(request_id, middleware::MakeRequestId))
         // First of all: a client's request id is kept only when well formed.
         .layer(axum::middleware::from_fn(middleware::drop_malformed_request_id))
+        // Every activity entry of the request records its client address and user agent.
+        .layer(axum::middleware::from_fn_with_state(trusted_proxies, middleware::record_origin))
         // Cached reads may share the versions read since the request began (store::cache).
         .layer(axum::middleware::from_fn(|request: Request<axum::body::Body>, next: axum::middleware::Next| app::store::cache::in_request(next.run(request))))
 }

@@ -6,7 +6,7 @@ pub mod page;
 pub mod service;
 
 #[cfg(feature = "ssr")]
-pub use service::{record, statement, Entry, RequestOrigin};
+pub use service::{in_request, record, statement, Entry, RequestOrigin};
 
 use serde::{Deserialize, Serialize};
 

@@ -13,6 +13,29 @@ pub struct RequestOrigin {
     pub user_agent: Option<String>,
 }
 
+tokio::task_local! {
+    /// The origin of the request being served on this task, see [`in_request`].
+    static ORIGIN: RequestOrigin;
+}
+
+/// Serves a request with its `origin` known to every activity entry written while it
+/// runs (dashboard actions and API writes alike), without passing it down the calls.
+/// The server's outermost layer sets it (client address per `ATTEST_TRUSTED_PROXIES`).
+pub async fn in_request<F: std::future::Future>(origin: RequestOrigin, serve: F) -> F::Output {
+    ORIGIN.scope(origin, serve).await
+}
+
+impl RequestOrigin {
+    /// The origin of the request this task serves; none for jobs and the CLI.
+    pub fn current() -> RequestOrigin {
+        ORIGIN.try_with(Clone::clone).unwrap_or_default()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ip.is_none() && self.user_agent.is_none()
+    }
+}
+
 /// One entry to append.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
@@ -31,8 +54,16 @@ where
     statement(entry, origin).execute(executor).await
 }
 
-/// The insert for `entry`, to run in a [`crate::store::batch::Batch`].
+/// The insert for `entry`, to run in a [`crate::store::batch::Batch`]. An empty
+/// `origin` means the current request's ([`RequestOrigin::current`]).
 pub fn statement(entry: Entry<'_>, origin: &RequestOrigin) -> Statement {
+    let current;
+    let origin = if origin.is_empty() {
+        current = RequestOrigin::current();
+        &current
+    } else {
+        origin
+    };
     let (actor_kind, actor_id) = entry.actor.kind_and_id();
     Statement::new(
         "INSERT INTO activity (id, workspace_id, actor_kind, actor_id, action, target, ip, user_agent, detail, created_at) \

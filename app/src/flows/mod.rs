@@ -112,6 +112,10 @@ pub struct FlowConfig {
     pub selfie_threshold: f64,
     pub on_pass: OnPass,
     pub on_fail: OnFail,
+    /// Rules switched off for this flow (names of SPEC §5.3, e.g. `selfie_mismatch`):
+    /// they report `not_applicable` and never fail a verification.
+    #[serde(default)]
+    pub disabled_rules: Vec<String>,
 }
 
 /// Never accepted for any role (PS Form 1583, June 2024).
@@ -162,6 +166,7 @@ impl FlowConfig {
                 selfie_threshold: 0.5,
                 on_pass: OnPass::AutoApprove,
                 on_fail: OnFail::ManualReview,
+                disabled_rules: Vec::new(),
             },
             Flow::Identity => FlowConfig {
                 flow,
@@ -174,6 +179,7 @@ impl FlowConfig {
                 selfie_threshold: 0.5,
                 on_pass: OnPass::AutoApprove,
                 on_fail: OnFail::ManualReview,
+                disabled_rules: Vec::new(),
             },
         }
     }

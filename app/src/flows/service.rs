@@ -41,6 +41,18 @@ pub fn check(config: &FlowConfig) -> Result<(), AppError> {
             }
         }
     }
+    for r in &config.country_restrictions {
+        let t = &r.document_type;
+        if !(2..=50).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(AppError::invalid("country_restrictions", "Document type codes are lower-case letters, digits and _.".to_string()));
+        }
+        if r.allowed_countries.is_empty() || r.allowed_countries.iter().any(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase())) {
+            return Err(AppError::invalid("country_restrictions", format!("{t}: allowed countries are ISO 3166-1 alpha-2 codes (e.g. US), at least one.")));
+        }
+    }
+    if let Some(unknown) = config.disabled_rules.iter().find(|r| !crate::verifications::page::RULES.contains(&r.as_str())) {
+        return Err(AppError::invalid("disabled_rules", format!("{unknown} is not a rule.")));
+    }
     if config.photo_id_types.is_empty() {
         return Err(AppError::invalid("photo_id_types", "At least one photo ID type is required."));
     }
@@ -132,7 +144,10 @@ mod tests {
         let valid = FlowConfig::default_for(Flow::Usps1583);
         assert!(check(&valid).is_ok());
         type Spoil = fn(&mut FlowConfig);
-        let refused: [(&str, Spoil); 5] = [
+        let refused: [(&str, Spoil); 8] = [
+            ("country_restrictions", |c| c.country_restrictions[0].allowed_countries = vec!["usa".into()]),
+            ("country_restrictions", |c| c.country_restrictions[0].allowed_countries.clear()),
+            ("disabled_rules", |c| c.disabled_rules = vec!["no_such_rule".into()]),
             ("photo_id_types", |c| c.photo_id_types = vec!["Passport!".into()]),
             ("photo_id_types", |c| c.photo_id_types = vec!["social_security_card".into()]),
             ("photo_id_types", |c| c.photo_id_types.clear()),

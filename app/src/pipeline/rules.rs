@@ -60,12 +60,13 @@ fn full_name(first: &str, middle: Option<&str>, last: &str) -> String {
     [Some(first), middle, Some(last)].into_iter().flatten().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>().join(" ")
 }
 
-/// Runs every rule, in the order of SPEC §5.3.
+/// Runs every rule, in the order of SPEC §5.3; a rule the flow switched off
+/// (`disabled_rules`) is `not_applicable`.
 pub fn evaluate(inputs: &Inputs<'_>) -> Vec<RuleResult> {
     let v = inputs.verification;
     let photo = extracted(v, DocumentRole::PhotoId);
     let poa = extracted(v, DocumentRole::ProofOfAddress);
-    vec![
+    let results = vec![
         name_rule(v, [photo, poa]),
         country_rule(photo),
         type_rule(photo),
@@ -74,7 +75,8 @@ pub fn evaluate(inputs: &Inputs<'_>) -> Vec<RuleResult> {
         expiry_rule([photo, poa], inputs.today),
         blacklist_rule(v, poa, inputs.blacklist),
         selfie_rule(&inputs.selfie),
-    ]
+    ];
+    results.into_iter().map(|r| if inputs.config.disabled_rules.contains(&r.name) { not_applicable(&r.name) } else { r }).collect()
 }
 
 fn name_rule(v: &Verification, docs: [Option<(&Document, &Extracted)>; 2]) -> RuleResult {
@@ -318,6 +320,17 @@ mod tests {
         let rules = run(good(), SelfieCheck::Scored { score: 0.31, threshold: 0.6 }, &[]);
         let selfie = rules.iter().find(|r| r.name == SELFIE_MISMATCH).unwrap();
         assert_eq!((selfie.result, selfie.found.as_deref()), (RuleOutcome::Fail, Some("0.31")));
+    }
+
+    #[test]
+    fn a_rule_switched_off_for_the_flow_never_fails() {
+        let v = verification(vec![licence(Extracted { first_name: Some("ZORA".into()), ..good() })]);
+        let mut config = FlowConfig::default_for(Flow::Usps1583);
+        config.disabled_rules = vec![NAME_MISMATCH.into()];
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let rules = evaluate(&Inputs { verification: &v, config: &config, blacklist: &[], selfie: SelfieCheck::Absent, today });
+        assert_eq!(result_of(&rules, NAME_MISMATCH), RuleOutcome::NotApplicable);
+        assert_eq!(outcome(&config, &rules, false), VerificationStatus::Approved);
     }
 
     #[test]

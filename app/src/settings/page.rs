@@ -1,7 +1,7 @@
 //! The settings page (`settings.manage`): each flow's accepted document types,
 //! required documents, selfie threshold and decision policy, and the address blacklist.
 
-use crate::flows::{DocumentRole, FlowConfig, OnFail, OnPass};
+use crate::flows::{CountryRestriction, DocumentRole, FlowConfig, OnFail, OnPass};
 use crate::{error::AppError, forms, layout::ErrorNotice};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -38,6 +38,28 @@ pub fn parse_types(text: &str) -> Vec<String> {
     types
 }
 
+/// Country restrictions as typed, one a line: `drivers_license: US` or
+/// `state_id: US, CA` (the type is accepted only from those countries).
+pub fn parse_restrictions(text: &str) -> Result<Vec<CountryRestriction>, AppError> {
+    let mut restrictions: Vec<CountryRestriction> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some((document_type, countries)) = line.split_once(':') else {
+            return Err(AppError::invalid("country_restrictions", format!("\"{line}\" must read type: countries (e.g. drivers_license: US).")));
+        };
+        let document_type = document_type.trim().to_lowercase();
+        let allowed_countries: Vec<String> = countries.split([',', ' ']).map(|c| c.trim().to_uppercase()).filter(|c| !c.is_empty()).collect();
+        match restrictions.iter_mut().find(|r| r.document_type == document_type) {
+            Some(existing) => existing.allowed_countries.extend(allowed_countries),
+            None => restrictions.push(CountryRestriction { document_type, allowed_countries }),
+        }
+    }
+    for r in &mut restrictions {
+        r.allowed_countries.sort();
+        r.allowed_countries.dedup();
+    }
+    Ok(restrictions)
+}
+
 /// A flow's settings as the form posts them (`settings[photo_id_types]`, …): text as typed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlowSettingsForm {
@@ -49,6 +71,12 @@ pub struct FlowSettingsForm {
     pub selfie_threshold: String,
     pub on_pass: String,
     pub on_fail: String,
+    /// One restriction a line ([`parse_restrictions`]); absent: unchanged.
+    pub country_restrictions: Option<String>,
+    /// Present when the form showed the rule switches: then `enabled_rules` (ticked
+    /// boxes) is the whole set of rules that run, and the others are switched off.
+    pub rules_shown: Option<String>,
+    pub enabled_rules: Option<Vec<String>>,
 }
 
 #[server(prefix = "/rpc", endpoint = "save_flow_settings")]
@@ -60,8 +88,25 @@ pub async fn save_flow_settings(slug: String, flow: String, settings: FlowSettin
             let member = crate::access::member::require(&state, &slug, crate::access::Permission::SettingsManage).await?;
             let flow: crate::flows::Flow = flow.parse().map_err(|_| AppError::NotFound)?;
             let mut config = crate::flows::service::load(&state.db, &member.workspace_id, flow).await?;
-            let FlowSettingsForm { photo_id_types, proof_of_address_types, require_proof_of_address, require_selfie, selfie_threshold, on_pass, on_fail } =
-                settings;
+            let FlowSettingsForm {
+                photo_id_types,
+                proof_of_address_types,
+                require_proof_of_address,
+                require_selfie,
+                selfie_threshold,
+                on_pass,
+                on_fail,
+                country_restrictions,
+                rules_shown,
+                enabled_rules,
+            } = settings;
+            if let Some(text) = country_restrictions {
+                config.country_restrictions = parse_restrictions(&text)?;
+            }
+            if rules_shown.is_some() {
+                let enabled = enabled_rules.unwrap_or_default();
+                config.disabled_rules = crate::verifications::page::RULES.iter().filter(|r| !enabled.iter().any(|e| e == *r)).map(|r| r.to_string()).collect();
+            }
             config.photo_id_types = parse_types(&photo_id_types);
             config.proof_of_address_types = parse_types(&proof_of_address_types);
             config.required_roles =
@@ -146,7 +191,15 @@ pub fn SettingsPage() -> impl IntoView {
                                             <option value="manual_review" selected=config.on_fail == OnFail::ManualReview>"Send to review"</option>
                                             <option value="auto_reject" selected=config.on_fail == OnFail::AutoReject>"Reject automatically"</option>
                                         </select>
-                                        <p class="muted">{format!("Country restrictions: {}", config.country_restrictions.iter().map(|r| format!("{} only from {}", r.document_type, r.allowed_countries.join("/"))).collect::<Vec<_>>().join("; "))}</p>
+                                        <label for=id("restrictions")>"Country restrictions: each type accepted only from the countries listed, one a line (drivers_license: US)"</label>
+                                        <textarea id=id("restrictions") name="settings[country_restrictions]" rows="4">{config.country_restrictions.iter().map(|r| format!("{}: {}", r.document_type, r.allowed_countries.join(", "))).collect::<Vec<_>>().join("\n")}</textarea>
+                                        <fieldset>
+                                            <legend>"Rules that run (unticked: switched off, never fail a verification)"</legend>
+                                            <input type="hidden" name="settings[rules_shown]" value="1"/>
+                                            {crate::verifications::page::RULES.into_iter().enumerate().map(|(i, rule)| view! {
+                                                <label><input type="checkbox" name=format!("settings[enabled_rules][{i}]") value=rule checked=!config.disabled_rules.iter().any(|d| d == rule)/>" " {rule}</label>
+                                            }).collect_view()}
+                                        </fieldset>
                                         <button type="submit" class="primary">{format!("Save {flow}")}</button>
                                     </form>
                                 </section>

@@ -210,7 +210,7 @@ fn DocumentRow(slug: String, verification_id: String, document: Document, decida
             <td>{doc.status.code()}</td>
             <td>{doc.failure_reason.clone().unwrap_or_default()}</td>
             <td>
-                {doc.decision.clone().map(|dec| view! { <div class="small">{format!("{}: {}", dec.outcome.code(), dec.reason.unwrap_or_default())}</div> })}
+                {doc.decision.clone().map(|dec| view! { <div class="small">{format!("{} by {}: {}", dec.outcome.code(), dec.by, dec.reason.unwrap_or_default())}</div> })}
                 {decidable.then(|| view! {
                     <form method="post" action={forms::action::<DecideDocument>()} class="inline-form compact">
                         <input type="hidden" name="slug" value=slug/>
@@ -238,7 +238,7 @@ fn HistoryPanel(history: Vec<HistoryEntry>) -> impl IntoView {
             <h2 id="history-heading">"History"</h2>
             <ol class="timeline" aria-label="History">
                 {history.into_iter().map(|h| view! {
-                    <li><span class="small muted">{crate::dates::to_minute(&h.created_at)}</span> " " <code>{h.event}</code> " " <span class="small muted">{format!("by {}", h.actor_type)}</span></li>
+                    <li><span class="small muted">{crate::dates::to_minute(&h.created_at)}</span> " " <code>{h.event}</code> " " <span class="small muted">{format!("by {}", h.actor_email.clone().unwrap_or(h.actor_type.clone()))}</span></li>
                 }).collect_view()}
             </ol>
         </section>

@@ -2,6 +2,7 @@
 //! decision (SPEC §3–§4). These wire types are the REST API's bodies, the OpenAPI
 //! schemas and the dashboard's data, defined once.
 
+pub mod create;
 pub mod detail;
 pub mod page;
 pub mod requests;
@@ -275,6 +276,9 @@ pub struct HistoryEntry {
     /// `user`, `api_token`, `system` or `operator`.
     pub actor_type: String,
     pub actor_id: Option<String>,
+    /// The acting user's e-mail address, when a user acted (and still has an account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_email: Option<String>,
     #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub data: serde_json::Value,
     pub created_at: String,

@@ -28,6 +28,8 @@ pub struct QueueView {
     pub counts: Vec<(String, i64)>,
     /// This server's address, for the empty queue's `curl` example.
     pub api_base: String,
+    /// Whether the member may create verifications (`verifications.manage`).
+    pub can_manage: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,7 +142,13 @@ pub async fn review_queue(
                 })
                 .collect();
             let counts = service::status_counts(&state.db, &member.workspace_id).await?;
-            Ok(QueueView { rows, next_cursor: page.next_cursor, counts, api_base: state.settings.public_url.clone() })
+            Ok(QueueView {
+                rows,
+                next_cursor: page.next_cursor,
+                counts,
+                api_base: state.settings.public_url.clone(),
+                can_manage: member.role.has(crate::access::Permission::VerificationsManage),
+            })
         }
         .await,
     )
@@ -172,6 +180,15 @@ pub async fn verification_detail(slug: String, id: String) -> Result<DetailView,
                 // Extracted data is PII: only documents.view sees it.
                 for document in &mut verification.documents {
                     document.extracted = None;
+                }
+            }
+            // Who decided, by e-mail rather than `user:usr_…` (one query for all).
+            let deciders: Vec<String> =
+                verification.decision.iter().chain(verification.documents.iter().filter_map(|d| d.decision.as_ref())).map(|d| d.by.clone()).collect();
+            let emails = super::service::user_emails(&state.db, &deciders.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+            for decision in verification.decision.iter_mut().chain(verification.documents.iter_mut().filter_map(|d| d.decision.as_mut())) {
+                if let Some(email) = emails.get(&decision.by) {
+                    decision.by = email.clone();
                 }
             }
             Ok(DetailView {
@@ -278,6 +295,7 @@ pub fn QueuePage() -> impl IntoView {
                         };
                         let base = format!("/w/{}/verifications", slug());
                         view! {
+                            {v.can_manage.then(|| view! { <super::create::NewVerification slug=slug()/> })}
                             <nav class="tabs" aria-label="Status">
                                 {STATUS_TABS.into_iter().map(|(code, label)| {
                                     let selected = current() == code;

@@ -669,12 +669,32 @@ pub async fn events_for(db: &Db, workspace_id: &str, id: &str) -> Result<Vec<sup
         .collect()
 }
 
+/// The e-mail addresses of the users among `actors` (`user:<id>`, as a decision's `by`
+/// reads), in one query: `user:<id>` → e-mail.
+pub async fn user_emails(db: &Db, actors: &[&str]) -> Result<std::collections::HashMap<String, String>, AppError> {
+    let ids: Vec<&str> = actors.iter().filter_map(|a| a.strip_prefix("user:")).collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("SELECT id, email FROM users WHERE id IN ({})", placeholders.join(", "));
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    query.fetch_all(db.pool()).await?.iter().map(|r| Ok((format!("user:{}", r.try_get::<String, _>("id")?), r.try_get("email")?))).collect()
+}
+
 pub async fn history(db: &Db, workspace_id: &str, flow: Flow, id: &str) -> Result<Page<HistoryEntry>, AppError> {
     find(db.pool(), workspace_id, flow, id).await?;
-    let rows = sqlx::query("SELECT id, event, document_id, actor_kind, actor_id, data, created_at FROM history WHERE verification_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(db.pool())
-        .await?;
+    // Users resolved to their e-mail in the same query, not one lookup per entry.
+    let rows = sqlx::query(
+        "SELECT h.id, h.event, h.document_id, h.actor_kind, h.actor_id, u.email AS actor_email, h.data, h.created_at \
+         FROM history h LEFT JOIN users u ON h.actor_kind = 'user' AND u.id = h.actor_id WHERE h.verification_id = $1 ORDER BY h.id",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
     let data = rows
         .iter()
         .map(|row| {
@@ -684,6 +704,7 @@ pub async fn history(db: &Db, workspace_id: &str, flow: Flow, id: &str) -> Resul
                 document_id: row.try_get("document_id")?,
                 actor_type: row.try_get("actor_kind")?,
                 actor_id: row.try_get("actor_id")?,
+                actor_email: row.try_get("actor_email")?,
                 data: json_column(row, "data")?.unwrap_or_else(|| json!({})),
                 created_at: rfc3339(row.try_get("created_at")?),
             })

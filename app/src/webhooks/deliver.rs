@@ -397,6 +397,9 @@ fn record_into(batch: &mut Batch, deliverer: &Deliverer, p: &Prepared, outcome: 
             .bind(now)
             .bind(&p.delivery_id),
     );
+    if let Some(entry) = history_statement(p, outcome, attempts, status, now) {
+        batch.push(entry);
+    }
     let mut disable_reason = None;
     if succeeded {
         if p.failing_since.is_some() {
@@ -419,6 +422,48 @@ fn record_into(batch: &mut Batch, deliverer: &Deliverer, p: &Prepared, outcome: 
         None => jobs::complete_statement(&p.job.id, worker),
     });
     disable_reason
+}
+
+/// The history entry of one attempt to deliver an event about a verification or one of
+/// its documents (SPEC §3: the history records each webhook sent): `webhook.delivered`
+/// or `webhook.failed`, by the system, in the batch that records the attempt. None for
+/// events about nothing in a verification (`webhook.test`).
+fn history_statement(p: &Prepared, outcome: &Outcome, attempt: i64, status: &str, now: i64) -> Option<Statement> {
+    let payload: serde_json::Value = serde_json::from_str(&p.payload).ok()?;
+    let event_type = payload["type"].as_str()?;
+    let object = &payload["data"]["object"];
+    let (verification_id, document_id) = match event_type.split_once('.')?.0 {
+        "verification" => (object["id"].as_str()?, None),
+        "document" => (object["verification_id"].as_str()?, object["id"].as_str()),
+        _ => return None,
+    };
+    let event = if outcome.failure.is_none() { "webhook.delivered" } else { "webhook.failed" };
+    let data = json!({
+        "delivery_id": p.delivery_id,
+        "event_id": payload["id"],
+        "event_type": event_type,
+        // The endpoint by id only: its URL may carry a credential, and the history is
+        // read by more people (verifications.view) than the delivery log (webhooks.view).
+        "endpoint_id": p.endpoint_id,
+        "trigger": p.trigger,
+        "attempt": attempt,
+        "response_status": outcome.status,
+        "failure_class": outcome.failure.as_ref().map(|f| f.0),
+        "will_retry": status == "pending",
+    });
+    Some(
+        Statement::new(
+            "INSERT INTO history (id, workspace_id, verification_id, document_id, event, actor_kind, actor_id, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'system', NULL, $6, $7)",
+        )
+        .bind(new_id("hst"))
+        .bind(&p.workspace_id)
+        .bind(verification_id)
+        .bind(document_id)
+        .bind(event)
+        .bind(data.to_string())
+        .bind(now),
+    )
 }
 
 /// Turns an endpoint off with `reason`; whether this call did it (it may already be off).

@@ -64,6 +64,22 @@ pub async fn create_webhook(slug: String, url: String, description: String, even
     )
 }
 
+/// Changes an endpoint's URL, events and description, as `PATCH /webhooks/{id}` does
+/// (same validation; no events checked means every event).
+#[server(prefix = "/rpc", endpoint = "update_webhook")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.update_webhook", skip_all))]
+pub async fn update_webhook(slug: String, endpoint_id: String, url: String, description: String, events: Option<Vec<String>>) -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let (state, member) = member(&slug, crate::access::Permission::WebhooksManage).await?;
+            let body = serde_json::json!({ "url": url, "description": description, "event_types": events.unwrap_or_default() });
+            let input = super::service::EndpointInput::from_json(&body)?;
+            super::service::update(&state.db, state.settings.environment, &member.workspace_id, &endpoint_id, input, &member.actor()).await.map(|_| ())
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/rpc", endpoint = "set_webhook_active")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.set_webhook_active", skip_all))]
 pub async fn set_webhook_active(slug: String, endpoint_id: String, active: bool) -> Result<(), AppError> {
@@ -138,6 +154,7 @@ pub fn WebhooksPage() -> impl IntoView {
     );
     let error = || {
         forms::error::<SetWebhookActive>()
+            .or_else(forms::error::<UpdateWebhook>)
             .or_else(forms::error::<DeleteWebhook>)
             .or_else(forms::error::<SendTestWebhook>)
             .or_else(forms::error::<ResendWebhook>)
@@ -147,6 +164,7 @@ pub fn WebhooksPage() -> impl IntoView {
         <h1>"Webhooks"</h1>
         <p class="muted">"Attest signs every delivery per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature). Verify it with the endpoint's secret and the raw request body."</p>
         <p class="form-error" role="alert">{error()}</p>
+        {forms::done::<UpdateWebhook>().then(|| view! { <p class="saved" role="status">"Endpoint saved."</p> })}
         {forms::done::<SendTestWebhook>().then(|| view! { <p class="saved" role="status">"Test event queued. Refresh the delivery log to see it arrive."</p> })}
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading webhooks…"</p> }>
             {move || Suspend::new(async move {
@@ -195,6 +213,7 @@ pub fn WebhooksPage() -> impl IntoView {
                                                         <input type="hidden" name="endpoint_id" value=e.id.clone()/>
                                                         <button type="submit" class="danger">"Delete"</button>
                                                     </form>
+                                                    <EditEndpoint slug=slug() endpoint=e.clone()/>
                                                 })}
                                             </td>
                                         </tr>
@@ -260,6 +279,34 @@ pub fn WebhooksPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// The edit form of one endpoint (URL, description, events), folded until opened. A
+/// plain form: the outcome comes back in the address.
+#[component]
+fn EditEndpoint(slug: String, endpoint: WebhookEndpoint) -> impl IntoView {
+    let id = |field: &str| format!("edit-{}-{field}", endpoint.id);
+    let all = endpoint.event_types.iter().any(|e| e == "*");
+    view! {
+        <details class="edit-endpoint">
+            <summary>{format!("Edit {}", endpoint.url)}</summary>
+            <form method="post" action={forms::action::<UpdateWebhook>()} class="stack">
+                <input type="hidden" name="slug" value=slug/>
+                <input type="hidden" name="endpoint_id" value=endpoint.id.clone()/>
+                <label for=id("url")>"URL"</label>
+                <input id=id("url") type="text" name="url" required value=endpoint.url.clone()/>
+                <label for=id("description")>"Description"</label>
+                <input id=id("description") type="text" name="description" maxlength="500" value=endpoint.description.clone()/>
+                <fieldset class="permissions">
+                    <legend>"Events (none checked: all)"</legend>
+                    {EVENT_TYPES.into_iter().enumerate().map(|(i, e)| view! {
+                        <label><input type="checkbox" name=format!("events[{i}]") value=e checked=!all && endpoint.event_types.iter().any(|t| t == e)/>" " {e}</label>
+                    }).collect_view()}
+                </fieldset>
+                <button type="submit" class="primary">"Save endpoint"</button>
+            </form>
+        </details>
     }
 }
 

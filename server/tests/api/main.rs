@@ -13,6 +13,7 @@ mod capture;
 mod cli;
 mod compliance;
 mod dashboard;
+mod dashboard_records;
 mod dashboard_settings;
 mod first_minutes;
 mod health;

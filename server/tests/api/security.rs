@@ -185,12 +185,34 @@ fn workspace_functions(t: &Targets) -> Vec<Guarded> {
         ("decide_verification", args(&[("id", &t.in_review), ("decision", "approved"), ("reason", "Checked by hand.")]), Permission::VerificationsDecide),
         ("cancel_verification", args(&[("id", &t.verification)]), Permission::VerificationsManage),
         (
+            "create_verification",
+            args(&[
+                ("verification[flow]", "identity"),
+                ("verification[first_name]", "Matrix"),
+                ("verification[last_name]", t.n),
+                ("verification[date_of_birth]", "1990-12-10"),
+                ("verification[line1]", "12 Main St"),
+                ("verification[city]", "Springfield"),
+                ("verification[state]", "IL"),
+                ("verification[postal_code]", "62701"),
+                ("verification[country]", "US"),
+                ("verification[photo_id_type]", "passport"),
+                ("verification[photo_id_country]", "GB"),
+            ]),
+            Permission::VerificationsManage,
+        ),
+        (
             "decide_document",
             args(&[("id", &t.in_review), ("document_id", &t.document), ("decision", "approved"), ("reason", "Checked by hand.")]),
             Permission::VerificationsDecide,
         ),
         ("webhooks_view", vec![], Permission::WebhooksView),
         ("create_webhook", args(&[("url", "http://127.0.0.1:9/hook"), ("description", "matrix")]), Permission::WebhooksManage),
+        (
+            "update_webhook",
+            args(&[("endpoint_id", &t.endpoint), ("url", "http://127.0.0.1:9/edited"), ("description", "edited"), ("events[0]", "verification.approved")]),
+            Permission::WebhooksManage,
+        ),
         ("set_webhook_active", args(&[("endpoint_id", &t.endpoint), ("active", "false")]), Permission::WebhooksManage),
         ("rotate_webhook_secret", args(&[("endpoint_id", &t.endpoint)]), Permission::WebhooksManage),
         ("delete_webhook", args(&[("endpoint_id", &t.deletable_endpoint)]), Permission::WebhooksManage),
@@ -231,6 +253,11 @@ async fn every_server_function_checks_its_permission(engine: Engine) {
     assert_eq!(roles, 2, "only owner and admin created roles");
     let endpoints: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE description = 'matrix'").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(endpoints, 3, "owner, admin and developer may create endpoints; the others may not");
+    let edited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE description = 'edited'").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(edited, 3, "owner, admin and developer may edit endpoints; the others may not");
+    let created: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM verifications WHERE flow = 'identity'").fetch_one(app.db.pool()).await.unwrap();
+    let managers = Role::ALL.iter().filter(|r| r.has(Permission::VerificationsManage)).count() as i64;
+    assert_eq!(created, managers, "only roles with verifications.manage create verifications");
 }
 both_engines!(every_server_function_checks_its_permission);
 

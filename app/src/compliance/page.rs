@@ -489,7 +489,7 @@ pub fn RedactionPanel(slug: String, verification: crate::verifications::Verifica
                         <input type="hidden" name="slug" value=slug_hold/>
                         <input type="hidden" name="id" value=id_hold/>
                         <input type="hidden" name="hold" value=if v.legal_hold { "false" } else { "true" }/>
-                        <label for="hold-reason">"Reason"</label>
+                        <label for="hold-reason">"Reason for the hold"</label>
                         <input id="hold-reason" type="text" name="reason" maxlength="500"/>
                         <button type="submit">{if v.legal_hold { "Release legal hold" } else { "Place legal hold" }}</button>
                     </form>

@@ -290,7 +290,7 @@ fn EditEndpoint(slug: String, endpoint: WebhookEndpoint) -> impl IntoView {
     let all = endpoint.event_types.iter().any(|e| e == "*");
     view! {
         <details class="edit-endpoint">
-            <summary>{format!("Edit {}", endpoint.url)}</summary>
+            <summary aria-label=format!("Edit {}", endpoint.url)>"Edit"</summary>
             <form method="post" action={forms::action::<UpdateWebhook>()} class="stack">
                 <input type="hidden" name="slug" value=slug/>
                 <input type="hidden" name="endpoint_id" value=endpoint.id.clone()/>

@@ -258,7 +258,7 @@ pub fn RecordPanel(slug: String, id: String, can_view_documents: bool, can_manag
                     </p>
                 }.into_any()
             } else {
-                view! { <p class="muted">"The form and the evidence pack hold document data: they need the documents.view permission."</p> }.into_any()
+                view! { <p class="muted">"The form and the evidence pack hold document data: members with documents.view may download them."</p> }.into_any()
             }}
             {can_manage.then(|| view! {
                 <form method="post" action={forms::action::<StartReverification>()} class="inline">

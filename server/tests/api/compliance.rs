@@ -507,19 +507,7 @@ async fn the_dashboard_serves_the_record_and_the_report_by_permission(engine: En
     let app = TestApp::spawn(engine).await;
     let api = app.api("acme").await;
     let id = approved_record(&api, json!({ "pmb": "88", "opened_on": "2026-10-01" })).await;
-    let password = "a long enough password";
-    let mut clients = Vec::new();
-    for (email, role) in
-        [("vera@acme.test", app::access::Role::Viewer), ("rita@acme.test", app::access::Role::Reviewer), ("owner@acme.test", app::access::Role::Owner)]
-    {
-        if role != app::access::Role::Owner {
-            app.seed_member("acme", email, password, role).await;
-        }
-        let client = app.new_client();
-        assert_eq!(app.login(&client, email, password).await.status(), 200);
-        clients.push(client);
-    }
-    let (viewer, reviewer, owner) = (&clients[0], &clients[1], &clients[2]);
+    let [viewer, reviewer, owner] = &app.viewer_reviewer_owner().await;
     let get = |client: &reqwest::Client, path: String| client.get(app.url(&path)).send();
 
     for path in [

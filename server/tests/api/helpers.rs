@@ -118,6 +118,24 @@ impl TestApp {
     }
 
     /// Calls the `login` server function the way the hydrated page does.
+    /// Signed-in dashboard clients of acme's viewer, reviewer and owner (the first two
+    /// seeded here, with the owner's password).
+    pub async fn viewer_reviewer_owner(&self) -> [reqwest::Client; 3] {
+        let password = "a long enough password";
+        let mut clients = Vec::new();
+        for (email, role) in
+            [("vera@acme.test", Some(app::access::Role::Viewer)), ("rita@acme.test", Some(app::access::Role::Reviewer)), ("owner@acme.test", None)]
+        {
+            if let Some(role) = role {
+                self.seed_member("acme", email, password, role).await;
+            }
+            let client = self.new_client();
+            assert_eq!(self.login(&client, email, password).await.status(), 200, "{email} signs in");
+            clients.push(client);
+        }
+        clients.try_into().expect("three clients")
+    }
+
     pub async fn login(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
         client
             .post(self.url("/rpc/login"))

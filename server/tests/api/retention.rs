@@ -253,19 +253,7 @@ async fn the_dashboard_redacts_and_holds_by_permission(engine: Engine) {
     let api = app.api("acme").await;
     let id = api.create("usps1583", body("5")).await;
     assert_eq!(api.post(&format!("/usps1583/verifications/{id}/cancel"), json!({})).await.0, 200);
-    let password = "a long enough password";
-    let mut clients = Vec::new();
-    for (email, role) in
-        [("vera@acme.test", app::access::Role::Viewer), ("rita@acme.test", app::access::Role::Reviewer), ("owner@acme.test", app::access::Role::Owner)]
-    {
-        if role != app::access::Role::Owner {
-            app.seed_member("acme", email, password, role).await;
-        }
-        let client = app.new_client();
-        assert_eq!(app.login(&client, email, password).await.status(), 200);
-        clients.push(client);
-    }
-    let (viewer, reviewer, owner) = (&clients[0], &clients[1], &clients[2]);
+    let [viewer, reviewer, owner] = &app.viewer_reviewer_owner().await;
     let redacted_at = || async {
         sqlx::query_scalar::<_, Option<i64>>("SELECT redacted_at FROM verifications WHERE id = $1").bind(&id).fetch_one(app.db.pool()).await.unwrap()
     };

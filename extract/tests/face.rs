@@ -70,9 +70,9 @@ fn rotated(img: &DynamicImage, degrees: f32) -> DynamicImage {
     DynamicImage::ImageRgb8(rotate_about_center(&img.to_rgb8(), degrees.to_radians(), Interpolation::Bilinear, Rgb([128, 128, 128])))
 }
 
-/// The astronaut's head and shoulders printed as the portrait of an ID card, and the
-/// card photographed on a desk: the face is a small part of a larger picture.
-fn id_card_photo() -> DynamicImage {
+/// The astronaut's head and shoulders printed as the portrait of an ID card (860×540,
+/// text lines beside the portrait).
+fn id_card() -> RgbImage {
     let portrait = astronaut().crop_imm(130, 10, 200, 250).resize_exact(170, 212, FilterType::Triangle);
     let mut card = RgbImage::from_pixel(860, 540, Rgb([214, 228, 240]));
     for (i, y) in (80..420).step_by(48).enumerate() {
@@ -84,6 +84,34 @@ fn id_card_photo() -> DynamicImage {
         }
     }
     image::imageops::overlay(&mut card, &portrait.to_rgb8(), 50, 150);
+    card
+}
+
+/// A licence front laid out as the end-to-end tests' generator does (1012×638: a header
+/// band, the head-and-shoulders portrait at the left, text lines beside it), scanned at
+/// `width`×`height` (a flatbed scan: the card fills the image).
+fn licence_scan(width: u32, height: u32) -> DynamicImage {
+    let mut card = RgbImage::from_pixel(1012, 638, Rgb([226, 232, 240]));
+    for y in 0..90 {
+        for x in 0..1012 {
+            card.put_pixel(x, y, Rgb([40, 70, 120]));
+        }
+    }
+    for i in 0..7u32 {
+        for y in 150 + i * 40..162 + i * 40 {
+            for x in 380..380 + 160 + (i * 53) % 200 {
+                card.put_pixel(x, y, Rgb([20, 20, 20]));
+            }
+        }
+    }
+    let portrait = astronaut().crop_imm(110, 0, 290, 330);
+    image::imageops::overlay(&mut card, &portrait.to_rgb8(), 40, 140);
+    jpeg(&DynamicImage::ImageRgb8(card).resize_exact(width, height, FilterType::Triangle), 90)
+}
+
+/// The card photographed on a desk: the face is a small part of a larger picture.
+fn id_card_photo() -> DynamicImage {
+    let card = id_card();
     let mut desk = RgbImage::from_pixel(1600, 1200, Rgb([92, 70, 52]));
     image::imageops::overlay(&mut desk, &card, 370, 330);
     jpeg(&DynamicImage::ImageRgb8(desk), 85)
@@ -137,6 +165,19 @@ fn same_person_on_an_id_card() {
     // The portrait was pasted at (420, 480) on the desk photo, 170 × 212 px.
     assert!(face.left > 420.0 && face.right < 590.0 && face.top > 480.0 && face.bottom < 692.0, "{face:?}");
     assert_same_person("ID card portrait", &card);
+}
+
+/// A licence scanned small (640×400: the portrait's face is ~60 px) is found by the
+/// upsampled pass, and matches as the same card scanned at 1280×800 does.
+#[test]
+fn same_person_on_a_small_licence_scan() {
+    for (width, height) in [(1280, 800), (640, 400), (512, 320)] {
+        let scan = licence_scan(width, height);
+        let started = std::time::Instant::now();
+        let found = matcher().embed(&scan);
+        eprintln!("{width}×{height}: {:?} in {:?}", found.as_ref().map(|_| "face"), started.elapsed());
+        assert_same_person(&format!("licence scanned at {width}×{height}"), &scan);
+    }
 }
 
 #[test]

@@ -59,6 +59,7 @@ pub fn blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
 /// [`Db::listen`] on its database first (see [`open_database`]).
 pub fn app_state(config: &Config, db: Db) -> anyhow::Result<AppState> {
     let files = DocumentFiles { store: blob_store(config)?, master: config.master_key()? };
+    db.use_master_key(&files.master);
     let leptos_options = LeptosOptions::builder()
         .output_name("attest")
         .site_root(config.site_root.to_string_lossy().to_string())

@@ -41,12 +41,18 @@ pub async fn run_with(state: AppState, options: Options) {
     }
 }
 
-/// Once a minute, from a minute after start: claims today's photo-ID expiry check and
+/// First seals personal data left in plain text by an older version; then once a
+/// minute, from a minute after start: claims today's photo-ID expiry check and
 /// retention run (one
 /// process wins the day, see [`app::compliance::expiry::schedule_daily`]) and runs the
 /// due compliance jobs.
 async fn run_daily(state: AppState) {
     let worker = new_id("wrk");
+    match app::documents::pii::seal_plaintext_rows(&state.db, &state.files.master).await {
+        Ok(0) => {}
+        Ok(sealed) => tracing::info!(sealed, "personal data stored before sealing existed is now sealed"),
+        Err(e) => tracing::warn!(error = %e, "sealing personal data stored before sealing existed failed"),
+    }
     let minute = Duration::from_secs(60);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + minute, minute);
     loop {

@@ -484,7 +484,7 @@ pub async fn upload(state: &AppState, token: &str, step: Step, chosen_type: Opti
     let country = match role {
         DocumentRole::PhotoId => v.photo_id.as_ref().map(|p| p.country.clone()),
         DocumentRole::ProofOfAddress => v.proof_of_address.as_ref().map(|p| p.country.clone()),
-        DocumentRole::Selfie => None,
+        DocumentRole::Selfie | DocumentRole::CourtOrder => None,
     }
     .unwrap_or_else(|| v.applicant.address.country.clone());
     let upload =

@@ -10,7 +10,7 @@ use super::{
 use crate::{
     documents::Extracted,
     flows::DocumentRole,
-    verifications::{Address, ServiceType, Verification},
+    verifications::{Address, Mailbox, ServiceType, Verification},
 };
 
 /// A document type code as people read it: `drivers_license` → "Driver's license".
@@ -90,7 +90,7 @@ pub fn boxes(v: &Verification, photo: &Verification, profile: Option<&CmraProfil
     put("4h", Some(a.address.postal_code.clone()));
     put("4i", Some(a.address.country.clone()));
     put("4j", Some([a.phone.as_deref(), a.email.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" / ")));
-    put("4k", Some(if mailbox.as_ref().and_then(|m| m.protected_individual).unwrap_or(false) { "Yes" } else { "No" }.to_string()));
+    put("4k", Some(protected_individual(v, mailbox.as_ref())));
     if mailbox.as_ref().and_then(|m| m.service_type) == Some(ServiceType::Business) {
         let business = mailbox.as_ref().and_then(|m| m.business.clone());
         put("5", business.as_ref().map(|b| b.name.clone()));
@@ -165,6 +165,18 @@ pub fn pdf(v: &Verification, boxes: &Form1583) -> Vec<u8> {
         "Filled in by Attest from the documents read by its pipeline and the applicant's declaration; our own layout, each box numbered and named as on PS Form 1583 (June 2024).".to_string(),
     ];
     pdf::render(&format!("PS Form 1583 record - PMB {pmb}"), &intro, &sections)
+}
+
+/// Box 4k: "No", or "Yes" with the court order attached (its document id; the evidence
+/// pack holds the file).
+fn protected_individual(v: &Verification, mailbox: Option<&Mailbox>) -> String {
+    if !mailbox.and_then(|m| m.protected_individual).unwrap_or(false) {
+        return "No".to_string();
+    }
+    match document_of(v, DocumentRole::CourtOrder) {
+        Some(order) => format!("Yes (court order attached: {})", order.id),
+        None => "Yes (court order not attached)".to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ pub async fn apply(tx: &mut Tx, workspace_id: &str, id: &str, actor: &Actor) -> 
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    let extracted: Value = extracted.flatten().and_then(|e| serde_json::from_str(&e).ok()).unwrap_or(Value::Null);
+    let extracted: Value = extracted.flatten().and_then(|e| serde_json::from_str(&crate::documents::pii::open(&e).ok()?).ok()).unwrap_or(Value::Null);
     let box_8 = json!({ "8b": extracted["document_number"], "8d": extracted["expiry_date"] });
     journal::record(
         tx,

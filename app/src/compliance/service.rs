@@ -158,7 +158,8 @@ pub async fn mailbox_records(db: &Db, workspace_id: Option<&str>, approved_only:
     for row in &rows {
         let status: String = row.try_get("status")?;
         let applicant: String = row.try_get("applicant")?;
-        let applicant: crate::verifications::Applicant = serde_json::from_str(&applicant).map_err(|e| AppError::internal("stored applicant", e))?;
+        let applicant: crate::verifications::Applicant =
+            serde_json::from_str(&crate::documents::pii::open(&applicant)?).map_err(|e| AppError::internal("stored applicant", e))?;
         let mailbox: String = row.try_get("mailbox")?;
         let Ok(mailbox) = serde_json::from_str::<Mailbox>(&mailbox) else { continue };
         records.push(MailboxRecord {

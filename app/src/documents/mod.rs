@@ -6,6 +6,8 @@ pub mod blobs;
 #[cfg(feature = "ssr")]
 pub mod crypto;
 #[cfg(feature = "ssr")]
+pub mod pii;
+#[cfg(feature = "ssr")]
 pub mod rotation;
 #[cfg(feature = "ssr")]
 pub mod s3;

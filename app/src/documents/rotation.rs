@@ -12,6 +12,8 @@
 //! - `idempotency_keys.response_sealed` (hex envelopes under the key the API derives from
 //!   the master key with the label [`IDEMPOTENCY_LABEL`]): re-sealed under the new
 //!   derived key.
+//! - personal data in `verifications` and `documents` (`pii1.` values, [`super::pii`]):
+//!   re-sealed; values still in plain text from before sealing are sealed.
 //! - recovery codes (HMACs whose codes are not kept): the HMAC key is carried, sealed by
 //!   the new key, so every code keeps working ([`crate::auth::totp::carry_recovery_key`]).
 //! - emailed sign-in codes (`mfa_challenges.code_hash`, an HMAC under a derived key): they
@@ -29,6 +31,7 @@
 use super::{
     blobs::BlobStore,
     crypto::{self, MasterKey},
+    pii,
 };
 use crate::store::{now_ms, Db};
 use base64::Engine as _;
@@ -71,6 +74,10 @@ pub struct DatabaseReport {
     pub already: usize,
     pub recovery_key: crate::auth::totp::CarriedKey,
     pub challenges_voided: u64,
+    /// Personal-data values ([`pii`]) re-sealed (plain ones from before sealing included).
+    pub personal_data_resealed: usize,
+    /// Personal-data values already sealed by the new key.
+    pub personal_data_already: usize,
 }
 
 /// Every document file the database names (front and back sides), in a stable order.
@@ -218,6 +225,25 @@ pub async fn rotate_database(db: &Db, old: &MasterKey, new: &MasterKey, commit: 
     // database changes in one transaction, so it is never half under each key.
     let hashed_under = if resealed == 0 && already > 0 { new } else { old };
     let recovery_key = crate::auth::totp::carry_recovery_key(&mut tx, old, new, hashed_under).await?;
+    // Personal data (`pii1.` values; plain values from before sealing get sealed too),
+    // counted apart from the secrets, whose count tells under which key the codes were hashed.
+    let (mut personal_data_resealed, mut personal_data_already) = (0, 0);
+    for t in pii::SEALED {
+        for column in t.columns {
+            let select = format!("SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL", key = t.key, table = t.table);
+            for row in sqlx::query(&select).fetch_all(&mut *tx).await? {
+                let (id, text): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                let undecryptable = || RotationError::Undecryptable { what: format!("{}.{column} of {id}", t.table) };
+                let Some(fresh) = pii::reseal(old, new, &text).map_err(|_| undecryptable())? else {
+                    personal_data_already += 1;
+                    continue;
+                };
+                let update = format!("UPDATE {table} SET {column} = $1 WHERE {key} = $2", table = t.table, key = t.key);
+                sqlx::query(&update).bind(fresh).bind(&id).execute(&mut *tx).await?;
+                personal_data_resealed += 1;
+            }
+        }
+    }
     // Emailed codes were hashed under the old key; a check with the key in use keeps them.
     let challenges_voided = if old.same_key(new) {
         0
@@ -228,7 +254,7 @@ pub async fn rotate_database(db: &Db, old: &MasterKey, new: &MasterKey, commit: 
             .await?
             .rows_affected()
     };
-    let report = DatabaseReport { resealed, already, recovery_key, challenges_voided };
+    let report = DatabaseReport { resealed, already, recovery_key, challenges_voided, personal_data_resealed, personal_data_already };
     if commit {
         tx.commit().await?;
     } else {

@@ -66,7 +66,9 @@ pub(crate) fn decode_prefixed(row: &AnyRow, prefix: &str) -> Result<Document, Ap
         country: row.try_get(col("country").as_str())?,
         status: DocumentStatus::parse(&status).ok_or_else(|| AppError::internal("stored document status", &status))?,
         sides: if back.is_some() { vec!["front".into(), "back".into()] } else { vec!["front".into()] },
-        extracted: extracted.map(|e| serde_json::from_str::<Extracted>(&e).map_err(|err| AppError::internal("stored extraction", err))).transpose()?,
+        extracted: extracted
+            .map(|e| serde_json::from_str::<Extracted>(&super::pii::open(&e)?).map_err(|err| AppError::internal("stored extraction", err)))
+            .transpose()?,
         failure_reason: row.try_get(col("failure_reason").as_str())?,
         decision: verifications::decision_from_columns(row, prefix)?,
         version: row.try_get(col("version").as_str())?,
@@ -171,7 +173,10 @@ pub async fn upload(
 
     let config = flows::service::load(db, workspace_id, flow).await?;
     let declared = &verification.verification;
-    let role = if document_type == "selfie" || config.photo_id_types.contains(&document_type) || config.proof_of_address_types.contains(&document_type) {
+    let role = if ["selfie", flows::COURT_ORDER].contains(&document_type.as_str())
+        || config.photo_id_types.contains(&document_type)
+        || config.proof_of_address_types.contains(&document_type)
+    {
         config.role_of(
             &document_type,
             declared.photo_id.as_ref().map(|p| p.document_type.as_str()),

@@ -48,16 +48,21 @@ pub enum DocumentRole {
     PhotoId,
     ProofOfAddress,
     Selfie,
+    /// PS Form 1583 box 4k: the court order of a court-ordered protected individual
+    /// (`usps1583` only; required when `mailbox.protected_individual` is true). No
+    /// machine reads it: a reviewer does.
+    CourtOrder,
 }
 
 impl DocumentRole {
-    pub const ALL: [DocumentRole; 3] = [DocumentRole::PhotoId, DocumentRole::ProofOfAddress, DocumentRole::Selfie];
+    pub const ALL: [DocumentRole; 4] = [DocumentRole::PhotoId, DocumentRole::ProofOfAddress, DocumentRole::Selfie, DocumentRole::CourtOrder];
 
     pub fn code(self) -> &'static str {
         match self {
             DocumentRole::PhotoId => "photo_id",
             DocumentRole::ProofOfAddress => "proof_of_address",
             DocumentRole::Selfie => "selfie",
+            DocumentRole::CourtOrder => "court_order",
         }
     }
 }
@@ -67,6 +72,48 @@ impl FromStr for DocumentRole {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         DocumentRole::ALL.into_iter().find(|r| r.code() == s).ok_or(())
     }
+}
+
+/// The machine reader that checks a document type in a role (the pipeline's extractors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// The AAMVA PDF417 barcode (US/Canadian licences and state IDs).
+    Barcode,
+    /// The ICAO 9303 machine-readable zone.
+    Mrz,
+    /// Text of a proof-of-address document.
+    AddressText,
+    /// The face on a selfie.
+    Face,
+}
+
+/// Which reader checks `document_type` in `role`; `None`: no machine reader, a person
+/// checks it (the six USPS photo IDs without a barcode or MRZ: tribal, uniformed
+/// service, US Access Card, university, Matrícula Consular, certificate of
+/// naturalization).
+pub fn reader_for(role: DocumentRole, document_type: &str) -> Option<Reader> {
+    match (role, document_type) {
+        (DocumentRole::Selfie, _) => Some(Reader::Face),
+        (_, "drivers_license" | "state_id") => Some(Reader::Barcode),
+        (DocumentRole::PhotoId, "passport" | "passport_card" | "national_id" | "residence_permit" | "permanent_resident_card" | "nexus_card") => {
+            Some(Reader::Mrz)
+        }
+        (DocumentRole::ProofOfAddress, _) => Some(Reader::AddressText),
+        _ => None,
+    }
+}
+
+/// One accepted document type of a flow, as `GET /{flow}/document-types` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DocumentTypeInfo {
+    /// The type code, e.g. `tribal_id`.
+    #[serde(rename = "type")]
+    pub document_type: String,
+    pub role: DocumentRole,
+    /// `false`: no machine reader checks this type; a verification using it goes to a
+    /// reviewer (`needs_review`, the document's reason `unsupported_document_type`).
+    pub machine_readable: bool,
 }
 
 /// A document type that is valid only with certain issuing countries.
@@ -117,6 +164,9 @@ pub struct FlowConfig {
     #[serde(default)]
     pub disabled_rules: Vec<String>,
 }
+
+/// The document type of [`DocumentRole::CourtOrder`].
+pub const COURT_ORDER: &str = "court_order";
 
 /// Never accepted for any role (PS Form 1583, June 2024).
 pub const NEVER_ACCEPTED: [&str; 3] = ["social_security_card", "birth_certificate", "credit_card"];
@@ -190,7 +240,20 @@ impl FlowConfig {
             DocumentRole::PhotoId => self.photo_id_types.clone(),
             DocumentRole::ProofOfAddress => self.proof_of_address_types.clone(),
             DocumentRole::Selfie => vec!["selfie".to_string()],
+            DocumentRole::CourtOrder if self.flow == Flow::Usps1583 => vec![COURT_ORDER.to_string()],
+            DocumentRole::CourtOrder => Vec::new(),
         }
+    }
+
+    /// Every accepted type with its role and whether a machine reads it.
+    pub fn type_infos(&self) -> Vec<DocumentTypeInfo> {
+        DocumentRole::ALL
+            .into_iter()
+            .filter(|role| matches!(role, DocumentRole::PhotoId | DocumentRole::CourtOrder) || self.required_roles.contains(role))
+            .flat_map(|role| {
+                self.types_for(role).into_iter().map(move |t| DocumentTypeInfo { machine_readable: reader_for(role, &t).is_some(), document_type: t, role })
+            })
+            .collect()
     }
 
     /// Whether `document_type` issued by `country` is forbidden.
@@ -202,6 +265,9 @@ impl FlowConfig {
     pub fn role_of(&self, document_type: &str, declared_photo_id: Option<&str>, declared_poa: Option<&str>) -> Option<DocumentRole> {
         if document_type == "selfie" {
             return Some(DocumentRole::Selfie);
+        }
+        if document_type == COURT_ORDER {
+            return (self.flow == Flow::Usps1583).then_some(DocumentRole::CourtOrder);
         }
         if declared_photo_id == Some(document_type) {
             return Some(DocumentRole::PhotoId);
@@ -222,6 +288,19 @@ impl FlowConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_six_usps_photo_ids_without_a_reader_are_manual_review_types() {
+        let infos = FlowConfig::default_for(Flow::Usps1583).type_infos();
+        let manual: Vec<&str> = infos.iter().filter(|i| i.role == DocumentRole::PhotoId && !i.machine_readable).map(|i| i.document_type.as_str()).collect();
+        assert_eq!(manual, ["tribal_id", "uniformed_service_id", "us_access_card", "university_id", "matricula_consular", "certificate_of_naturalization"]);
+        assert!(infos.iter().filter(|i| !matches!(i.role, DocumentRole::PhotoId | DocumentRole::CourtOrder)).all(|i| i.machine_readable));
+        assert!(infos.iter().any(|i| i.document_type == COURT_ORDER && !i.machine_readable), "box 4k's court order, read by a person");
+        assert_eq!(infos.iter().filter(|i| i.role == DocumentRole::PhotoId).count(), 12);
+        let identity = FlowConfig::default_for(Flow::Identity).type_infos();
+        assert!(identity.iter().all(|i| i.machine_readable && i.role != DocumentRole::ProofOfAddress), "{identity:?}");
+        assert_eq!(FlowConfig::default_for(Flow::Identity).role_of(COURT_ORDER, None, None), None, "no court order outside usps1583");
+    }
 
     #[test]
     fn usps_defaults_follow_the_june_2024_lists() {

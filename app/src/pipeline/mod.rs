@@ -167,7 +167,12 @@ pub async fn process(db: &Db, files: &crate::documents::blobs::DocumentFiles, pi
     // 2. The selfie against the photo ID's portrait.
     let config = flows::service::load(db, &workspace_id, flow).await?;
     let selfie = match scenario {
-        Some(s) => selfie_doc(&v).map_or(SelfieCheck::Absent, |_| SelfieCheck::Scored { score: s.selfie_score(), threshold: config.selfie_threshold }),
+        // As the real pipeline: no face on the selfie, no score.
+        Some(s) => match selfie_doc(&v) {
+            None => SelfieCheck::Absent,
+            Some(_) if s == Scenario::NoFace => SelfieCheck::NoFace { on: "selfie" },
+            Some(_) => SelfieCheck::Scored { score: s.selfie_score(), threshold: config.selfie_threshold },
+        },
         None => match compare_faces(db, files, &workspace_id, pipeline, &v, &mut faces, config.selfie_threshold).await {
             Err(failure) if failure.is_transient() && !last_attempt => return Err(AppError::internal("face match", format!("{failure:?}"))),
             Err(_) => SelfieCheck::NoFace { on: "photo ID" },
@@ -180,7 +185,9 @@ pub async fn process(db: &Db, files: &crate::documents::blobs::DocumentFiles, pi
     let today = chrono::Utc::now().date_naive();
     let rules = rules::evaluate(&rules::Inputs { verification: &v, config: &config, blacklist: &blacklist, selfie: selfie.clone(), today });
     let extraction_failed = v.documents.iter().any(|d| d.status == DocumentStatus::ExtractionFailed);
-    let incomplete = extraction_failed || matches!(selfie, SelfieCheck::NoFace { .. });
+    // A court-ordered protected individual's court order (box 4k) is read by a person.
+    let court_order = v.documents.iter().any(|d| d.role == DocumentRole::CourtOrder && d.status != DocumentStatus::Canceled);
+    let incomplete = extraction_failed || court_order || matches!(selfie, SelfieCheck::NoFace { .. });
     let status = rules::outcome(&config, &rules, incomplete);
     decide(db, &workspace_id, flow, &v, rules, selfie, status, job, worker, None).await
 }
@@ -307,6 +314,10 @@ async fn read_document(
         }
     };
     let provider = pipeline.provider.clone();
+    if doc.role == DocumentRole::CourtOrder {
+        // Read by the reviewer, not by a machine (the verification goes to review).
+        return Ok(Ok(None));
+    }
     if doc.role == DocumentRole::Selfie {
         let started = std::time::Instant::now();
         let face = blocking(move || provider.face(&front)).await;
@@ -348,7 +359,10 @@ fn record_extractor(extractor: &'static str, started: std::time::Instant, failur
 /// with the reason. Only a document still waiting is changed (idempotent).
 async fn save_reading(db: &Db, workspace_id: &str, flow: Flow, doc: &Document, outcome: Result<Option<Extracted>, Unread>) -> Result<(), AppError> {
     let (status, extracted, reason) = match &outcome {
-        Ok(e) => (DocumentStatus::Extracted, e.as_ref().map(serde_json::to_string).transpose().map_err(|e| AppError::internal("extracted", e))?, None),
+        Ok(e) => {
+            let json = e.as_ref().map(serde_json::to_string).transpose().map_err(|e| AppError::internal("extracted", e))?;
+            (DocumentStatus::Extracted, json.map(|j| db.seal_pii(&j)).transpose()?, None)
+        }
         Err(f) => (DocumentStatus::ExtractionFailed, None, Some(f.code())),
     };
     let mut tx = db.begin_write().await?;
@@ -476,7 +490,7 @@ async fn decide(
          decision_by = $7, decision_at = $8 WHERE id = $9 AND status = 'submitted'",
     )
     .bind(status.code())
-    .bind(serde_json::to_string(&rules).map_err(|e| AppError::internal("rules", e))?)
+    .bind(db.seal_pii(&serde_json::to_string(&rules).map_err(|e| AppError::internal("rules", e))?)?)
     .bind(score)
     .bind(threshold)
     .bind(decision.as_ref().map(|(o, _)| o.code()))

@@ -2,7 +2,7 @@
 //! local extractors of `attest-extract`. Another provider (a vendor's API, a GPU
 //! service) implements the same trait.
 
-use crate::flows::DocumentRole;
+use crate::flows::{DocumentRole, Reader};
 use attest_extract::{
     address::{self, Ocr},
     barcode,
@@ -54,12 +54,14 @@ pub enum Method {
     None,
 }
 
+/// The extractor for a document (the table is [`crate::flows::reader_for`], shared with
+/// the document-types listing; selfies are read by the face matcher, not here).
 pub fn method_for(role: DocumentRole, document_type: &str) -> Method {
-    match (role, document_type) {
-        (_, "drivers_license" | "state_id") => Method::Barcode,
-        (DocumentRole::PhotoId, "passport" | "passport_card" | "national_id" | "residence_permit" | "permanent_resident_card" | "nexus_card") => Method::Mrz,
-        (DocumentRole::ProofOfAddress, _) => Method::AddressText,
-        _ => Method::None,
+    match crate::flows::reader_for(role, document_type) {
+        Some(Reader::Barcode) => Method::Barcode,
+        Some(Reader::Mrz) => Method::Mrz,
+        Some(Reader::AddressText) => Method::AddressText,
+        Some(Reader::Face) | None => Method::None,
     }
 }
 

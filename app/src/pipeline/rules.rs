@@ -104,7 +104,7 @@ fn country_rule(photo: Option<(&Document, &Extracted)>) -> RuleResult {
 
 /// Whether a declared type and the kind a document reports agree. MRZ document codes
 /// cannot tell a national ID from a residence permit, so those two share `national_id`.
-fn kinds_agree(declared: &str, kind: &str) -> bool {
+pub(crate) fn kinds_agree(declared: &str, kind: &str) -> bool {
     declared == kind || (kind == "national_id" && matches!(declared, "residence_permit" | "permanent_resident_card" | "nexus_card"))
 }
 

@@ -41,7 +41,11 @@ pub const SCENARIOS: [(&str, Scenario, &str); 11] = [
     ("sandbox-expired", Scenario::Expired, "the photo ID expired: `document_expired` fails"),
     ("sandbox-blacklisted", Scenario::Blacklisted, "the proof of address shows a PO box: `address_blacklisted` fails"),
     ("sandbox-selfie-mismatch", Scenario::SelfieMismatch, "the selfie is someone else (score 0.12): `selfie_mismatch` fails"),
-    ("sandbox-no-face", Scenario::NoFace, "no face in the selfie: the selfie is `extraction_failed` (`no_face_found`), needs_review"),
+    (
+        "sandbox-no-face",
+        Scenario::NoFace,
+        "no face in the selfie: the selfie is `extraction_failed` (`no_face_found`), no selfie score, `selfie_mismatch` not applicable, needs_review",
+    ),
     (
         "sandbox-extraction-failed",
         Scenario::ExtractionFailed,
@@ -77,6 +81,7 @@ impl Scenario {
             DocumentRole::Selfie => {
                 return if self == Scenario::NoFace { Err(Failure::NoFaceFound) } else { Ok(None) };
             }
+            DocumentRole::CourtOrder => return Ok(None),
             DocumentRole::PhotoId if self == Scenario::ExtractionFailed => {
                 return Err(if matches!(document_type, "drivers_license" | "state_id") { Failure::BarcodeNotFound } else { Failure::MrzUnreadable });
             }
@@ -108,24 +113,24 @@ impl Scenario {
         match self {
             Scenario::NameMismatch => e.first_name = Some(if a.first_name.eq_ignore_ascii_case("alex") { "JORDAN" } else { "ALEX" }.into()),
             Scenario::CountryMismatch => e.issuing_country = Some(if country == "CA" { "US" } else { "CA" }.into()),
-            Scenario::TypeMismatch => {
-                e.document_kind = Some(
-                    if document_type == "state_id" {
-                        "drivers_license"
-                    } else if licence {
-                        "state_id"
-                    } else {
-                        "national_id"
-                    }
-                    .into(),
-                )
-            }
+            Scenario::TypeMismatch => e.document_kind = Some(mismatched_kind(document_type).into()),
             Scenario::NumberMismatch => e.document_number = Some("X9999999".into()),
             Scenario::DobMismatch => e.date_of_birth = Some(shift_year(&a.date_of_birth)),
             Scenario::Expired => e.expiry_date = Some("2024-01-31".into()),
             _ => {}
         }
         Ok(Some(e))
+    }
+}
+
+/// A kind that never agrees with `declared` (see `rules::kinds_agree`): a licence
+/// reads as the other licence type; any other photo ID (passport, national ID,
+/// residence permit, permanent resident card, NEXUS, the manual-review types) as a
+/// driver's licence.
+fn mismatched_kind(declared: &str) -> &'static str {
+    match declared {
+        "drivers_license" => "state_id",
+        _ => "drivers_license",
     }
 }
 
@@ -151,6 +156,17 @@ mod tests {
         assert!(!Scenario::is_test_data("Sandbach"));
         let names: std::collections::HashSet<_> = SCENARIOS.iter().map(|(n, _, _)| *n).collect();
         assert_eq!(names.len(), SCENARIOS.len());
+    }
+
+    #[test]
+    fn type_mismatch_disagrees_for_every_photo_id_type() {
+        use crate::flows::{Flow, FlowConfig};
+        for flow in [Flow::Usps1583, Flow::Identity] {
+            for declared in FlowConfig::default_for(flow).photo_id_types {
+                let kind = mismatched_kind(&declared);
+                assert!(!crate::pipeline::rules::kinds_agree(&declared, kind), "{declared} reads as {kind}");
+            }
+        }
     }
 
     #[test]

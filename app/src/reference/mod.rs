@@ -16,14 +16,32 @@ pub struct ApiOperation {
     pub statuses: Vec<String>,
 }
 
+/// A sandbox magic last name and what it makes the pipeline do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxName {
+    pub last_name: String,
+    pub effect: String,
+}
+
+/// What the reference page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceData {
+    pub operations: Vec<ApiOperation>,
+    pub sandbox: Vec<SandboxName>,
+}
+
 #[server(prefix = "/rpc", endpoint = "api_reference")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.api_reference", skip_all))]
-pub async fn api_reference() -> Result<Vec<ApiOperation>, AppError> {
+pub async fn api_reference() -> Result<ReferenceData, AppError> {
     crate::error::respond(
         async move {
             crate::auth::service::require_user().await?;
             let state = crate::state::AppState::from_context()?;
-            Ok(state.api_reference.as_ref().clone())
+            let sandbox = crate::pipeline::sandbox::SCENARIOS
+                .iter()
+                .map(|(name, _, effect)| SandboxName { last_name: name.to_string(), effect: effect.to_string() })
+                .collect();
+            Ok(ReferenceData { operations: state.api_reference.as_ref().clone(), sandbox })
         }
         .await,
     )
@@ -45,7 +63,7 @@ pub fn ApiReferencePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match operations.await {
-                    Ok(list) => view! {
+                    Ok(ReferenceData { operations: list, sandbox }) => view! {
                         <table class="data" aria-label="API operations">
                             <thead><tr><th scope="col">"Method"</th><th scope="col">"Path"</th><th scope="col">"What it does"</th><th scope="col">"Responses"</th></tr></thead>
                             <tbody>
@@ -56,6 +74,19 @@ pub fn ApiReferencePage() -> impl IntoView {
                                         <td>{op.summary.clone()}</td>
                                         <td class="muted">{op.statuses.join(" ")}</td>
                                     </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <h2 id="sandbox-heading">"Sandbox test data"</h2>
+                        <p>
+                            "In the sandbox environment, an applicant whose " <code>"last_name"</code>
+                            " is one of these drives the pipeline to a known outcome without a real ID (any letter case). Production refuses them (422) on create and update."
+                        </p>
+                        <table class="data" aria-labelledby="sandbox-heading">
+                            <thead><tr><th scope="col">"Last name"</th><th scope="col">"What happens"</th></tr></thead>
+                            <tbody>
+                                {sandbox.into_iter().map(|s| view! {
+                                    <tr><td><code>{s.last_name}</code></td><td>{s.effect}</td></tr>
                                 }).collect_view()}
                             </tbody>
                         </table>

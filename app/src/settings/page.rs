@@ -170,7 +170,8 @@ pub fn SettingsPage() -> impl IntoView {
                                         <input type="hidden" name="slug" value=slug/>
                                         <input type="hidden" name="flow" value=flow/>
                                         <label for=id("photo")>"Accepted photo ID types (comma-separated)"</label>
-                                        <textarea id=id("photo") name="settings[photo_id_types]" rows="2">{config.photo_id_types.join(", ")}</textarea>
+                                        <textarea id=id("photo") name="settings[photo_id_types]" rows="2" aria-describedby=id("manual")>{config.photo_id_types.join(", ")}</textarea>
+                                        <p id=id("manual") class="small">{manual_review_note(&config)}</p>
                                         <label for=id("poa")>"Accepted proof-of-address types"</label>
                                         <textarea id=id("poa") name="settings[proof_of_address_types]" rows="2">{config.proof_of_address_types.join(", ")}</textarea>
                                         <fieldset>
@@ -222,5 +223,15 @@ pub fn SettingsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// Which accepted photo ID types no machine reads (a reviewer checks them).
+fn manual_review_note(config: &crate::flows::FlowConfig) -> String {
+    let manual: Vec<String> = config.type_infos().into_iter().filter(|t| !t.machine_readable).map(|t| t.document_type).collect();
+    if manual.is_empty() {
+        "Every accepted type is read by a machine.".to_string()
+    } else {
+        format!("Manual review (no machine reader, a reviewer checks them): {}.", manual.join(", "))
     }
 }

@@ -54,6 +54,9 @@ pub struct Db {
     /// not queue for a pooled connection behind the requests' own queries; one reader at
     /// a time, and a reader that waited finds the read it waited for.
     versions_reader: Option<std::sync::Arc<tokio::sync::Mutex<VersionsReader>>>,
+    /// The master key personal data is sealed with ([`crate::documents::pii`]), set once
+    /// by the application state.
+    pii_key: std::sync::Arc<std::sync::OnceLock<crate::documents::crypto::MasterKey>>,
 }
 
 /// The cache versions last read: when the read began, and the commit mark taken just
@@ -157,7 +160,21 @@ impl Db {
             commit_probe,
             versions: Default::default(),
             versions_reader,
+            pii_key: Default::default(),
         })
+    }
+
+    /// Seals personal data written through this database with `master` (the instance's
+    /// master key; the first one set stays).
+    pub fn use_master_key(&self, master: &crate::documents::crypto::MasterKey) {
+        crate::documents::pii::remember(master);
+        let _ = self.pii_key.set(master.clone());
+    }
+
+    /// `json` sealed for storage in a personal-data column ([`crate::documents::pii`]).
+    pub fn seal_pii(&self, json: &str) -> Result<String, crate::error::AppError> {
+        let master = self.pii_key.get().ok_or_else(|| crate::error::AppError::internal("personal data", "no master key for this database"))?;
+        Ok(crate::documents::pii::seal(master, json))
     }
 
     /// Applies the pending migrations of this engine. A failure must stop the process.

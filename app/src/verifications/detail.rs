@@ -204,7 +204,10 @@ fn DocumentRow(slug: String, verification_id: String, document: Document, decida
     let (id, label) = (doc.id.clone(), doc.document_type.clone());
     view! {
         <tr>
-            <td>{doc.document_type.clone()}</td>
+            <td>
+                {doc.document_type.clone()}
+                {crate::flows::reader_for(doc.role, &doc.document_type).is_none().then(|| view! { <span class="badge">"manual review"</span> })}
+            </td>
             <td>{doc.role.code()}</td>
             <td>{doc.country.clone()}</td>
             <td>{doc.status.code()}</td>

@@ -6,7 +6,7 @@ use super::{validate, Decision, DecisionOutcome, HistoryEntry, Page, RuleResult,
 use crate::{
     access::Actor,
     dates::rfc3339,
-    documents::{service as documents, DocumentStatus},
+    documents::{pii, service as documents, DocumentStatus},
     error::AppError,
     flows::{self, Flow},
     journal::{self, Change, Tx},
@@ -39,9 +39,10 @@ pub struct Row_ {
     pub verification: Verification,
 }
 
+/// A JSON column, opened first when it is one of the sealed personal-data columns.
 fn json_column(row: &AnyRow, name: &str) -> Result<Option<Value>, AppError> {
     let text: Option<String> = row.try_get(name)?;
-    text.map(|t| serde_json::from_str(&t).map_err(|e| AppError::internal("stored JSON", e))).transpose()
+    text.map(|t| serde_json::from_str(&pii::open(&t)?).map_err(|e| AppError::internal("stored JSON", e))).transpose()
 }
 
 fn typed<T: serde::de::DeserializeOwned>(value: Option<Value>) -> Result<Option<T>, AppError> {
@@ -229,8 +230,8 @@ pub async fn create_batch(
         .bind(workspace_id)
         .bind(flow.code())
         .bind(input.reference.clone())
-        .bind(to_json(&input.applicant))
-        .bind(to_json(&input.photo_id))
+        .bind(db.seal_pii(&to_json(&input.applicant))?)
+        .bind(db.seal_pii(&to_json(&input.photo_id))?)
         .bind(input.proof_of_address.as_ref().map(|p| to_json(p)))
         .bind(input.mailbox.as_ref().map(|m| to_json(m)))
         .bind(input.metadata.to_string())
@@ -309,7 +310,7 @@ pub async fn update(
     if let Some(applicant) = &input.applicant {
         let keys = super::search::keys(applicant);
         sqlx::query("UPDATE verifications SET applicant = $1, search_name = $2, search_name_rev = $3, search_email = $4 WHERE id = $5")
-            .bind(serde_json::to_string(applicant).map_err(|e| AppError::internal("applicant", e))?)
+            .bind(db.seal_pii(&serde_json::to_string(applicant).map_err(|e| AppError::internal("applicant", e))?)?)
             .bind(keys.name)
             .bind(keys.name_rev)
             .bind(keys.email)
@@ -388,6 +389,10 @@ pub async fn submit_in(tx: &mut Tx, config: &flows::FlowConfig, workspace_id: &s
     if !missing.is_empty() {
         return Err(AppError::BadRequest(format!("The verification is missing required documents: {}.", missing.join(", "))));
     }
+    let protected = current.verification.mailbox.as_ref().and_then(|m| m.protected_individual).unwrap_or(false);
+    if protected && !present.iter().any(|d| d.role == flows::DocumentRole::CourtOrder && d.status != DocumentStatus::Canceled) {
+        return Err(AppError::BadRequest(COURT_ORDER_MISSING.to_string()));
+    }
     set_status(tx, id, VerificationStatus::Submitted).await?;
     journal::enqueue(tx, crate::pipeline::JOB, &json!({ "verification_id": id })).await?;
     let change = Change {
@@ -400,6 +405,10 @@ pub async fn submit_in(tx: &mut Tx, config: &flows::FlowConfig, workspace_id: &s
     };
     touch_and_record(tx, workspace_id, flow, id, change).await
 }
+
+/// Why a protected individual's verification cannot be submitted yet (box 4k).
+pub const COURT_ORDER_MISSING: &str =
+    "Box 4k: the applicant is a court-ordered protected individual (mailbox.protected_individual); upload the court order (type court_order) before submitting.";
 
 async fn set_status(tx: &mut Tx, id: &str, status: VerificationStatus) -> Result<(), AppError> {
     sqlx::query("UPDATE verifications SET status = $1 WHERE id = $2").bind(status.code()).bind(id).execute(&mut **tx).await?;

@@ -187,6 +187,14 @@ fn error_statuses(path: &str, method: &str, operation: &Operation) -> Vec<&'stat
 /// Attaches to every operation what all operations share (see the module comment).
 pub fn finish(doc: &mut Doc) {
     let errors = error_responses();
+    let sandbox: Vec<String> = app::pipeline::sandbox::SCENARIOS.iter().map(|(name, _, effect)| format!("- `{name}`: {effect}")).collect();
+    let description = doc.info.description.get_or_insert_with(String::new);
+    description.push_str(
+        "\n\n**Sandbox test data.** In the sandbox environment, an applicant whose `last_name` is one of these \
+         (any letter case) drives the pipeline to a known outcome without a real ID; production refuses them with a 422 \
+         on create and update:\n",
+    );
+    description.push_str(&sandbox.join("\n"));
     let components = doc.components.get_or_insert_with(Default::default);
     for (_, name, response) in &errors {
         components.responses.insert(name.to_string(), RefOr::T(response.clone()));

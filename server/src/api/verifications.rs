@@ -221,17 +221,30 @@ async fn verification_history(
     Ok(Json(service::history(&state.db, &token.workspace_id, flow, &id).await?))
 }
 
+/// The flow's configuration and its accepted types, each with its role and whether a
+/// machine reads it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct DocumentTypes {
+    #[serde(flatten)]
+    config: FlowConfig,
+    /// Every accepted type. `machine_readable: false` (tribal ID, uniformed service ID,
+    /// US Access Card, university ID, Matrícula Consular, certificate of naturalization):
+    /// accepted, checked by a reviewer; the verification goes to `needs_review`.
+    types: Vec<flows::DocumentTypeInfo>,
+}
+
 /// The flow's configured document types and forbidden combinations.
 #[utoipa::path(get, path = "/{flow}/document-types", tag = "configuration",
     params(("flow" = String, Path)),
-    responses((status = 200, body = FlowConfig)))]
+    responses((status = 200, body = DocumentTypes)))]
 #[tracing::instrument(skip_all)]
 async fn document_types(
     State(state): State<AppState>,
     Extension(token): Extension<TokenIdentity>,
     Path(flow): Path<String>,
-) -> Result<Json<FlowConfig>, AppError> {
+) -> Result<Json<DocumentTypes>, AppError> {
     token.require(app::access::Scope::VerificationsRead)?;
     let flow = parse_flow(&flow)?;
-    Ok(Json(flows::service::load(&state.db, &token.workspace_id, flow).await?))
+    let config = flows::service::load(&state.db, &token.workspace_id, flow).await?;
+    Ok(Json(DocumentTypes { types: config.type_infos(), config }))
 }

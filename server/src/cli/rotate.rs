@@ -108,6 +108,10 @@ async fn rotate(config: &Config, new_key_file: Option<&Path>) -> anyhow::Result<
         },
         database.challenges_voided
     );
+    println!(
+        "personal data (applicants, photo-ID numbers, rule findings, extracted fields): {} values re-sealed, {} already under the new key",
+        database.personal_data_resealed, database.personal_data_already
+    );
     if same {
         return Ok(());
     }

@@ -569,3 +569,60 @@ async fn the_dashboard_serves_the_record_and_the_report_by_permission(engine: En
     assert_eq!(status, 403);
 }
 both_engines!(the_dashboard_serves_the_record_and_the_report_by_permission);
+
+/// Box 4k: a court-ordered protected individual's record needs the court order before
+/// it is submitted; the order goes to a reviewer (never auto-approved), is named in the
+/// record, and its file is in the evidence pack. Only usps1583 takes one.
+async fn a_protected_individual_needs_the_court_order_attached(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let id = api.create("usps1583", body("sandbox-approve", json!({ "pmb": "45", "opened_on": "2026-10-01", "protected_individual": true }))).await;
+    for kind in ["drivers_license", "lease", "selfie"] {
+        let (status, doc) = api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", kind), ("country", "US")], vec![("file", jpeg())]).await;
+        assert_eq!(status, 201, "{doc}");
+    }
+    let (status, refused) = api.post(&format!("/usps1583/verifications/{id}/submit"), json!({})).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["message"], app::verifications::service::COURT_ORDER_MISSING, "{refused}");
+    let (_, still) = api.get(&format!("/usps1583/verifications/{id}")).await;
+    assert_eq!(still["status"], "started");
+
+    let mut order = b"%PDF-1.4\n".to_vec();
+    order.extend_from_slice(b"court order for the protected applicant\n%%EOF\n");
+    let (status, doc) =
+        api.upload(&format!("/usps1583/verifications/{id}/documents"), &[("type", "court_order"), ("country", "US")], vec![("file", order.clone())]).await;
+    assert_eq!((status, doc["role"].as_str()), (201, Some("court_order")), "{doc}");
+    let order_id = doc["id"].as_str().unwrap().to_string();
+    let (status, submitted) = api.post(&format!("/usps1583/verifications/{id}/submit"), json!({})).await;
+    assert_eq!(status, 200, "{submitted}");
+    let v = decided(&api, &id).await;
+    assert_eq!(v["status"], "needs_review", "a person reads the court order: {v:#}");
+    let (status, approved) =
+        api.post(&format!("/usps1583/verifications/{id}/decision"), json!({ "decision": "approved", "reason": "court order checked" })).await;
+    assert_eq!((status, approved["status"].as_str()), (200, Some("approved")), "{approved}");
+
+    let (_, form) = api.get(&format!("/usps1583/verifications/{id}/form-1583")).await;
+    assert_eq!(form["4k"], format!("Yes (court order attached: {order_id})"), "{form:#}");
+    let (status, _, bytes) = get_bytes(&api, &format!("/usps1583/verifications/{id}/evidence")).await;
+    assert_eq!(status, 200);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+    let name = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
+        .find(|n| n.contains("court_order"))
+        .expect("the court order is in the pack");
+    let mut content = Vec::new();
+    zip.by_name(&name).unwrap().read_to_end(&mut content).unwrap();
+    assert_eq!(content, order, "decrypted, byte for byte");
+
+    // Not a type the identity flow takes; and a record without box 4k says "No".
+    let other = api
+        .create("identity", json!({ "applicant": body("Lovelace", json!(null))["applicant"].clone(), "photo_id": { "type": "passport", "country": "GB" } }))
+        .await;
+    let (status, error) =
+        api.upload(&format!("/identity/verifications/{other}/documents"), &[("type", "court_order"), ("country", "US")], vec![("file", order)]).await;
+    assert_eq!((status, error["message"].as_str()), (400, Some(app::documents::service::TYPE_NOT_ALLOWED)), "{error}");
+    let plain = approved_record(&api, json!({ "pmb": "46", "opened_on": "2026-10-01" })).await;
+    let (_, form) = api.get(&format!("/usps1583/verifications/{plain}/form-1583")).await;
+    assert_eq!(form["4k"], "No");
+}
+both_engines!(a_protected_individual_needs_the_court_order_attached);

@@ -128,9 +128,9 @@ both_engines!(admins_edit_flow_settings_that_the_api_serves);
 async fn the_reference_page_lists_the_documented_operations() {
     let app = TestApp::spawn(Engine::Sqlite).await;
     let client = signed_in(&app, "dev@acme.test", Role::Developer).await;
-    let (status, ops) = app.rpc(&client, "api_reference", &[]).await;
+    let (status, reference) = app.rpc(&client, "api_reference", &[]).await;
     assert_eq!(status, 200);
-    let ops = ops.as_array().unwrap();
+    let ops = reference["operations"].as_array().unwrap();
     assert!(ops.iter().any(|o| o["method"] == "POST" && o["path"] == "/api/v1/{flow}/verifications/{id}/submit"));
     assert!(ops.iter().any(|o| o["method"] == "POST" && o["path"] == "/api/v1/webhook-deliveries/{id}/resend"));
     assert!(ops.iter().any(|o| o["method"] == "GET" && o["path"] == "/api/v1/{flow}/compliance/quarterly"));
@@ -145,6 +145,13 @@ async fn the_reference_page_lists_the_documented_operations() {
     assert_eq!(ops.len(), documented, "every documented operation is listed, none twice");
     let page = client.get(app.url("/api-reference")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("/api/v1/openapi.json"));
+    // The sandbox magic values, on the page and in the OpenAPI description.
+    let description = doc["info"]["description"].as_str().unwrap();
+    for (name, _, _) in app::pipeline::sandbox::SCENARIOS {
+        assert!(page.contains(name), "the reference page lists {name}");
+        assert!(description.contains(&format!("`{name}`")), "the OpenAPI description lists {name}");
+        assert!(reference["sandbox"].as_array().unwrap().iter().any(|s| s["last_name"] == name));
+    }
 }
 
 /// Without JavaScript a dashboard form posts to its server function, which sends the

@@ -261,6 +261,10 @@ async fn a_rotated_master_key_opens_everything_and_the_old_one_nothing(engine: E
     let (totp_after, hooks_after) = sealed_secrets().await;
     assert_ne!(hooks_after, secrets_before.1, "webhook secrets re-sealed");
     assert_ne!(totp_after, secrets_before.0, "authenticator secrets re-sealed");
+    assert!(out.contains("personal data") && !out.contains("0 values re-sealed"), "applicants re-sealed: {out}");
+    let applicants: Vec<String> = sqlx::query_scalar("SELECT applicant FROM verifications").fetch_all(app.db.pool()).await.unwrap();
+    let under_new = format!("pii1.{}.", app::documents::pii::key_id(&new));
+    assert!(!applicants.is_empty() && applicants.iter().all(|a| a.starts_with(&under_new)), "every applicant is sealed by the new key: {applicants:?}");
 
     // `attest serve` with the NEW key reads it all.
     let serving = serve(&data_dir, &url, Some(&new.to_base64())).await;

@@ -124,8 +124,60 @@ async fn no_face_in_the_selfie_is_its_own_reason(engine: Engine) {
     assert_eq!(v["status"], "needs_review");
     let selfie = v["documents"].as_array().unwrap().iter().find(|d| d["type"] == "selfie").unwrap();
     assert_eq!((selfie["status"].as_str(), selfie["failure_reason"].as_str()), (Some("extraction_failed"), Some("no_face_found")));
+    // As the real pipeline: no score stored, and the selfie rule could not apply.
+    assert_eq!(v["selfie_match"], Value::Null, "{v:#}");
+    let rule = v["rules"].as_array().unwrap().iter().find(|r| r["name"] == "selfie_mismatch").unwrap();
+    assert_eq!((rule["result"].as_str(), rule["found"].as_str()), (Some("not_applicable"), Some("no face found on the selfie")), "{rule}");
 }
 both_engines!(no_face_in_the_selfie_is_its_own_reason);
+
+/// `sandbox-type-mismatch` fails `document_type_mismatch` whatever photo ID was
+/// declared, in both flows (MRZ documents read as a licence, licences as the other kind).
+async fn sandbox_type_mismatch_fails_for_every_photo_id_type(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let cases = [
+        ("usps1583", "passport", "GB"),
+        ("usps1583", "passport_card", "US"),
+        ("usps1583", "nexus_card", "CA"),
+        ("usps1583", "permanent_resident_card", "US"),
+        ("usps1583", "state_id", "US"),
+        ("usps1583", "tribal_id", "US"),
+        ("identity", "national_id", "FR"),
+        ("identity", "residence_permit", "DE"),
+        ("identity", "drivers_license", "US"),
+    ];
+    let mut ids = Vec::new();
+    for (flow, kind, country) in cases {
+        let mut body = body("sandbox-type-mismatch");
+        body["photo_id"] = json!({ "type": kind, "country": country });
+        let mut uploads = vec![(kind, country), ("selfie", "US")];
+        if flow == "identity" {
+            body.as_object_mut().unwrap().remove("proof_of_address");
+        } else {
+            uploads.push(("lease", "US"));
+        }
+        let id = api.create(flow, body).await;
+        for (t, c) in uploads {
+            let (status, doc) = api.upload(&format!("/{flow}/verifications/{id}/documents"), &[("type", t), ("country", c)], vec![("file", jpeg())]).await;
+            assert_eq!(status, 201, "{flow} {t}: {doc}");
+        }
+        let (status, submitted) = api.post(&format!("/{flow}/verifications/{id}/submit"), json!({})).await;
+        assert_eq!(status, 200, "{flow} {kind}: {submitted}");
+        ids.push(id);
+    }
+    for ((flow, kind, _), id) in cases.iter().zip(&ids) {
+        let v = loop {
+            let (_, v) = api.get(&format!("/{flow}/verifications/{id}")).await;
+            if v["status"] != "submitted" {
+                break v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(failed_rules(&v), vec!["document_type_mismatch"], "{flow} {kind}: {v:#}");
+    }
+}
+both_engines!(sandbox_type_mismatch_fails_for_every_photo_id_type);
 
 async fn the_flow_policy_can_auto_reject(engine: Engine) {
     let app = TestApp::spawn(engine).await;
@@ -171,6 +223,16 @@ async fn production_refuses_sandbox_test_data() {
     assert_eq!(error["errors"]["applicant.last_name"], json!(["Sandbox test data is not accepted in production."]));
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM verifications").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(count, 0);
+
+    // Nor can a real applicant be renamed into test data afterwards.
+    let id = api.create("usps1583", body("Lovelace")).await;
+    for renamed in [json!({ "applicant": { "last_name": "sandbox-approve" } }), json!({ "applicant": { "last_name": " SANDBOX-expired " } })] {
+        let (status, error) = api.patch(&format!("/usps1583/verifications/{id}"), renamed).await;
+        assert_eq!(status, 422, "{error}");
+        assert_eq!(error["errors"]["applicant.last_name"], json!(["Sandbox test data is not accepted in production."]));
+    }
+    let (_, v) = api.get(&format!("/usps1583/verifications/{id}")).await;
+    assert_eq!(v["applicant"]["last_name"], "Lovelace", "nothing changed");
 }
 
 /// A worker that dies holding a job: its lease runs out, another worker takes the job
@@ -410,6 +472,14 @@ async fn real_documents_decide_each_outcome(engine: Engine) {
     assert_eq!(poa["extracted"]["address"]["postal_code"], "62701", "{poa:#}");
     let selfie = &v["selfie_match"];
     assert!(selfie["score"].as_f64().unwrap() >= selfie["threshold"].as_f64().unwrap(), "{selfie}");
+
+    // The licence front scanned small (640×400): the portrait is still found and matched.
+    let small = documents_for(spec(json!({})));
+    let front = attest_extract::image::open(small.path().join("front.jpg")).unwrap();
+    front.resize_exact(640, 400, attest_extract::image::imageops::FilterType::Triangle).to_rgb8().save(small.path().join("front.jpg")).unwrap();
+    let v = run_real(&api, small.path(), json!({})).await;
+    assert_eq!(v["status"], "approved", "{v:#}");
+    assert!(v["selfie_match"]["score"].as_f64().unwrap() >= v["selfie_match"]["threshold"].as_f64().unwrap(), "{:#}", v["selfie_match"]);
 
     // The applicant declared another first name than the licence carries.
     let v = run_real(&api, clean.path(), json!({ "first_name": "Grace" })).await;

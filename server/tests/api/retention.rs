@@ -284,3 +284,48 @@ async fn the_dashboard_redacts_and_holds_by_permission(engine: Engine) {
     assert!(settings.contains("Retention (days)") && settings.contains("value=\"45\""), "{settings}");
 }
 both_engines!(the_dashboard_redacts_and_holds_by_permission);
+
+/// Issue 17: dates of birth, document numbers and addresses are sealed in the database
+/// (the columns read directly show none of them) and read back through the API and the
+/// 1583 record; a value stored in plain text by an older version still reads, and the
+/// start-up pass seals it.
+async fn personal_data_is_sealed_at_rest_and_reads_back_through_the_api(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
+    let api = app.api("acme").await;
+    let id = approved(&api, "12").await;
+
+    let sealed_columns = [("verifications", "applicant"), ("verifications", "photo_id"), ("verifications", "rules"), ("documents", "extracted")];
+    let mut seen = 0;
+    for (table, column) in sealed_columns {
+        let values: Vec<Option<String>> = sqlx::query_scalar(&format!("SELECT {column} FROM {table}")).fetch_all(app.db.pool()).await.unwrap();
+        for value in values.into_iter().flatten() {
+            assert!(value.starts_with("pii1."), "{table}.{column} is sealed: {value}");
+            let lower = value.to_lowercase();
+            assert!(!NEEDLES.iter().any(|n| lower.contains(n)), "{table}.{column} shows nothing: {value}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 5, "applicant, photo ID, rules and the two documents' readings (a selfie has none): {seen}");
+
+    let (_, v) = api.get(&format!("/usps1583/verifications/{id}")).await;
+    assert_eq!(v["applicant"]["date_of_birth"], "1987-06-15", "{v:#}");
+    assert_eq!(v["applicant"]["address"]["line1"], "41 Quarry Lane");
+    assert_eq!(v["photo_id"]["number"], "L555-0199-7731");
+    assert!(v["documents"].as_array().unwrap().iter().any(|d| d["extracted"]["date_of_birth"] == "1987-06-15"), "{v:#}");
+    let (status, form) = api.get(&format!("/usps1583/verifications/{id}/form-1583")).await;
+    assert_eq!(status, 200, "{form}");
+    assert_eq!((form["4d"].as_str(), form["4e"].as_str()), (Some("1987-06-15"), Some("41 Quarry Lane")), "{form:#}");
+
+    // A row written in plain text by an older version reads, and the pass seals it.
+    let plain = r#"{"first_name":"Zenobia","last_name":"sandbox-approve","date_of_birth":"1987-06-15","address":{"line1":"41 Quarry Lane","city":"Springfield","state":"IL","postal_code":"62701","country":"US"}}"#;
+    sqlx::query("UPDATE verifications SET applicant = $1 WHERE id = $2").bind(plain).bind(&id).execute(app.db.pool()).await.unwrap();
+    let (status, v) = api.get(&format!("/usps1583/verifications/{id}")).await;
+    assert_eq!((status, v["applicant"]["date_of_birth"].as_str()), (200, Some("1987-06-15")), "{v:#}");
+    let sealed = app::documents::pii::seal_plaintext_rows(&app.db, &app.state.files.master).await.unwrap();
+    assert_eq!(sealed, 1, "only the plain value is sealed");
+    let stored: String = sqlx::query_scalar("SELECT applicant FROM verifications WHERE id = $1").bind(&id).fetch_one(app.db.pool()).await.unwrap();
+    assert!(stored.starts_with("pii1.") && !stored.contains("1987"), "{stored}");
+    let (_, v) = api.get(&format!("/usps1583/verifications/{id}")).await;
+    assert_eq!(v["applicant"]["date_of_birth"], "1987-06-15");
+}
+both_engines!(personal_data_is_sealed_at_rest_and_reads_back_through_the_api);

@@ -237,7 +237,8 @@ async fn concurrent_retake_requests_move_the_verification_once(engine: Engine) {
     let api = app.api("acme").await;
     let id = in_review(&app, &api, "acme").await;
     let roles = ["photo_id", "proof_of_address", "selfie", "photo_id", "selfie", "proof_of_address"];
-    let calls = roles.iter().map(|role| api.post(&request_path(&id), json!({ "role": role, "reason": "Unreadable." })));
+    let path = request_path(&id);
+    let calls = roles.iter().map(|role| api.post(&path, json!({ "role": role, "reason": "Unreadable." })));
     let results = futures::future::join_all(calls).await;
     let statuses: Vec<u16> = results.iter().map(|(s, _)| *s).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{results:?}");

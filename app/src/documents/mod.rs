@@ -92,10 +92,18 @@ pub struct Document {
     pub document_type: String,
     pub role: DocumentRole,
     pub country: String,
+    /// `uploaded` → `processing` (the pipeline is reading it) → `extracted` |
+    /// `extraction_failed` → `approved` | `rejected`; `canceled` when deleted, or replaced
+    /// by a retake's new upload (kept, with its file, for the history).
     pub status: DocumentStatus,
     /// Which sides were uploaded: `front`, and `back` when given.
     pub sides: Vec<String>,
     pub extracted: Option<Extracted>,
+    /// Why the document is a problem: on `extraction_failed`, why it could not be read
+    /// (e.g. `barcode_not_found`, `no_face_found`, `file_unavailable`); on a document that
+    /// was read, the rules it failed, comma-separated (e.g. `name_mismatch`,
+    /// `document_expired,date_of_birth_mismatch`, `address_blacklisted` on the proof of
+    /// address, `selfie_mismatch` on the selfie). `null` when nothing is wrong.
     pub failure_reason: Option<String>,
     pub decision: Option<Decision>,
     pub version: i64,

@@ -9,7 +9,7 @@ use crate::{
     journal::{self, Change, Tx},
     store::{ids::new_id, now_ms, Db},
     verifications::{
-        service::{self as verifications, actor_label, ensure_started, parse_decision, CANCELED},
+        service::{self as verifications, actor_label, ensure_accepts_upload, ensure_started, parse_decision, CANCELED},
         DecisionOutcome, Verification, VerificationStatus,
     },
 };
@@ -153,7 +153,7 @@ pub async fn upload(
     actor: &Actor,
 ) -> Result<Document, AppError> {
     let verification = verifications::find(db.pool(), workspace_id, flow, verification_id).await?;
-    ensure_started(verification.status)?;
+    ensure_accepts_upload(&verification.verification, None)?;
 
     let mut missing = Vec::new();
     if upload.document_type.is_none() {
@@ -188,6 +188,9 @@ pub async fn upload(
     let Some(role) = role.filter(|r| *r != DocumentRole::ProofOfAddress || flow == Flow::Usps1583 || !config.proof_of_address_types.is_empty()) else {
         return Err(AppError::BadRequest(TYPE_NOT_ALLOWED.into()));
     };
+    ensure_accepts_upload(&verification.verification, Some(role))?;
+    // A retake: the new document replaces the current one of its role.
+    let replacing = verification.status == VerificationStatus::ResubmissionRequested;
 
     let mut errors = FieldErrors::new();
     if !(country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase())) {
@@ -202,7 +205,7 @@ pub async fn upload(
     }
 
     let existing = list_for(db.pool(), verification_id).await?;
-    let active = existing.iter().filter(|d| d.status != DocumentStatus::Canceled);
+    let active = existing.iter().filter(|d| d.status != DocumentStatus::Canceled && !(replacing && d.role == role));
     for other in active {
         if other.document_type == document_type || other.role == role {
             return Err(AppError::BadRequest(format!("The verification already has a {} document.", other.document_type)));
@@ -228,17 +231,23 @@ pub async fn upload(
         let now = now_ms();
         let mut tx = db.begin_write().await?;
         // Re-check under the write lock: a concurrent upload or submit may have won.
+        verifications::lock(&mut tx, verification_id).await?;
         let current = verifications::find(&mut *tx, workspace_id, flow, verification_id).await?;
-        ensure_started(current.status)?;
-        let taken: Option<String> = sqlx::query_scalar("SELECT type FROM documents WHERE verification_id = $1 AND status <> 'canceled' AND (type = $2 OR role = $3)")
-            .bind(verification_id)
-            .bind(&document_type)
-            .bind(role.code())
-            .fetch_optional(&mut *tx)
-            .await?;
+        ensure_accepts_upload(&current.verification, Some(role))?;
+        let replacing = current.status == VerificationStatus::ResubmissionRequested;
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT type FROM documents WHERE verification_id = $1 AND status <> 'canceled' AND (type = $2 OR role = $3) AND NOT ($4 = 1 AND role = $3)",
+        )
+        .bind(verification_id)
+        .bind(&document_type)
+        .bind(role.code())
+        .bind(i64::from(replacing))
+        .fetch_optional(&mut *tx)
+        .await?;
         if let Some(taken) = taken {
             return Err(AppError::BadRequest(format!("The verification already has a {taken} document.")));
         }
+        let replaced = if replacing { replace_role(&mut tx, flow, workspace_id, verification_id, role, &id, actor).await? } else { Vec::new() };
         sqlx::query(
             "INSERT INTO documents (id, verification_id, workspace_id, type, role, country, status, front_blob, front_media_type, front_size, back_blob, back_media_type, back_size, version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'uploaded', $7, $8, $9, $10, $11, $12, 1, $13, $13)",
@@ -261,9 +270,21 @@ pub async fn upload(
         let document = record_document_change(
             &mut tx,
             flow,
-            Change { workspace_id, verification_id, document_id: Some(&id), event: "document.uploaded", actor, data: json!({ "type": document_type, "role": role.code() }) },
+            Change {
+                workspace_id,
+                verification_id,
+                document_id: Some(&id),
+                event: "document.uploaded",
+                actor,
+                data: if replaced.is_empty() {
+                    json!({ "type": document_type, "role": role.code() })
+                } else {
+                    json!({ "type": document_type, "role": role.code(), "replaces": replaced })
+                },
+            },
             true,
-        ).await?;
+        )
+        .await?;
         tx.commit().await?;
         db.wake_workers();
         Ok(document)
@@ -274,6 +295,43 @@ pub async fn upload(
         files.delete(&back_key).await;
     }
     result
+}
+
+/// A retake's upload: the current documents of `role` become `canceled` (kept, with their
+/// files, for the history), each with its history entry naming the document that
+/// replaces it. Returns their ids.
+async fn replace_role(
+    tx: &mut Tx,
+    flow: Flow,
+    workspace_id: &str,
+    verification_id: &str,
+    role: DocumentRole,
+    by: &str,
+    actor: &Actor,
+) -> Result<Vec<String>, AppError> {
+    let replaced: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, type FROM documents WHERE verification_id = $1 AND role = $2 AND status <> 'canceled' ORDER BY id")
+            .bind(verification_id)
+            .bind(role.code())
+            .fetch_all(&mut **tx)
+            .await?;
+    for (old, document_type) in &replaced {
+        sqlx::query("UPDATE documents SET status = 'canceled', version = version + 1, updated_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(old)
+            .execute(&mut **tx)
+            .await?;
+        let change = Change {
+            workspace_id,
+            verification_id,
+            document_id: Some(old),
+            event: "document.canceled",
+            actor,
+            data: json!({ "type": document_type, "replaced_by": by }),
+        };
+        record_document_change(tx, flow, change, false).await?;
+    }
+    Ok(replaced.into_iter().map(|(id, _)| id).collect())
 }
 
 /// Records a document change: the verification's version and history, and (when the

@@ -147,6 +147,7 @@ pub async fn process(db: &Db, files: &crate::documents::blobs::DocumentFiles, pi
     let mut faces: HashMap<String, FaceEmbedding> = HashMap::new();
     let pending: Vec<Document> = v.documents.iter().filter(|d| matches!(d.status, DocumentStatus::Uploaded | DocumentStatus::Processing)).cloned().collect();
     for doc in &pending {
+        mark_processing(db, &workspace_id, flow, doc).await?;
         let result = match scenario {
             Some(s) => s.read(&v, doc.role, &doc.document_type, &doc.country).map_err(Unread::Extractor),
             None => read_document(db, files, &workspace_id, pipeline, doc, &mut faces).await?,
@@ -183,13 +184,57 @@ pub async fn process(db: &Db, files: &crate::documents::blobs::DocumentFiles, pi
     // 3. Rules and the decision policy.
     let blacklist: Vec<String> = flows::service::blacklist(db, &workspace_id).await?.iter().map(|a| attest_extract::normalize::address_text(a)).collect();
     let today = chrono::Utc::now().date_naive();
-    let rules = rules::evaluate(&rules::Inputs { verification: &v, config: &config, blacklist: &blacklist, selfie: selfie.clone(), today });
+    let inputs = rules::Inputs { verification: &v, config: &config, blacklist: &blacklist, selfie: selfie.clone(), today };
+    let rules = rules::evaluate(&inputs);
+    let failures = rules::failures_by_document(&inputs, &rules);
     let extraction_failed = v.documents.iter().any(|d| d.status == DocumentStatus::ExtractionFailed);
     // A court-ordered protected individual's court order (box 4k) is read by a person.
     let court_order = v.documents.iter().any(|d| d.role == DocumentRole::CourtOrder && d.status != DocumentStatus::Canceled);
     let incomplete = extraction_failed || court_order || matches!(selfie, SelfieCheck::NoFace { .. });
     let status = rules::outcome(&config, &rules, incomplete);
-    decide(db, &workspace_id, flow, &v, rules, selfie, status, job, worker, None).await
+    decide(db, &workspace_id, flow, &v, Checked { rules, failures, selfie }, status, job, worker, None).await
+}
+
+/// What the checks found: the rules, the failed ones by document, the selfie comparison.
+struct Checked {
+    rules: Vec<crate::verifications::RuleResult>,
+    failures: std::collections::BTreeMap<String, Vec<String>>,
+    selfie: SelfieCheck,
+}
+
+/// `uploaded` → `processing`, committed (with its history entry) before the document is
+/// read, so a reader sees the pipeline at work. A document already `processing` (a
+/// crashed worker's) is read again as it is.
+async fn mark_processing(db: &Db, workspace_id: &str, flow: Flow, doc: &Document) -> Result<(), AppError> {
+    if doc.status != DocumentStatus::Uploaded {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().await?;
+    let changed = sqlx::query("UPDATE documents SET status = 'processing', version = version + 1, updated_at = $1 WHERE id = $2 AND status = 'uploaded'")
+        .bind(now_ms())
+        .bind(&doc.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        return Ok(());
+    }
+    documents::record_document_change(
+        &mut tx,
+        flow,
+        Change {
+            workspace_id,
+            verification_id: &doc.verification_id,
+            document_id: Some(&doc.id),
+            event: "document.processing",
+            actor: &Actor::System,
+            data: json!({ "type": doc.document_type, "role": doc.role.code() }),
+        },
+        false,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Runs one leased pipeline job to its end or records why not: a failed attempt is
@@ -246,8 +291,7 @@ pub async fn give_up(db: &Db, job: &Job, worker: &str) -> Result<(), AppError> {
         &workspace_id,
         flow,
         &v,
-        Vec::new(),
-        SelfieCheck::Absent,
+        Checked { rules: Vec::new(), failures: Default::default(), selfie: SelfieCheck::Absent },
         VerificationStatus::NeedsReview,
         job,
         worker,
@@ -466,13 +510,13 @@ async fn decide(
     workspace_id: &str,
     flow: Flow,
     v: &Verification,
-    rules: Vec<crate::verifications::RuleResult>,
-    selfie: SelfieCheck,
+    checked: Checked,
     status: VerificationStatus,
     job: &Job,
     worker: &str,
     note: Option<&str>,
 ) -> Result<(), AppError> {
+    let Checked { rules, failures, selfie } = checked;
     let failed: Vec<&str> = rules.iter().filter(|r| r.result == RuleOutcome::Fail).map(|r| r.name.as_str()).collect();
     let decision = match status {
         VerificationStatus::Approved => Some((DecisionOutcome::Approved, "All checks passed.".to_string())),
@@ -506,6 +550,20 @@ async fn decide(
         jobs::complete(&mut *tx, &job.id, worker).await?;
         tx.commit().await?;
         return Ok(());
+    }
+    // A document that failed a rule carries the reason itself (read documents only: an
+    // unread one keeps its extraction failure); a retake's second run clears a reason
+    // that no longer holds.
+    for doc in v.documents.iter().filter(|d| matches!(d.status, DocumentStatus::Extracted | DocumentStatus::Approved | DocumentStatus::Rejected)) {
+        let reason = failures.get(&doc.id).map(|names| names.join(","));
+        if reason != doc.failure_reason {
+            sqlx::query("UPDATE documents SET failure_reason = $1, version = version + 1, updated_at = $2 WHERE id = $3")
+                .bind(reason)
+                .bind(now)
+                .bind(&doc.id)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     let actor = Actor::System;
     journal::record(

@@ -79,15 +79,28 @@ pub fn evaluate(inputs: &Inputs<'_>) -> Vec<RuleResult> {
     results.into_iter().map(|r| if inputs.config.disabled_rules.contains(&r.name) { not_applicable(&r.name) } else { r }).collect()
 }
 
+/// Whether the name a document shows is the declared one (`None`: it shows none).
+fn name_matches(v: &Verification, e: &Extracted) -> Option<bool> {
+    let a = &v.applicant;
+    let (first, last) = (e.first_name.as_deref()?, e.last_name.as_deref()?);
+    Some(normalize::names_match((&a.first_name, a.middle_name.as_deref(), &a.last_name), (first, e.middle_name.as_deref(), last)))
+}
+
+/// Whether a document's expiry (if it shows one) is before `today`; an unparseable
+/// expiry counts as expired: we cannot show it is valid.
+fn is_expired(e: &Extracted, today: NaiveDate) -> bool {
+    e.expiry_date.as_deref().is_some_and(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok().is_none_or(|d| d < today))
+}
+
 fn name_rule(v: &Verification, docs: [Option<(&Document, &Extracted)>; 2]) -> RuleResult {
     let a = &v.applicant;
     let expected = full_name(&a.first_name, a.middle_name.as_deref(), &a.last_name);
     let mut found = Vec::new();
     let mut all_match = true;
     for (_, e) in docs.into_iter().flatten() {
-        let (Some(first), Some(last)) = (e.first_name.as_deref(), e.last_name.as_deref()) else { continue };
+        let (Some(first), Some(last), Some(matches)) = (e.first_name.as_deref(), e.last_name.as_deref(), name_matches(v, e)) else { continue };
         found.push(full_name(first, e.middle_name.as_deref(), last));
-        all_match &= normalize::names_match((&a.first_name, a.middle_name.as_deref(), &a.last_name), (first, e.middle_name.as_deref(), last));
+        all_match &= matches;
     }
     if found.is_empty() {
         return not_applicable(NAME_MISMATCH);
@@ -186,6 +199,36 @@ fn selfie_rule(check: &SelfieCheck) -> RuleResult {
     }
 }
 
+/// The failed rules each document is about, by document id (SPEC §10: a document that
+/// failed a rule carries the reason itself). A rule comparing several documents names
+/// only those that disagree: `name_mismatch`, `date_of_birth_mismatch` and
+/// `document_expired` the photo ID and/or the proof of address; `country_mismatch`,
+/// `document_type_mismatch` and `document_number_mismatch` the photo ID;
+/// `address_blacklisted` the proof of address; `selfie_mismatch` the selfie.
+pub fn failures_by_document(inputs: &Inputs<'_>, results: &[RuleResult]) -> std::collections::BTreeMap<String, Vec<String>> {
+    let v = inputs.verification;
+    let live = |role: DocumentRole| v.documents.iter().find(|d| d.role == role && d.status != DocumentStatus::Canceled);
+    let read = [extracted(v, DocumentRole::PhotoId), extracted(v, DocumentRole::ProofOfAddress)];
+    let mut by_document: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for failed in results.iter().filter(|r| r.result == RuleOutcome::Fail) {
+        let concerned: Vec<&Document> = match failed.name.as_str() {
+            NAME_MISMATCH => read.into_iter().flatten().filter(|(_, e)| name_matches(v, e) == Some(false)).map(|(d, _)| d).collect(),
+            DATE_OF_BIRTH_MISMATCH => {
+                read.into_iter().flatten().filter(|(_, e)| e.date_of_birth.as_deref().is_some_and(|d| d != v.applicant.date_of_birth)).map(|(d, _)| d).collect()
+            }
+            DOCUMENT_EXPIRED => read.into_iter().flatten().filter(|(_, e)| is_expired(e, inputs.today)).map(|(d, _)| d).collect(),
+            COUNTRY_MISMATCH | DOCUMENT_TYPE_MISMATCH | DOCUMENT_NUMBER_MISMATCH => live(DocumentRole::PhotoId).into_iter().collect(),
+            ADDRESS_BLACKLISTED => live(DocumentRole::ProofOfAddress).into_iter().collect(),
+            SELFIE_MISMATCH => live(DocumentRole::Selfie).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        for doc in concerned {
+            by_document.entry(doc.id.clone()).or_default().push(failed.name.clone());
+        }
+    }
+    by_document
+}
+
 /// The decision policy (SPEC §4): what a checked verification becomes. A check that
 /// could not be completed (an extraction failure, a missing face) always goes to a
 /// person, whatever the policy says.
@@ -245,6 +288,7 @@ mod tests {
             rules: vec![],
             selfie_match: None,
             decision: None,
+            requested_documents: vec![],
             created_at: String::new(),
             updated_at: String::new(),
             legal_hold: false,
@@ -350,6 +394,38 @@ mod tests {
         {
             assert_eq!(result_of(&rules, name), RuleOutcome::NotApplicable, "{name}");
         }
+    }
+
+    /// A failed rule names the documents it is about, and only those that disagree; a
+    /// canceled (replaced) document is never blamed.
+    #[test]
+    fn a_failed_rule_is_carried_by_the_document_it_is_about() {
+        let poa = |id: &str, status: DocumentStatus, e: Extracted| Document {
+            id: id.into(),
+            role: DocumentRole::ProofOfAddress,
+            document_type: "lease".into(),
+            status,
+            sides: vec!["front".into()],
+            ..licence(e)
+        };
+        let selfie = Document { id: "doc_selfie".into(), role: DocumentRole::Selfie, document_type: "selfie".into(), extracted: None, ..licence(good()) };
+        let poa_says = Extracted { first_name: Some("ZOE".into()), last_name: Some("SMITH".into()), ..Default::default() };
+        let v = verification(vec![
+            licence(Extracted { expiry_date: Some("2026-11-25".into()), ..good() }),
+            poa("doc_old_poa", DocumentStatus::Canceled, poa_says.clone()),
+            poa("doc_poa", DocumentStatus::Extracted, poa_says),
+            selfie,
+        ]);
+        let config = FlowConfig::default_for(Flow::Usps1583);
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let blacklist = [normalize::address_text("12 N Main St Apt 4, Springfield, IL 62701")];
+        let inputs = Inputs { verification: &v, config: &config, blacklist: &blacklist, selfie: SelfieCheck::Scored { score: 0.2, threshold: 0.6 }, today };
+        let rules = evaluate(&inputs);
+        let by_document = failures_by_document(&inputs, &rules);
+        assert_eq!(by_document.get("doc_1"), Some(&vec![DOCUMENT_EXPIRED.to_string()]), "the licence's name matches: {by_document:?}");
+        assert_eq!(by_document.get("doc_poa"), Some(&vec![NAME_MISMATCH.to_string(), ADDRESS_BLACKLISTED.to_string()]));
+        assert_eq!(by_document.get("doc_selfie"), Some(&vec![SELFIE_MISMATCH.to_string()]));
+        assert_eq!(by_document.get("doc_old_poa"), None, "a replaced document is not blamed");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `page::verification_detail`.
 
 use super::{
-    page::{verification_detail, CancelVerification, DecideDocument, DecideVerification, DocumentViewer, EventSummary},
+    page::{verification_detail, CancelVerification, DecideDocument, DecideVerification, DocumentViewer, EventSummary, RequestNewDocument},
     HistoryEntry, RuleOutcome, Verification, VerificationStatus,
 };
 use crate::{
@@ -24,7 +24,12 @@ pub fn DetailPage() -> impl IntoView {
     let slug = move || params.read().get("slug").unwrap_or_default();
     let id = move || params.read().get("id").unwrap_or_default();
     let data = Resource::new(move || (slug(), id()), |(slug, id)| verification_detail(slug, id));
-    let error = || forms::error::<DecideVerification>().or_else(forms::error::<CancelVerification>).or_else(forms::error::<DecideDocument>);
+    let error = || {
+        forms::error::<DecideVerification>()
+            .or_else(forms::error::<CancelVerification>)
+            .or_else(forms::error::<DecideDocument>)
+            .or_else(forms::error::<RequestNewDocument>)
+    };
     view! {
         <Transition fallback=|| view! { <p class="muted" role="status">"Loading verification…"</p> }>
             {move || Suspend::new(async move {
@@ -65,7 +70,8 @@ pub fn DetailPage() -> impl IntoView {
 #[component]
 fn ComparePanel(verification: Verification, can_view_documents: bool) -> impl IntoView {
     let v = verification;
-    let extracted = v.documents.iter().find(|doc| doc.role == DocumentRole::PhotoId).and_then(|doc| doc.extracted.clone());
+    let extracted =
+        v.documents.iter().find(|doc| doc.role == DocumentRole::PhotoId && doc.status != DocumentStatus::Canceled).and_then(|doc| doc.extracted.clone());
     let e = extracted.clone().unwrap_or_default();
     let a = &v.applicant;
     let compare = |label: &'static str, declared: Option<String>, found: Option<String>| {
@@ -108,7 +114,7 @@ fn ComparePanel(verification: Verification, can_view_documents: bool) -> impl In
 #[component]
 fn DecisionPanel(slug: String, verification: Verification, can_decide: bool, can_manage: bool) -> impl IntoView {
     let v = verification;
-    let (slug_cancel, id_cancel) = (slug.clone(), v.id.clone());
+    let (slug_cancel, id_cancel, slug_request) = (slug.clone(), v.id.clone(), slug.clone());
     view! {
         <section class="panel" aria-labelledby="decision-heading">
             <h2 id="decision-heading">"Decision"</h2>
@@ -127,7 +133,15 @@ fn DecisionPanel(slug: String, verification: Verification, can_decide: bool, can
                     <button type="submit" class="primary">"Submit decision"</button>
                 </form>
             })}
-            {(can_manage && matches!(v.status, VerificationStatus::Started | VerificationStatus::Submitted)).then(|| view! {
+            {(can_decide && v.status == VerificationStatus::NeedsReview).then(|| view! { <RequestDocumentForm slug=slug_request verification=v.clone()/> })}
+            {(v.status == VerificationStatus::ResubmissionRequested).then(|| view! {
+                <ul class="requested" aria-label="Requested documents">
+                    {v.requested_documents.iter().map(|r| view! {
+                        <li>{format!("New {} requested by {} at {}: {}", role_label(r.role), r.by, crate::dates::to_minute(&r.at), r.reason)}</li>
+                    }).collect_view()}
+                </ul>
+            })}
+            {(can_manage && matches!(v.status, VerificationStatus::Started | VerificationStatus::Submitted | VerificationStatus::ResubmissionRequested)).then(|| view! {
                 <form method="post" action={forms::action::<CancelVerification>()} class="inline">
                     <input type="hidden" name="slug" value=slug_cancel/>
                     <input type="hidden" name="id" value=id_cancel/>
@@ -136,6 +150,39 @@ fn DecisionPanel(slug: String, verification: Verification, can_decide: bool, can
             })}
             {v.selfie_match.clone().map(|s| view! { <p>{format!("Selfie match {:.2} (threshold {:.2})", s.score, s.threshold)}</p> })}
         </section>
+    }
+}
+
+fn role_label(role: DocumentRole) -> &'static str {
+    match role {
+        DocumentRole::PhotoId => "photo ID",
+        DocumentRole::ProofOfAddress => "proof of address",
+        DocumentRole::Selfie => "selfie",
+        DocumentRole::CourtOrder => "court order",
+    }
+}
+
+/// Retake: ask the applicant for a new document of one of the roles this verification
+/// has, with a reason.
+#[component]
+fn RequestDocumentForm(slug: String, verification: Verification) -> impl IntoView {
+    let v = verification;
+    let mut roles: Vec<DocumentRole> = v.documents.iter().filter(|d| d.status != DocumentStatus::Canceled).map(|d| d.role).collect();
+    roles.sort_by_key(|r| DocumentRole::ALL.iter().position(|x| x == r));
+    roles.dedup();
+    view! {
+        <form method="post" action={forms::action::<RequestNewDocument>()} class="stack" aria-labelledby="request-document-heading">
+            <h3 id="request-document-heading">"Request new document"</h3>
+            <input type="hidden" name="slug" value=slug/>
+            <input type="hidden" name="id" value=v.id.clone()/>
+            <label for="request-role">"Document"</label>
+            <select id="request-role" name="role" required>
+                {roles.into_iter().map(|r| view! { <option value=r.code()>{role_label(r)}</option> }).collect_view()}
+            </select>
+            <label for="request-reason">"Reason for the applicant"</label>
+            <textarea id="request-reason" name="reason" rows="2" required maxlength="500"></textarea>
+            <button type="submit">"Request new document"</button>
+        </form>
     }
 }
 

@@ -13,7 +13,10 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod validate;
 
-use crate::{documents::Document, flows::Flow};
+use crate::{
+    documents::Document,
+    flows::{DocumentRole, Flow},
+};
 use serde::{Deserialize, Serialize};
 use std::{fmt, str::FromStr};
 
@@ -26,16 +29,20 @@ pub enum VerificationStatus {
     Approved,
     Rejected,
     NeedsReview,
+    /// A reviewer or the API asked for a new document of one role (`requested_documents`);
+    /// the applicant's upload replaces that document, and submit processes it again.
+    ResubmissionRequested,
     Canceled,
 }
 
 impl VerificationStatus {
-    pub const ALL: [VerificationStatus; 6] = [
+    pub const ALL: [VerificationStatus; 7] = [
         VerificationStatus::Started,
         VerificationStatus::Submitted,
         VerificationStatus::Approved,
         VerificationStatus::Rejected,
         VerificationStatus::NeedsReview,
+        VerificationStatus::ResubmissionRequested,
         VerificationStatus::Canceled,
     ];
 
@@ -46,6 +53,7 @@ impl VerificationStatus {
             VerificationStatus::Approved => "approved",
             VerificationStatus::Rejected => "rejected",
             VerificationStatus::NeedsReview => "needs_review",
+            VerificationStatus::ResubmissionRequested => "resubmission_requested",
             VerificationStatus::Canceled => "canceled",
         }
     }
@@ -246,6 +254,10 @@ pub struct Verification {
     pub rules: Vec<RuleResult>,
     pub selfie_match: Option<SelfieMatch>,
     pub decision: Option<Decision>,
+    /// The new documents asked for while `resubmission_requested` (see
+    /// `POST …/request-document`); empty otherwise.
+    #[serde(default)]
+    pub requested_documents: Vec<DocumentRequest>,
     pub created_at: String,
     pub updated_at: String,
     /// Under legal hold: retention does not redact it, nor does `…/redact`.
@@ -255,6 +267,19 @@ pub struct Verification {
     /// (retention, or `…/redact`); `null` until then.
     #[serde(default)]
     pub redacted_at: Option<String>,
+}
+
+/// A new document of `role` asked for by a reviewer or the API (SPEC §10, retake).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DocumentRequest {
+    pub role: DocumentRole,
+    /// Why, as the requester wrote it (shown to the applicant's integrator).
+    pub reason: String,
+    /// `user:<id>` or `api_token:<id>`.
+    pub by: String,
+    /// RFC 3339 UTC.
+    pub at: String,
 }
 
 /// A page of a list: `{"data": [...], "next_cursor": …}`.

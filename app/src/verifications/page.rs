@@ -220,6 +220,23 @@ pub async fn decide_verification(slug: String, id: String, decision: String, rea
     )
 }
 
+/// Retake: ask for a new document of one role from a verification in `needs_review`,
+/// with a reason (the same service and permission as the API's `…/request-document`).
+#[server(prefix = "/rpc", endpoint = "request_document")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.request_document", skip_all))]
+pub async fn request_new_document(slug: String, id: String, role: String, reason: String) -> Result<(), AppError> {
+    crate::error::respond(
+        async move {
+            let state = crate::state::AppState::from_context()?;
+            let member = crate::access::member::require(&state, &slug, crate::access::Permission::VerificationsDecide).await?;
+            let flow = flow_of(&state, &member.workspace_id, &id).await?;
+            let input = super::requests::DocumentRequestInput { role: Some(role), reason: Some(reason) };
+            super::service::request_document(&state.db, &member.workspace_id, flow, &id, &input, &member.actor()).await.map(|_| ())
+        }
+        .await,
+    )
+}
+
 /// Approve or reject one document (after processing), with a reason.
 #[server(prefix = "/rpc", endpoint = "decide_document")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "rpc.decide_document", skip_all))]
@@ -250,8 +267,9 @@ pub async fn cancel_verification(slug: String, id: String) -> Result<(), AppErro
     )
 }
 
-const STATUS_TABS: [(&str, &str); 7] = [
+const STATUS_TABS: [(&str, &str); 8] = [
     ("needs_review", "Needs review"),
+    ("resubmission_requested", "Resubmission requested"),
     ("submitted", "Submitted"),
     ("started", "Started"),
     ("approved", "Approved"),

@@ -54,6 +54,33 @@ impl From<&serde_json::Value> for DecisionInput {
     }
 }
 
+/// `POST …/verifications/{id}/request-document`: a new document of one role, from a
+/// verification in `needs_review`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RequestDocument {
+    /// `photo_id`, `proof_of_address` or `selfie`: a role the flow uses.
+    pub role: crate::flows::DocumentRole,
+    /// Why (at most 500 characters), e.g. `The photo is blurred.`
+    pub reason: String,
+}
+
+/// A document request as a reviewer or an integrator gives it, before it is checked
+/// ([`super::service::request_document`] judges it, with the same messages for both).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRequestInput {
+    pub role: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl From<&serde_json::Value> for DocumentRequestInput {
+    /// A JSON body: a field that is not a string counts as missing.
+    fn from(body: &serde_json::Value) -> Self {
+        let text = |name: &str| body.get(name).and_then(serde_json::Value::as_str).map(str::to_string);
+        DocumentRequestInput { role: text("role"), reason: text("reason") }
+    }
+}
+
 /// `{"message": "…"}`: every error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -8,7 +8,7 @@ use crate::{
     dates::rfc3339,
     documents::{pii, service as documents, DocumentStatus},
     error::AppError,
-    flows::{self, Flow},
+    flows::{self, DocumentRole, Flow},
     journal::{self, Change, Tx},
     state::Environment,
     store::{
@@ -24,9 +24,10 @@ use sqlx::{any::AnyRow, Row};
 pub const CANCELED: &str = "The verification is canceled.";
 pub const ALREADY_STARTED: &str = "The verification has already started.";
 pub const INVALID_FLOW: &str = "Invalid verification flow.";
+pub const NOT_AWAITING_REVIEW: &str = "The verification is not awaiting review.";
 
 const COLUMNS: &str = "id, workspace_id, flow, status, reference, applicant, photo_id, proof_of_address, mailbox, metadata, rules, \
-    selfie_score, selfie_threshold, decision_outcome, decision_reason, decision_by, decision_at, version, created_at, updated_at, legal_hold, redacted_at";
+    selfie_score, selfie_threshold, decision_outcome, decision_reason, decision_by, decision_at, version, created_at, updated_at, legal_hold, redacted_at, requested_documents";
 
 /// A verification row as stored (documents are loaded separately).
 #[derive(Debug, Clone)]
@@ -74,6 +75,7 @@ fn decode(row: &AnyRow) -> Result<Row_, AppError> {
         rules: typed::<Vec<RuleResult>>(json_column(row, "rules")?)?.unwrap_or_default(),
         selfie_match: score.zip(threshold).map(|(score, threshold)| SelfieMatch { score, threshold }),
         decision,
+        requested_documents: typed(json_column(row, "requested_documents")?)?.unwrap_or_default(),
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
         legal_hold: row.try_get::<i64, _>("legal_hold")? != 0,
@@ -117,6 +119,32 @@ where
         return Err(AppError::BadRequest(INVALID_FLOW.into()));
     }
     Ok(found)
+}
+
+/// Refuses an upload unless the verification is `started`, or awaits the new document
+/// of `role` (`resubmission_requested`, `role` among those requested).
+pub fn ensure_accepts_upload(current: &Verification, role: Option<DocumentRole>) -> Result<(), AppError> {
+    if current.status != VerificationStatus::ResubmissionRequested {
+        return ensure_started(current.status);
+    }
+    match role {
+        Some(role) if !current.requested_documents.iter().any(|r| r.role == role) => {
+            Err(AppError::Conflict(format!("No new {} document was requested; only {} may be uploaded.", role.code(), requested_roles(current))))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn requested_roles(v: &Verification) -> String {
+    v.requested_documents.iter().map(|r| r.role.code()).collect::<Vec<_>>().join(", ")
+}
+
+/// Takes the verification row's lock for the rest of `tx` (PostgreSQL; SQLite's write
+/// transaction already holds the database), so concurrent changes to one verification
+/// run one after the other and each sees the other's result.
+pub async fn lock(tx: &mut Tx, id: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE verifications SET version = version WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Refuses changes unless the verification is still `started`.
@@ -257,6 +285,7 @@ pub async fn create_batch(
         rules: Vec::new(),
         selfie_match: None,
         decision: None,
+        requested_documents: Vec::new(),
         created_at: rfc3339(now),
         updated_at: rfc3339(now),
         legal_hold: false,
@@ -376,7 +405,11 @@ pub async fn submit(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
 /// own event in the same one).
 pub async fn submit_in(tx: &mut Tx, config: &flows::FlowConfig, workspace_id: &str, id: &str, actor: &Actor) -> Result<Verification, AppError> {
     let flow = config.flow;
+    lock(tx, id).await?;
     let current = find(&mut **tx, workspace_id, flow, id).await?;
+    if current.status == VerificationStatus::ResubmissionRequested {
+        return resubmit_in(tx, workspace_id, &current, actor).await;
+    }
     ensure_started(current.status)?;
     let present = documents::list_for(&mut **tx, id).await?;
     let required = if crate::compliance::reverify::is_follow_up(tx, id).await? {
@@ -409,6 +442,130 @@ pub async fn submit_in(tx: &mut Tx, config: &flows::FlowConfig, workspace_id: &s
 /// Why a protected individual's verification cannot be submitted yet (box 4k).
 pub const COURT_ORDER_MISSING: &str =
     "Box 4k: the applicant is a court-ordered protected individual (mailbox.protected_individual); upload the court order (type court_order) before submitting.";
+/// Submit after a retake: every requested role must have its new document (an upload
+/// not processed yet); the pipeline then reads the new documents and runs the rules
+/// over the current ones again.
+async fn resubmit_in(tx: &mut Tx, workspace_id: &str, current: &Row_, actor: &Actor) -> Result<Verification, AppError> {
+    let (id, flow) = (current.id.as_str(), current.flow);
+    let present = documents::list_for(&mut **tx, id).await?;
+    let missing: Vec<&str> = current
+        .verification
+        .requested_documents
+        .iter()
+        .filter(|r| !present.iter().any(|d| d.role == r.role && d.status == DocumentStatus::Uploaded))
+        .map(|r| r.role.code())
+        .collect();
+    if !missing.is_empty() {
+        return Err(AppError::Conflict(format!("The requested documents have not been uploaded yet: {}.", missing.join(", "))));
+    }
+    sqlx::query("UPDATE verifications SET status = 'submitted', requested_documents = NULL WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    journal::enqueue(tx, crate::pipeline::JOB, &json!({ "verification_id": id })).await?;
+    let change = Change {
+        workspace_id,
+        verification_id: id,
+        document_id: None,
+        event: "verification.submitted",
+        actor,
+        data: json!({ "from": "resubmission_requested", "to": "submitted" }),
+    };
+    touch_and_record(tx, workspace_id, flow, id, change).await
+}
+
+/// Asks for a new document of one role from a verification in `needs_review` (SPEC §10,
+/// retake): it goes to `resubmission_requested` with the request in
+/// `requested_documents`, its history entry and the `verification.resubmission_requested`
+/// event (`data.role`, `data.reason`). The applicant's next upload of that role replaces
+/// the current document, and submit processes the verification again.
+pub async fn request_document(
+    db: &Db,
+    workspace_id: &str,
+    flow: Flow,
+    id: &str,
+    input: &super::requests::DocumentRequestInput,
+    actor: &Actor,
+) -> Result<Verification, AppError> {
+    let config = flows::service::load(db, workspace_id, flow).await?;
+    let mut tx = db.begin_write().await?;
+    let current = find(&mut *tx, workspace_id, flow, id).await?;
+    match current.status {
+        VerificationStatus::NeedsReview => {}
+        VerificationStatus::Canceled => return Err(AppError::Conflict(CANCELED.into())),
+        _ => return Err(AppError::Conflict(NOT_AWAITING_REVIEW.into())),
+    }
+    let present = documents::list_for(&mut *tx, id).await?;
+    let (role, reason) = parse_document_request(input, |role| {
+        config.required_roles.contains(&role) || present.iter().any(|d| d.role == role && d.status != DocumentStatus::Canceled)
+    })?;
+    let request = super::DocumentRequest { role, reason: reason.clone(), by: actor_label(actor), at: rfc3339(now_ms()) };
+    let requests = serde_json::to_string(&[&request]).map_err(|e| AppError::internal("requested documents", e))?;
+    // Only from `needs_review`, in the statement itself: of concurrent requests (or a
+    // decision racing this one) exactly one moves the verification.
+    let moved = sqlx::query("UPDATE verifications SET status = 'resubmission_requested', requested_documents = $1 WHERE id = $2 AND status = 'needs_review'")
+        .bind(requests)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if moved == 0 {
+        return Err(AppError::Conflict(NOT_AWAITING_REVIEW.into()));
+    }
+    let mut extra = serde_json::Map::new();
+    extra.insert("role".into(), json!(role.code()));
+    extra.insert("reason".into(), json!(reason));
+    let change = Change {
+        workspace_id,
+        verification_id: id,
+        document_id: None,
+        event: "verification.resubmission_requested",
+        actor,
+        data: json!({ "from": "needs_review", "to": "resubmission_requested", "role": role.code(), "reason": reason }),
+    };
+    let verification = touch_and_record_with(&mut tx, workspace_id, flow, id, change, extra).await?;
+    tx.commit().await?;
+    db.wake_workers();
+    Ok(verification)
+}
+
+/// Longest reason of a document request.
+pub const MAX_REQUEST_REASON: usize = 500;
+
+/// Parses `{role, reason}` of a document request; `used` says whether the flow (or this
+/// verification) uses a role.
+fn parse_document_request(input: &super::requests::DocumentRequestInput, used: impl Fn(DocumentRole) -> bool) -> Result<(DocumentRole, String), AppError> {
+    let mut errors = crate::error::FieldErrors::new();
+    let role = match input.role.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => {
+            errors.insert("role".into(), vec!["The role field is required.".into()]);
+            None
+        }
+        Some(code) => match code.parse::<DocumentRole>() {
+            Ok(role) if used(role) => Some(role),
+            Ok(role) => {
+                errors.insert("role".into(), vec![format!("This flow does not use a {} document.", role.code())]);
+                None
+            }
+            Err(()) => {
+                errors.insert("role".into(), vec!["The selected role is invalid.".into()]);
+                None
+            }
+        },
+    };
+    let reason = match input.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => {
+            errors.insert("reason".into(), vec!["The reason field is required.".into()]);
+            None
+        }
+        Some(r) if r.chars().count() > MAX_REQUEST_REASON => {
+            errors.insert("reason".into(), vec![format!("The reason may not be greater than {MAX_REQUEST_REASON} characters.")]);
+            None
+        }
+        Some(r) => Some(r.to_string()),
+    };
+    match (role, reason) {
+        (Some(role), Some(reason)) if errors.is_empty() => Ok((role, reason)),
+        _ => Err(AppError::Validation(errors)),
+    }
+}
 
 async fn set_status(tx: &mut Tx, id: &str, status: VerificationStatus) -> Result<(), AppError> {
     sqlx::query("UPDATE verifications SET status = $1 WHERE id = $2").bind(status.code()).bind(id).execute(&mut **tx).await?;
@@ -419,7 +576,7 @@ pub async fn cancel(db: &Db, workspace_id: &str, flow: Flow, id: &str, actor: &A
     let mut tx = db.begin_write().await?;
     let current = find(&mut *tx, workspace_id, flow, id).await?;
     match current.status {
-        VerificationStatus::Started | VerificationStatus::Submitted => {}
+        VerificationStatus::Started | VerificationStatus::Submitted | VerificationStatus::ResubmissionRequested => {}
         VerificationStatus::Canceled => return Err(AppError::BadRequest(CANCELED.into())),
         _ => return Err(AppError::BadRequest("The verification has already been decided.".into())),
     }
@@ -492,19 +649,27 @@ pub async fn decide(
     match current.status {
         VerificationStatus::NeedsReview => {}
         VerificationStatus::Canceled => return Err(AppError::BadRequest(CANCELED.into())),
-        _ => return Err(AppError::BadRequest("The verification is not awaiting review.".into())),
+        _ => return Err(AppError::BadRequest(NOT_AWAITING_REVIEW.into())),
     }
     let (outcome, reason) = parse_decision(input)?;
     let status = if outcome == DecisionOutcome::Approved { VerificationStatus::Approved } else { VerificationStatus::Rejected };
-    sqlx::query("UPDATE verifications SET status = $1, decision_outcome = $2, decision_reason = $3, decision_by = $4, decision_at = $5 WHERE id = $6")
-        .bind(status.code())
-        .bind(outcome.code())
-        .bind(&reason)
-        .bind(actor_label(actor))
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    // Still `needs_review` in the statement itself: a document request racing this
+    // decision (PostgreSQL reads without the write lock) is not overwritten.
+    let moved = sqlx::query(
+        "UPDATE verifications SET status = $1, decision_outcome = $2, decision_reason = $3, decision_by = $4, decision_at = $5 WHERE id = $6 AND status = 'needs_review'",
+    )
+    .bind(status.code())
+    .bind(outcome.code())
+    .bind(&reason)
+    .bind(actor_label(actor))
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Err(AppError::BadRequest(NOT_AWAITING_REVIEW.into()));
+    }
     let event = if outcome == DecisionOutcome::Approved { "verification.approved" } else { "verification.rejected" };
     let change = Change {
         workspace_id,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every event type Attest emits (besides `webhook.test`, sent on request only). The
 /// OpenAPI document describes each (`server::api::openapi::WEBHOOK_EVENTS`).
-pub const EVENT_TYPES: [&str; 19] = [
+pub const EVENT_TYPES: [&str; 20] = [
     "verification.created",
     "verification.updated",
     "verification.capture_opened",
@@ -21,6 +21,7 @@ pub const EVENT_TYPES: [&str; 19] = [
     "verification.approved",
     "verification.rejected",
     "verification.needs_review",
+    "verification.resubmission_requested",
     "verification.canceled",
     "verification.id_expiring",
     "verification.id_expired",

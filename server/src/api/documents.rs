@@ -85,11 +85,14 @@ async fn read_upload(mut multipart: Multipart) -> Result<Upload, AppError> {
     Ok(upload)
 }
 
-/// Upload a document (front, and back when it has one) while `started`.
+/// Upload a document (front, and back when it has one) while `started`; while
+/// `resubmission_requested`, only a requested role (409 otherwise), and the upload replaces
+/// that role's current document (which becomes `canceled`).
 #[utoipa::path(post, path = "/{flow}/verifications/{id}/documents", tag = "documents",
     params(("flow" = String, Path), ("id" = String, Path)),
     request_body(content = UploadDocument, content_type = "multipart/form-data"),
-    responses((status = 201, body = Document)))]
+    responses((status = 201, body = Document),
+        (status = 409, body = app::verifications::requests::ErrorBody, description = "A role that was not requested (`resubmission_requested`)")))]
 #[tracing::instrument(skip_all)]
 async fn upload_document(
     State(state): State<AppState>,

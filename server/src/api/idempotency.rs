@@ -49,6 +49,7 @@ pub const POST_SCOPES: &[(&str, Scope)] = &[
     ("/{flow}/verifications/{id}/submit", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/cancel", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/decision", Scope::DecisionsWrite),
+    ("/{flow}/verifications/{id}/request-document", Scope::DecisionsWrite),
     ("/{flow}/verifications/{id}/documents", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/capture-links", Scope::VerificationsWrite),
     ("/{flow}/verifications/{id}/redact", Scope::VerificationsWrite),

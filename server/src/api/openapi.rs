@@ -267,6 +267,7 @@ pub const WEBHOOK_EVENTS: &[(&str, &str)] = &[
     ("verification.approved", "A verification was approved, by the pipeline or a reviewer."),
     ("verification.rejected", "A verification was rejected, by the pipeline or a reviewer."),
     ("verification.needs_review", "The pipeline left a verification for a reviewer."),
+    ("verification.resubmission_requested", "A reviewer or `…/request-document` asked for a new document of one role (`data.role`, `data.reason`); the verification waits for the applicant's upload and a new submit."),
     ("verification.canceled", "A verification was canceled."),
     ("verification.id_expiring", "usps1583: the photo ID of an approved record on an open box expires within 60, 30 or 7 days (each sent once); `data.days_left` and `data.expires_on` beside the object."),
     ("verification.id_expired", "usps1583: the photo ID of an approved record on an open box has expired (sent once per expiry date); `data.days_left` is negative."),

@@ -7,7 +7,7 @@ use app::{
     flows::{self, FlowConfig},
     state::AppState,
     verifications::{
-        requests::{CreateVerification, DecisionRequest, UpdateVerification},
+        requests::{CreateVerification, DecisionRequest, RequestDocument, UpdateVerification},
         service::{self, ListQuery},
         HistoryEntry, Page, Verification, VerificationStatus,
     },
@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(submit_verification))
         .routes(routes!(cancel_verification))
         .routes(routes!(decide_verification))
+        .routes(routes!(request_document))
         .routes(routes!(verification_history))
         .routes(routes!(document_types))
 }
@@ -54,7 +55,7 @@ async fn create_verification(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListParams {
-    /// One of started, submitted, approved, rejected, needs_review, canceled.
+    /// One of started, submitted, approved, rejected, needs_review, resubmission_requested, canceled.
     status: Option<String>,
     reference: Option<String>,
     /// Created on or after this date (YYYY-MM-DD) or time (RFC 3339).
@@ -158,10 +159,13 @@ async fn update_verification(
     Ok(Json(service::update(&state.db, state.settings.environment, &token.workspace_id, flow, &id, &body, &token.actor()).await?))
 }
 
-/// Submit: `started` → `submitted`; the pipeline takes it from there.
+/// Submit: `started` → `submitted`; the pipeline takes it from there. After a retake,
+/// `resubmission_requested` → `submitted` once every requested role has its new
+/// document (409 until then).
 #[utoipa::path(post, path = "/{flow}/verifications/{id}/submit", tag = "verifications",
     params(("flow" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Verification)))]
+    responses((status = 200, body = Verification),
+        (status = 409, body = app::verifications::requests::ErrorBody, description = "A requested document is not uploaded yet")))]
 #[tracing::instrument(skip_all)]
 async fn submit_verification(
     State(state): State<AppState>,
@@ -173,7 +177,7 @@ async fn submit_verification(
     Ok(Json(service::submit(&state.db, &token.workspace_id, flow, &id, &token.actor()).await?))
 }
 
-/// Cancel from `started` or `submitted`.
+/// Cancel from `started`, `submitted` or `resubmission_requested`.
 #[utoipa::path(post, path = "/{flow}/verifications/{id}/cancel", tag = "verifications",
     params(("flow" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = Verification)))]
@@ -204,6 +208,30 @@ async fn decide_verification(
     let JsonBody(body) = body?;
     let flow = parse_flow(&flow)?;
     Ok(Json(service::decide(&state.db, &token.workspace_id, flow, &id, &app::verifications::requests::DecisionInput::from(&body), &token.actor()).await?))
+}
+
+/// Retake: ask for a new document of one role from a verification in `needs_review`.
+/// It goes to `resubmission_requested` (event `verification.resubmission_requested`, with
+/// `data.role` and `data.reason`); the next upload of that role replaces the current
+/// document (which becomes `canceled`, kept in the history), and submit processes the
+/// verification again. 409 unless `needs_review`; 422 on a role the flow does not use.
+#[utoipa::path(post, path = "/{flow}/verifications/{id}/request-document", tag = "verifications",
+    params(("flow" = String, Path), ("id" = String, Path)),
+    request_body = RequestDocument,
+    responses((status = 200, body = Verification),
+        (status = 409, body = app::verifications::requests::ErrorBody, description = "Not in `needs_review`")))]
+#[tracing::instrument(skip_all)]
+async fn request_document(
+    State(state): State<AppState>,
+    Extension(token): Extension<TokenIdentity>,
+    Path((flow, id)): Path<(String, String)>,
+    body: Result<JsonBody, AppError>,
+) -> Result<Json<Verification>, AppError> {
+    token.require(app::access::Scope::DecisionsWrite)?;
+    let JsonBody(body) = body?;
+    let flow = parse_flow(&flow)?;
+    let input = app::verifications::requests::DocumentRequestInput::from(&body);
+    Ok(Json(service::request_document(&state.db, &token.workspace_id, flow, &id, &input, &token.actor()).await?))
 }
 
 /// The timeline: every status change, upload, extraction, rule result and decision.

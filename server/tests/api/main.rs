@@ -21,6 +21,7 @@ mod jobs;
 mod metrics;
 mod operations;
 mod pipeline;
+mod retake;
 mod retention;
 mod review;
 mod s3;

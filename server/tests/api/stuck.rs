@@ -74,7 +74,7 @@ async fn a_missing_document_file_ends_in_review_not_submitted(engine: Engine) {
     let job = lease(&app).await;
     assert!(app::pipeline::run(&app.db, &state.files, &state.pipeline, &job, "wrk_test").await.is_err(), "the first attempt asks for a retry");
     assert_eq!(verification(&api, &id).await["status"], "submitted");
-    assert_eq!(reason_of(&verification(&api, &id).await, "drivers_license").0, "uploaded", "not given up on yet");
+    assert_eq!(reason_of(&verification(&api, &id).await, "drivers_license").0, "processing", "not given up on yet: still in the pipeline");
 
     make_next_attempt_the_last(&app).await;
     let job = lease(&app).await;

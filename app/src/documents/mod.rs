@@ -94,6 +94,11 @@ pub struct Document {
     /// Which sides were uploaded: `front`, and `back` when given.
     pub sides: Vec<String>,
     pub extracted: Option<Extracted>,
+    /// Why an `extraction_failed` document was not read: `barcode_not_found`,
+    /// `barcode_invalid`, `mrz_unreadable`, `unsupported_format`, `image_too_small`,
+    /// `image_too_large`, `text_not_found` (no legible text at all), `address_not_found`
+    /// (a proof of address with text but no postal address), `no_face_found`,
+    /// `unsupported_document_type`, `provider_error`, `file_unavailable`, `processing_failed`.
     pub failure_reason: Option<String>,
     pub decision: Option<Decision>,
     pub version: i64,

@@ -75,8 +75,12 @@ pub enum Failure {
     BarcodeInvalid,
     #[error("mrz_unreadable")]
     MrzUnreadable,
+    /// No legible text at all (a blank page, a picture of nothing, a scan too poor to read).
     #[error("text_not_found")]
     TextNotFound,
+    /// Text was read, but no postal address in it (a letter, a notice, a page of terms).
+    #[error("address_not_found")]
+    AddressNotFound,
     #[error("no_face_found")]
     NoFaceFound,
     /// No built-in extractor reads this document type; a person checks it.
@@ -97,6 +101,7 @@ impl Failure {
             Failure::BarcodeInvalid => "barcode_invalid",
             Failure::MrzUnreadable => "mrz_unreadable",
             Failure::TextNotFound => "text_not_found",
+            Failure::AddressNotFound => "address_not_found",
             Failure::NoFaceFound => "no_face_found",
             Failure::UnsupportedDocumentType => "unsupported_document_type",
             Failure::ProviderError(_) => "provider_error",

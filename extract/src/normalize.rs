@@ -246,6 +246,54 @@ pub fn is_po_box(normalized_line: &str) -> bool {
     normalized_line.starts_with("PO BOX") || normalized_line.contains(" PO BOX")
 }
 
+/// Whether a normalized word is a secondary unit designator (`APT`, `STE`, `PMB`, `#`…).
+fn is_unit_designator(word: &str) -> bool {
+    UNITS.iter().any(|(_, short)| *short == word)
+}
+
+/// The private-mailbox designator in a normalized street line, shown as written on
+/// mail: `PMB 45` ("PMB 45", "PMB #45", "Private Mailbox" is rare enough to leave), or
+/// `#45` when a bare `#` and a number follow the street ("123 MAIN ST # 45"), which
+/// is how CMRAs write a box when no designator is given (Publication 28, §213.2).
+/// A `#` after another designator ("APT # 4", "STE # 200") is that unit's number, and
+/// the house number and the ZIP code are never read as one.
+pub fn private_mailbox(normalized_line: &str) -> Option<String> {
+    let words: Vec<&str> = normalized_line.split_whitespace().collect();
+    let numbered = |w: Option<&&str>| w.filter(|w| w.chars().any(|c| c.is_ascii_digit())).map(|w| w.to_string());
+    for (i, word) in words.iter().enumerate() {
+        if *word == "PMB" {
+            let number = if words.get(i + 1) == Some(&"#") { words.get(i + 2) } else { words.get(i + 1) };
+            if let Some(n) = numbered(number) {
+                return Some(format!("PMB {n}"));
+            }
+        }
+        // "#" after the house number and at least one street word, not after a designator.
+        let after_street = i >= 2 && !is_unit_designator(words[i - 1]);
+        if *word == "#" && after_street {
+            if let Some(n) = words.get(i + 1).filter(|w| w.chars().all(|c| c.is_ascii_digit())) {
+                return Some(format!("#{n}"));
+            }
+        }
+    }
+    None
+}
+
+/// A comparable address ([`address`]) without its secondary units: the street line is
+/// cut at its first designator ("12 MAIN ST STE 100 PMB 45" → "12 MAIN ST"), so every
+/// box and suite of one building compares equal. Designators count from the third word
+/// on, after a house number and a street name ("12 UNIT RD" keeps its street).
+pub fn without_units(normalized_address: &str) -> String {
+    let (street, rest) = normalized_address.split_once(", ").unwrap_or((normalized_address, ""));
+    let words: Vec<&str> = street.split_whitespace().collect();
+    let end = (2..words.len()).find(|&i| is_unit_designator(words[i])).unwrap_or(words.len());
+    let street = words[..end].join(" ");
+    if rest.is_empty() {
+        street
+    } else {
+        format!("{street}, {rest}")
+    }
+}
+
 /// A whole address as one comparable string:
 /// `LINE1 [LINE2], CITY, ST, 12345` (ZIP+4 reduced to the 5-digit ZIP).
 pub fn address(line1: &str, line2: Option<&str>, city: &str, state: &str, postal_code: &str) -> String {
@@ -302,6 +350,38 @@ mod tests {
         assert_eq!(street_line("Post Office Box 42"), "PO BOX 42");
         assert!(is_po_box(&street_line("p o box 9")));
         assert!(!is_po_box(&street_line("12 Boxwood Lane")));
+    }
+
+    #[test]
+    fn private_mailboxes_are_told_from_apartments_and_suites() {
+        let pmb = |line: &str| private_mailbox(&street_line(line));
+        assert_eq!(pmb("123 Main St PMB 45"), Some("PMB 45".into()));
+        assert_eq!(pmb("123 Main St, PMB #45"), Some("PMB 45".into()));
+        assert_eq!(pmb("123 Main St Ste 100 PMB 7"), Some("PMB 7".into()));
+        assert_eq!(pmb("123 Main St #45"), Some("#45".into()));
+        assert_eq!(pmb("123 Main St # 45"), Some("#45".into()));
+        for line in [
+            "123 Main St Apt 5B",
+            "123 Main St Suite 200",
+            "123 Main St Unit 3",
+            "123 Main St Apt #4",
+            "123 Main St Ste #200",
+            "#12 Elm St",
+            "62701 Main St",
+            "12 Elm St #5B",
+        ] {
+            assert_eq!(pmb(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn units_are_dropped_for_building_comparisons() {
+        let a = address("123 Main Street", Some("PMB 45"), "Springfield", "IL", "62701-0001");
+        let b = address("123 Main St", Some("Suite 100"), "Springfield", "IL", "62701");
+        assert_eq!(without_units(&a), "123 MAIN ST, SPRINGFIELD, IL, 62701");
+        assert_eq!(without_units(&a), without_units(&b));
+        assert_eq!(without_units(&address("12 Unit Rd", None, "Springfield", "IL", "62701")), "12 UNIT RD, SPRINGFIELD, IL, 62701");
+        assert_ne!(without_units(&address("125 Main St", None, "Springfield", "IL", "62701")), without_units(&b));
     }
 
     #[test]

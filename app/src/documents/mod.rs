@@ -99,11 +99,15 @@ pub struct Document {
     /// Which sides were uploaded: `front`, and `back` when given.
     pub sides: Vec<String>,
     pub extracted: Option<Extracted>,
-    /// Why the document is a problem: on `extraction_failed`, why it could not be read
-    /// (e.g. `barcode_not_found`, `no_face_found`, `file_unavailable`); on a document that
-    /// was read, the rules it failed, comma-separated (e.g. `name_mismatch`,
-    /// `document_expired,date_of_birth_mismatch`, `address_blacklisted` on the proof of
-    /// address, `selfie_mismatch` on the selfie). `null` when nothing is wrong.
+    /// Why the document is a problem. On `extraction_failed`, why it was not read:
+    /// `barcode_not_found`, `barcode_invalid`, `mrz_unreadable`, `unsupported_format`,
+    /// `image_too_small`, `image_too_large`, `text_not_found` (no legible text at all),
+    /// `address_not_found` (a proof of address with text but no postal address),
+    /// `no_face_found`, `unsupported_document_type`, `provider_error`, `file_unavailable`,
+    /// `processing_failed`. On a document that was read, the rules it failed,
+    /// comma-separated (e.g. `name_mismatch`, `document_expired,date_of_birth_mismatch`,
+    /// `address_blacklisted` on the proof of address, `selfie_mismatch` on the selfie).
+    /// `null` when nothing is wrong.
     pub failure_reason: Option<String>,
     pub decision: Option<Decision>,
     pub version: i64,

@@ -183,8 +183,13 @@ pub async fn process(db: &Db, files: &crate::documents::blobs::DocumentFiles, pi
 
     // 3. Rules and the decision policy.
     let blacklist: Vec<String> = flows::service::blacklist(db, &workspace_id).await?.iter().map(|a| attest_extract::normalize::address_text(a)).collect();
+    // A proof of address may not be a CMRA (SPEC §5.3); this workspace's own is in its settings.
+    let cmra_address = crate::compliance::service::cmra_profile(db, &workspace_id)
+        .await?
+        .map(|p| attest_extract::normalize::address(&p.address.line1, p.address.line2.as_deref(), &p.address.city, &p.address.state, &p.address.postal_code));
     let today = chrono::Utc::now().date_naive();
-    let inputs = rules::Inputs { verification: &v, config: &config, blacklist: &blacklist, selfie: selfie.clone(), today };
+    let inputs =
+        rules::Inputs { verification: &v, config: &config, blacklist: &blacklist, cmra_address: cmra_address.as_deref(), selfie: selfie.clone(), today };
     let rules = rules::evaluate(&inputs);
     let failures = rules::failures_by_document(&inputs, &rules);
     let extraction_failed = v.documents.iter().any(|d| d.status == DocumentStatus::ExtractionFailed);

@@ -39,6 +39,9 @@ pub struct Inputs<'a> {
     /// The workspace's blacklist, each entry already normalized with
     /// [`normalize::address_text`].
     pub blacklist: &'a [String],
+    /// The address of the workspace's own CMRA (its settings), normalized with
+    /// [`normalize::address`]; `None` until the workspace has set it.
+    pub cmra_address: Option<&'a str>,
     pub selfie: SelfieCheck,
     pub today: NaiveDate,
 }
@@ -73,7 +76,7 @@ pub fn evaluate(inputs: &Inputs<'_>) -> Vec<RuleResult> {
         number_rule(v, photo),
         dob_rule(v, [photo, poa]),
         expiry_rule([photo, poa], inputs.today),
-        blacklist_rule(v, poa, inputs.blacklist),
+        blacklist_rule(v, address_document(poa, photo), inputs.blacklist, inputs.cmra_address),
         selfie_rule(&inputs.selfie),
     ];
     results.into_iter().map(|r| if inputs.config.disabled_rules.contains(&r.name) { not_applicable(&r.name) } else { r }).collect()
@@ -169,21 +172,47 @@ fn expiry_rule(docs: [Option<(&Document, &Extracted)>; 2], today: NaiveDate) -> 
     rule(DOCUMENT_EXPIRED, result, format!("on or after {today}"), shown)
 }
 
-fn blacklist_rule(v: &Verification, poa: Option<(&Document, &Extracted)>, blacklist: &[String]) -> RuleResult {
+/// What `address_blacklisted` expects of the applicant's and the proof's addresses.
+const RESIDENTIAL: &str = "a residential address: not a PO box, a private mailbox, this workspace's CMRA or on the blacklist";
+
+/// `address_blacklisted`: the declared address and the one read from the proof of
+/// address must be somewhere the applicant lives, not a mail drop. Fails, saying which
+/// address and why, for the workspace's own CMRA, a private mailbox designator (an
+/// applicant renting a box elsewhere), a PO box, or an entry of the workspace blacklist.
+/// The document whose address the blacklist rule checks beside the declared one: the
+/// proof of address, or, in a flow without one (identity), the photo ID when it shows
+/// an address (a licence).
+fn address_document<'v>(poa: Option<(&'v Document, &'v Extracted)>, photo: Option<(&'v Document, &'v Extracted)>) -> Option<(&'v Document, &'v Extracted)> {
+    poa.or_else(|| photo.filter(|(_, e)| e.address.is_some()))
+}
+
+fn blacklist_rule(v: &Verification, shown: Option<(&Document, &Extracted)>, blacklist: &[String], cmra: Option<&str>) -> RuleResult {
     let a = &v.applicant.address;
     let mut candidates = vec![normalize::address(&a.line1, a.line2.as_deref(), &a.city, &a.state, &a.postal_code)];
-    if let Some(found) = poa.and_then(|(_, e)| e.address.as_ref()) {
+    if let Some(found) = shown.and_then(|(_, e)| e.address.as_ref()) {
         candidates.push(normalize::address(&found.line1, found.line2.as_deref(), &found.city, &found.state, &found.postal_code));
     }
     candidates.dedup();
-    let refused = candidates.iter().find(|c| {
-        let street = c.split(", ").next().unwrap_or_default();
-        normalize::is_po_box(street) || blacklist.iter().any(|b| b == *c || (!b.contains(", ") && b == street))
-    });
-    match refused {
-        Some(address) => rule(ADDRESS_BLACKLISTED, RuleOutcome::Fail, "a residential address, not blacklisted".to_string(), address.clone()),
-        None => rule(ADDRESS_BLACKLISTED, RuleOutcome::Pass, "a residential address, not blacklisted".to_string(), candidates.join("; ")),
+    match candidates.iter().find_map(|c| refusal(c, blacklist, cmra).map(|why| (c, why))) {
+        Some((address, why)) => rule(ADDRESS_BLACKLISTED, RuleOutcome::Fail, RESIDENTIAL.to_string(), format!("{address}: {why}")),
+        None => rule(ADDRESS_BLACKLISTED, RuleOutcome::Pass, RESIDENTIAL.to_string(), candidates.join("; ")),
     }
+}
+
+/// Why a normalized address is not a residence, if it is not. The CMRA comes first: the
+/// most specific reason, and its own suites and boxes ("PMB 45") must not hide it.
+fn refusal(address: &str, blacklist: &[String], cmra: Option<&str>) -> Option<String> {
+    let street = address.split(", ").next().unwrap_or_default();
+    if cmra.is_some_and(|cmra| normalize::without_units(cmra) == normalize::without_units(address)) {
+        return Some("the address of this workspace's CMRA".into());
+    }
+    if let Some(pmb) = normalize::private_mailbox(street) {
+        return Some(format!("a private mailbox designator ({pmb})"));
+    }
+    if normalize::is_po_box(street) {
+        return Some("a PO box".into());
+    }
+    blacklist.iter().any(|b| b == address || (!b.contains(", ") && b == street)).then(|| "on the workspace blacklist".into())
 }
 
 fn selfie_rule(check: &SelfieCheck) -> RuleResult {
@@ -204,7 +233,8 @@ fn selfie_rule(check: &SelfieCheck) -> RuleResult {
 /// only those that disagree: `name_mismatch`, `date_of_birth_mismatch` and
 /// `document_expired` the photo ID and/or the proof of address; `country_mismatch`,
 /// `document_type_mismatch` and `document_number_mismatch` the photo ID;
-/// `address_blacklisted` the proof of address; `selfie_mismatch` the selfie.
+/// `address_blacklisted` the proof of address (the photo ID in a flow without one);
+/// `selfie_mismatch` the selfie.
 pub fn failures_by_document(inputs: &Inputs<'_>, results: &[RuleResult]) -> std::collections::BTreeMap<String, Vec<String>> {
     let v = inputs.verification;
     let live = |role: DocumentRole| v.documents.iter().find(|d| d.role == role && d.status != DocumentStatus::Canceled);
@@ -218,7 +248,7 @@ pub fn failures_by_document(inputs: &Inputs<'_>, results: &[RuleResult]) -> std:
             }
             DOCUMENT_EXPIRED => read.into_iter().flatten().filter(|(_, e)| is_expired(e, inputs.today)).map(|(d, _)| d).collect(),
             COUNTRY_MISMATCH | DOCUMENT_TYPE_MISMATCH | DOCUMENT_NUMBER_MISMATCH => live(DocumentRole::PhotoId).into_iter().collect(),
-            ADDRESS_BLACKLISTED => live(DocumentRole::ProofOfAddress).into_iter().collect(),
+            ADDRESS_BLACKLISTED => address_document(read[1], read[0]).map(|(d, _)| d).or_else(|| live(DocumentRole::ProofOfAddress)).into_iter().collect(),
             SELFIE_MISMATCH => live(DocumentRole::Selfie).into_iter().collect(),
             _ => Vec::new(),
         };
@@ -332,7 +362,7 @@ mod tests {
     fn run(e: Extracted, selfie: SelfieCheck, blacklist: &[String]) -> Vec<RuleResult> {
         let v = verification(vec![licence(e)]);
         let config = FlowConfig::default_for(Flow::Usps1583);
-        evaluate(&Inputs { verification: &v, config: &config, blacklist, selfie, today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() })
+        evaluate(&Inputs { verification: &v, config: &config, blacklist, cmra_address: None, selfie, today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() })
     }
 
     fn result_of(rules: &[RuleResult], name: &str) -> RuleOutcome {
@@ -372,7 +402,7 @@ mod tests {
         let mut config = FlowConfig::default_for(Flow::Usps1583);
         config.disabled_rules = vec![NAME_MISMATCH.into()];
         let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
-        let rules = evaluate(&Inputs { verification: &v, config: &config, blacklist: &[], selfie: SelfieCheck::Absent, today });
+        let rules = evaluate(&Inputs { verification: &v, config: &config, blacklist: &[], cmra_address: None, selfie: SelfieCheck::Absent, today });
         assert_eq!(result_of(&rules, NAME_MISMATCH), RuleOutcome::NotApplicable);
         assert_eq!(outcome(&config, &rules, false), VerificationStatus::Approved);
     }
@@ -384,6 +414,97 @@ mod tests {
         assert_eq!(result_of(&rules, ADDRESS_BLACKLISTED), RuleOutcome::Fail);
         let rules = run(good(), SelfieCheck::Absent, &[normalize::address_text("13 N Main St, Springfield, IL 62701")]);
         assert_eq!(result_of(&rules, ADDRESS_BLACKLISTED), RuleOutcome::Pass);
+    }
+
+    /// The applicant's declared address with `line1`/`line2`, and a proof of address
+    /// reading `poa` (line1, line2), checked against the CMRA at `cmra`.
+    fn address_rule(line1: &str, line2: Option<&str>, poa: Option<(&str, Option<&str>)>, cmra: Option<&str>) -> RuleResult {
+        let mut docs = vec![licence(good())];
+        if let Some((l1, l2)) = poa {
+            let address = Address {
+                line1: l1.into(),
+                line2: l2.map(str::to_string),
+                city: "Springfield".into(),
+                state: "IL".into(),
+                postal_code: "62701".into(),
+                country: "US".into(),
+            };
+            let lease = Document {
+                id: "doc_2".into(),
+                document_type: "lease".into(),
+                role: DocumentRole::ProofOfAddress,
+                extracted: Some(Extracted { address: Some(address), ..Extracted::default() }),
+                ..licence(good())
+            };
+            docs.push(lease);
+        }
+        let mut v = verification(docs);
+        v.applicant.address.line1 = line1.into();
+        v.applicant.address.line2 = line2.map(str::to_string);
+        let config = FlowConfig::default_for(Flow::Usps1583);
+        let cmra = cmra.map(normalize::address_text);
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let rules = evaluate(&Inputs { verification: &v, config: &config, blacklist: &[], cmra_address: cmra.as_deref(), selfie: SelfieCheck::Absent, today });
+        rules.into_iter().find(|r| r.name == ADDRESS_BLACKLISTED).expect("rule present")
+    }
+
+    const CMRA: &str = "123 Main Street Suite 100, Springfield, IL 62701";
+
+    #[test]
+    fn an_applicant_at_the_workspaces_own_cmra_fails_and_says_so() {
+        for (line1, line2) in [("123 Main St", None), ("123 N Main St", Some("PMB 45")), ("123 Main Street, Ste 100", None)] {
+            let r = address_rule(line1, line2, None, Some(CMRA));
+            let found = r.found.unwrap_or_default();
+            let expected = if line1.contains(" N ") { "private mailbox" } else { "the address of this workspace's CMRA" };
+            assert_eq!(r.result, RuleOutcome::Fail, "{line1} {line2:?}");
+            assert!(found.contains(expected), "{line1} {line2:?}: {found}");
+        }
+        // The proof of address read at the CMRA, the declared address elsewhere.
+        let r = address_rule("12 North Main Street", None, Some(("123 MAIN ST", Some("STE 100"))), Some(CMRA));
+        assert_eq!(r.result, RuleOutcome::Fail);
+        assert_eq!(r.found.as_deref(), Some("123 MAIN ST STE 100, SPRINGFIELD, IL, 62701: the address of this workspace's CMRA"));
+        // Next door, or no CMRA set: a residence.
+        assert_eq!(address_rule("125 Main St", None, None, Some(CMRA)).result, RuleOutcome::Pass);
+        assert_eq!(address_rule("123 Main St", None, None, None).result, RuleOutcome::Pass);
+    }
+
+    #[test]
+    fn a_private_mailbox_designator_fails_and_says_which() {
+        for (line1, line2, pmb) in [
+            ("12 Elm St", Some("PMB 45"), "PMB 45"),
+            ("12 Elm St PMB #45", None, "PMB 45"),
+            ("12 Elm St #45", None, "#45"),
+            ("12 Elm St", Some("#312"), "#312"),
+        ] {
+            let r = address_rule(line1, line2, None, Some(CMRA));
+            assert_eq!(r.result, RuleOutcome::Fail, "{line1} {line2:?}");
+            assert!(r.found.as_deref().unwrap_or_default().ends_with(&format!("a private mailbox designator ({pmb})")), "{:?}", r.found);
+        }
+        // On the proof of address only.
+        let r = address_rule("12 Elm St", None, Some(("12 ELM ST", Some("PMB 9"))), None);
+        assert_eq!((r.result, r.found.as_deref()), (RuleOutcome::Fail, Some("12 ELM ST PMB 9, SPRINGFIELD, IL, 62701: a private mailbox designator (PMB 9)")));
+    }
+
+    #[test]
+    fn apartments_suites_house_numbers_and_zips_are_not_mailboxes() {
+        for (line1, line2) in [
+            ("12 Elm St", Some("Apt 5B")),
+            ("12 Elm St", Some("Suite 200")),
+            ("12 Elm St Unit 3", None),
+            ("4500 Elm St", Some("Apt #4")),
+            ("62701 Elm St", None),
+        ] {
+            let r = address_rule(line1, line2, None, Some(CMRA));
+            assert_eq!(r.result, RuleOutcome::Pass, "{line1} {line2:?}: {:?}", r.found);
+        }
+    }
+
+    #[test]
+    fn po_boxes_and_blacklist_entries_say_which() {
+        assert_eq!(address_rule("PO Box 12", None, None, None).found.as_deref(), Some("PO BOX 12, SPRINGFIELD, IL, 62701: a PO box"));
+        let rules = run(good(), SelfieCheck::Absent, &[normalize::address_text("12 N Main St Apt 4, Springfield, IL 62701")]);
+        let r = rules.iter().find(|r| r.name == ADDRESS_BLACKLISTED).unwrap();
+        assert_eq!(r.found.as_deref(), Some("12 N MAIN ST APT 4, SPRINGFIELD, IL, 62701: on the workspace blacklist"));
     }
 
     #[test]
@@ -419,7 +540,14 @@ mod tests {
         let config = FlowConfig::default_for(Flow::Usps1583);
         let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
         let blacklist = [normalize::address_text("12 N Main St Apt 4, Springfield, IL 62701")];
-        let inputs = Inputs { verification: &v, config: &config, blacklist: &blacklist, selfie: SelfieCheck::Scored { score: 0.2, threshold: 0.6 }, today };
+        let inputs = Inputs {
+            verification: &v,
+            config: &config,
+            blacklist: &blacklist,
+            cmra_address: None,
+            selfie: SelfieCheck::Scored { score: 0.2, threshold: 0.6 },
+            today,
+        };
         let rules = evaluate(&inputs);
         let by_document = failures_by_document(&inputs, &rules);
         assert_eq!(by_document.get("doc_1"), Some(&vec![DOCUMENT_EXPIRED.to_string()]), "the licence's name matches: {by_document:?}");

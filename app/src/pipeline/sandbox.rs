@@ -39,7 +39,7 @@ pub const SCENARIOS: [(&str, Scenario, &str); 11] = [
     ("sandbox-number-mismatch", Scenario::NumberMismatch, "the photo ID has another number (declare `photo_id.number`): `document_number_mismatch` fails"),
     ("sandbox-dob-mismatch", Scenario::DobMismatch, "the photo ID has another date of birth: `date_of_birth_mismatch` fails"),
     ("sandbox-expired", Scenario::Expired, "the photo ID expired: `document_expired` fails"),
-    ("sandbox-blacklisted", Scenario::Blacklisted, "the proof of address shows a PO box: `address_blacklisted` fails"),
+    ("sandbox-blacklisted", Scenario::Blacklisted, "the proof of address (in the identity flow, the photo ID) shows a PO box: `address_blacklisted` fails"),
     ("sandbox-selfie-mismatch", Scenario::SelfieMismatch, "the selfie is someone else (score 0.12): `selfie_mismatch` fails"),
     (
         "sandbox-no-face",
@@ -100,6 +100,10 @@ impl Scenario {
             address: (role == DocumentRole::ProofOfAddress || licence).then(|| a.address.clone()),
             document_kind: Some(document_type.to_string()),
         };
+        // Without a proof of address (the identity flow) the photo ID shows the PO box.
+        if self == Scenario::Blacklisted && role == DocumentRole::PhotoId && v.proof_of_address.is_none() {
+            e.address = Some(Address { line1: "PO Box 1583".into(), line2: None, ..a.address.clone() });
+        }
         if role == DocumentRole::ProofOfAddress {
             if !licence {
                 // A lease or a bill: a name and an address, nothing else.

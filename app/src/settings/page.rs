@@ -210,7 +210,7 @@ pub fn SettingsPage() -> impl IntoView {
                         <crate::compliance::page::RetentionSettingsPanel slug=slug()/>
                         <section class="panel" aria-labelledby="blacklist-heading">
                             <h2 id="blacklist-heading">"Address blacklist"</h2>
-                            <p class="muted">"One address per line. Proofs of address at these addresses fail the address_blacklisted rule (e.g. another CMRA or a PO box)."</p>
+                            <p class="muted">"One address per line (e.g. other CMRAs). Applicants and proofs of address at these addresses fail the address_blacklisted rule; PO boxes, private mailboxes (PMB 45, #45) and this workspace's own CMRA address fail it without being listed."</p>
                             <form method="post" action={forms::action::<SaveBlacklist>()} class="stack">
                                 <input type="hidden" name="slug" value=slug/>
                                 <label for="blacklist">"Blacklisted addresses"</label>

@@ -136,6 +136,13 @@ pub fn normalize_spaces(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Where the character `chars` into a cell starts (text heights), estimated with the
+/// average glyph width: exact enough to tell which part of a line a cell below hangs
+/// under ("Premises: 1600 Main St" with the city under "1600").
+pub fn offset_x(cell: &Cell, chars: usize) -> f32 {
+    cell.x + chars as f32 * TEXT_CHAR_WIDTH
+}
+
 /// Index of the cell directly above `cells[i]`, left-aligned with it, if any.
 pub fn cell_above(cells: &[Cell], i: usize) -> Option<usize> {
     let here = cells.get(i)?;

@@ -14,9 +14,10 @@
 //! addresses and picks the holder's. The result carries every text line too, so the
 //! name rule can look for the applicant's name anywhere on the document.
 //!
-//! Outcomes: an address → [`PoaReading`]; no legible text, or text without any address
-//! → [`Failure::TextNotFound`] (a proof of address without one proves nothing); a
-//! failing tool → [`Failure::ProviderError`]. A PDF whose text layer cannot be read
+//! Outcomes: an address → [`PoaReading`]; no legible text → [`Failure::TextNotFound`];
+//! text without any address → [`Failure::AddressNotFound`] (a proof of address without
+//! one proves nothing, and the applicant is told to upload another document rather than
+//! a sharper picture); a failing tool → [`Failure::ProviderError`]. A PDF whose text layer cannot be read
 //! (malformed, or a bomb stopped by the limits) counts as having none.
 
 pub mod layout;
@@ -80,22 +81,31 @@ pub fn read(loaded: &Loaded, ocr: &Ocr) -> Result<PoaReading, Failure> {
     }
 }
 
+/// The text layer first; then OCR, as a scan may carry a token text layer ("Scanned
+/// with …") or an invisible one without the address. The failure is the best of what
+/// the sources said: text anywhere without an address is `address_not_found`.
 fn read_pdf(pdf: &[u8], ocr: &Ocr) -> Result<PoaReading, Failure> {
+    let mut failure = Failure::TextNotFound;
     if let Some(text) = pdf_text_layer(pdf, TEXT_LAYER_PAGES) {
-        if let Some(reading) = reading_from(layout::from_plain_text(&text), TextSource::TextLayer) {
-            return Ok(reading);
+        match reading_from(layout::from_plain_text(&text), TextSource::TextLayer) {
+            Ok(reading) => return Ok(reading),
+            Err(f) => failure = f,
         }
     }
     let mut lines = Vec::new();
     for page in intake::rasterize_pdf(pdf, OCR_DPI, OCR_PAGES)? {
         let cells = ocr_cells(ocr, &page, OCR_DPI)?;
         lines.extend(cells.iter().map(|c| c.text.clone()));
-        if let Some(mut reading) = reading_from(cells, TextSource::Ocr) {
-            reading.lines = lines;
-            return Ok(reading);
+        match reading_from(cells, TextSource::Ocr) {
+            Ok(mut reading) => {
+                reading.lines = lines;
+                return Ok(reading);
+            }
+            Err(Failure::AddressNotFound) => failure = Failure::AddressNotFound,
+            Err(_) => {}
         }
     }
-    Err(Failure::TextNotFound)
+    Err(failure)
 }
 
 fn read_image(img: &DynamicImage, ocr: &Ocr) -> Result<PoaReading, Failure> {
@@ -112,26 +122,27 @@ fn read_image(img: &DynamicImage, ocr: &Ocr) -> Result<PoaReading, Failure> {
     };
     // A photo has no resolution of its own: assume the page (11 in tall) fills it.
     let dpi = (grey.width().max(grey.height()) / 11).clamp(70, 600);
-    reading_from(ocr_cells(ocr, &grey, dpi)?, TextSource::Ocr).ok_or(Failure::TextNotFound)
+    reading_from(ocr_cells(ocr, &grey, dpi)?, TextSource::Ocr)
 }
 
 fn ocr_cells(ocr: &Ocr, page: &GrayImage, dpi: u32) -> Result<Vec<Cell>, Failure> {
     Ok(layout::from_tesseract_tsv(&ocr.tsv(page, dpi)?, MIN_WORD_CONFIDENCE))
 }
 
-/// The reading of `cells`, if they hold legible text with an address in it.
-fn reading_from(cells: Vec<Cell>, source: TextSource) -> Option<PoaReading> {
+/// The reading of `cells`: `text_not_found` when they hold (next to) no legible text,
+/// `address_not_found` when the text has no address in it.
+fn reading_from(cells: Vec<Cell>, source: TextSource) -> Result<PoaReading, Failure> {
     let chars: usize = cells.iter().map(|c| c.text.chars().filter(|c| c.is_alphanumeric()).count()).sum();
     if chars < MIN_TEXT_CHARS {
-        return None;
+        return Err(Failure::TextNotFound);
     }
-    let found = parse::find_address(&cells)?;
+    let found = parse::find_address(&cells).ok_or(Failure::AddressNotFound)?;
     let (first_name, middle_name, last_name) = match found.name {
         Some(n) => (Some(n.first), n.middle, Some(n.last)),
         None => (None, None, None),
     };
     let extracted = Extracted { first_name, middle_name, last_name, address: Some(found.address), ..Extracted::default() };
-    Some(PoaReading { extracted, lines: cells.into_iter().map(|c| c.text).collect(), source })
+    Ok(PoaReading { extracted, lines: cells.into_iter().map(|c| c.text).collect(), source })
 }
 
 /// The text of the first `max_pages` pages of a PDF's text layer, or `None` when it

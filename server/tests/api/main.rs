@@ -11,6 +11,7 @@ mod api_verifications;
 mod backup;
 mod capture;
 mod cli;
+mod cmra_address;
 mod compliance;
 mod dashboard;
 mod dashboard_records;

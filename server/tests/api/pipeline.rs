@@ -179,6 +179,35 @@ async fn sandbox_type_mismatch_fails_for_every_photo_id_type(engine: Engine) {
 }
 both_engines!(sandbox_type_mismatch_fails_for_every_photo_id_type);
 
+/// `sandbox-blacklisted` in the identity flow (no proof of address): the photo ID shows
+/// the PO box, `address_blacklisted` fails and the photo ID carries the reason.
+async fn sandbox_blacklisted_works_in_the_identity_flow(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let api = app.api("acme").await;
+    let mut body = body("sandbox-blacklisted");
+    body.as_object_mut().unwrap().remove("proof_of_address");
+    let id = api.create("identity", body).await;
+    for (t, c) in [("drivers_license", "US"), ("selfie", "US")] {
+        let (status, doc) = api.upload(&format!("/identity/verifications/{id}/documents"), &[("type", t), ("country", c)], vec![("file", jpeg())]).await;
+        assert_eq!(status, 201, "{doc}");
+    }
+    let (status, submitted) = api.post(&format!("/identity/verifications/{id}/submit"), json!({})).await;
+    assert_eq!(status, 200, "{submitted}");
+    let v = loop {
+        let (_, v) = api.get(&format!("/identity/verifications/{id}")).await;
+        if v["status"] != "submitted" {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((v["status"].as_str(), failed_rules(&v)), (Some("needs_review"), vec!["address_blacklisted".to_string()]), "{v:#}");
+    let rule = v["rules"].as_array().unwrap().iter().find(|r| r["name"] == "address_blacklisted").unwrap();
+    assert!(rule["found"].as_str().unwrap().contains("PO BOX 1583"), "{rule}");
+    let licence = v["documents"].as_array().unwrap().iter().find(|d| d["type"] == "drivers_license").unwrap();
+    assert_eq!(licence["failure_reason"], "address_blacklisted", "{licence:#}");
+}
+both_engines!(sandbox_blacklisted_works_in_the_identity_flow);
+
 async fn the_flow_policy_can_auto_reject(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let api = app.api("acme").await;

@@ -241,7 +241,7 @@ async fn scrub_verification(tx: &mut Tx, v: &Verification) -> Result<(), AppErro
     let rules: Vec<RuleResult> = v.rules.iter().map(|r| RuleResult { expected: None, found: None, ..r.clone() }).collect();
     sqlx::query(
         "UPDATE verifications SET applicant = $1, photo_id = $2, mailbox = $3, rules = $4, metadata = '{}', \
-         search_name = NULL, search_name_rev = NULL, search_email = NULL WHERE id = $5",
+         search_name = NULL, search_name_rev = NULL, search_email = NULL, requested_documents = NULL WHERE id = $5",
     )
     .bind(json_text(&applicant)?)
     .bind(photo_id.as_ref().map(json_text).transpose()?)

@@ -124,6 +124,12 @@ pub async fn seal_plaintext_rows(db: &crate::store::Db, master: &MasterKey) -> R
                     // Only if unchanged since read: a concurrent writer seals its own value.
                     let update = format!("UPDATE {table} SET {column} = $1 WHERE {key} = $2 AND {column} = $3", table = t.table, key = t.key);
                     sqlx::query(&update).bind(seal(master, &value)).bind(&id).bind(&value).execute(&mut *tx).await?;
+                    if (t.table, *column) == ("verifications", "rules") {
+                        // The queue's filter reads the failed names from their own column.
+                        let rules: Vec<crate::verifications::RuleResult> = serde_json::from_str(&value).unwrap_or_default();
+                        let failed = crate::pipeline::rules::failed_key(&rules);
+                        sqlx::query("UPDATE verifications SET failed_rules = $1 WHERE id = $2").bind(failed).bind(&id).execute(&mut *tx).await?;
+                    }
                     sealed += 1;
                 }
                 tx.commit().await?;

@@ -536,7 +536,7 @@ async fn decide(
     let mut tx = db.begin_write().await?;
     let moved = sqlx::query(
         "UPDATE verifications SET status = $1, rules = $2, selfie_score = $3, selfie_threshold = $4, decision_outcome = $5, decision_reason = $6, \
-         decision_by = $7, decision_at = $8 WHERE id = $9 AND status = 'submitted'",
+         decision_by = $7, decision_at = $8, failed_rules = $10 WHERE id = $9 AND status = 'submitted'",
     )
     .bind(status.code())
     .bind(db.seal_pii(&serde_json::to_string(&rules).map_err(|e| AppError::internal("rules", e))?)?)
@@ -547,6 +547,7 @@ async fn decide(
     .bind(decision.as_ref().map(|_| "system"))
     .bind(decision.as_ref().map(|_| now))
     .bind(&v.id)
+    .bind(rules::failed_key(&rules))
     .execute(&mut *tx)
     .await?
     .rows_affected();

@@ -259,6 +259,14 @@ pub fn failures_by_document(inputs: &Inputs<'_>, results: &[RuleResult]) -> std:
     by_document
 }
 
+/// The failed rules' names as `verifications.failed_rules` keeps them for the queue's
+/// filter (`,name_mismatch,selfie_mismatch,`; `None` when none failed): `rules` itself
+/// is sealed personal data.
+pub fn failed_key(results: &[RuleResult]) -> Option<String> {
+    let failed: Vec<&str> = results.iter().filter(|r| r.result == RuleOutcome::Fail).map(|r| r.name.as_str()).collect();
+    (!failed.is_empty()).then(|| format!(",{},", failed.join(",")))
+}
+
 /// The decision policy (SPEC §4): what a checked verification becomes. A check that
 /// could not be completed (an extraction failure, a missing face) always goes to a
 /// person, whatever the policy says.

@@ -775,8 +775,8 @@ async fn select(db: &Db, workspace_id: &str, query: &ListQuery) -> Result<Page<V
         sql.and("decision_outcome = ?1", [decision.code()]);
     }
     if let Some(rule) = &query.failed_rule {
-        // `rules` is stored JSON: `[{"name":"…","result":"fail",…}, …]`.
-        sql.and("rules LIKE ?1", [format!("%\"name\":\"{rule}\",\"result\":\"fail\"%")]);
+        // `rules` is sealed; `failed_rules` keeps the failed names: `,name_mismatch,…,`.
+        sql.and("failed_rules LIKE ?1", [format!("%,{rule},%")]);
     }
     sql.tail(&format!("ORDER BY id DESC LIMIT {}", query.limit + 1));
     let rows = sql.query().fetch_all(db.pool()).await?;

@@ -208,6 +208,43 @@ async fn sandbox_blacklisted_works_in_the_identity_flow(engine: Engine) {
 }
 both_engines!(sandbox_blacklisted_works_in_the_identity_flow);
 
+/// The review queue's "failed rule" filter finds what failed, although `rules` is sealed,
+/// and finds a row an older version stored in plain text once the start-up pass sealed it.
+async fn the_failed_rule_filter_reads_through_sealed_rules(engine: Engine) {
+    let app = TestApp::spawn_with(engine, &[("ATTEST_WORKERS", "false")]).await;
+    let api = app.api("acme").await;
+    let mismatch = submit_new(&api, "sandbox-name-mismatch").await;
+    let clean = submit_new(&api, "sandbox-approve").await;
+    let expired = submit_new(&api, "sandbox-expired").await;
+    app.run_pending().await;
+    let workspace_id: String = sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'acme'").fetch_one(app.db.pool()).await.unwrap();
+    let found = |rule: &'static str| {
+        let (db, workspace_id) = (app.db.clone(), workspace_id.clone());
+        async move {
+            let query = app::verifications::service::ListQuery { failed_rule: Some(rule.to_string()), limit: 50, ..Default::default() };
+            let page = app::verifications::service::queue(&db, &workspace_id, &query).await.unwrap();
+            page.data.into_iter().map(|v| v.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("name_mismatch").await, vec![mismatch.clone()]);
+    assert_eq!(found("document_expired").await, vec![expired.clone()]);
+    assert!(found("selfie_mismatch").await.is_empty());
+    let stored: String = sqlx::query_scalar("SELECT rules FROM verifications WHERE id = $1").bind(&mismatch).fetch_one(app.db.pool()).await.unwrap();
+    assert!(stored.starts_with("pii1."), "rules are sealed: {stored}");
+
+    // A row from before sealing: plain rules, no failed_rules.
+    let plain = r#"[{"name":"name_mismatch","result":"fail","expected":"Ada X","found":"ALEX X"}]"#;
+    sqlx::query("UPDATE verifications SET rules = $1, failed_rules = NULL WHERE id = $2").bind(plain).bind(&clean).execute(app.db.pool()).await.unwrap();
+    assert_eq!(found("name_mismatch").await, vec![mismatch.clone()]);
+    app::documents::pii::seal_plaintext_rows(&app.db, &app.state.files.master).await.unwrap();
+    let mut both = found("name_mismatch").await;
+    both.sort();
+    let mut expected = vec![mismatch, clean];
+    expected.sort();
+    assert_eq!(both, expected);
+}
+both_engines!(the_failed_rule_filter_reads_through_sealed_rules);
+
 async fn the_flow_policy_can_auto_reject(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let api = app.api("acme").await;

@@ -52,7 +52,7 @@ async fn close(api: &Api<'_>, id: &str, day: &str) {
 /// Every stored text that can carry personal data, read straight from the database:
 /// `(table.column, value)` for each value containing one of [`NEEDLES`].
 async fn leftovers(app: &TestApp) -> Vec<(String, String)> {
-    const COLUMNS: [(&str, &str); 19] = [
+    const COLUMNS: [(&str, &str); 20] = [
         ("verifications", "applicant"),
         ("verifications", "photo_id"),
         ("verifications", "mailbox"),
@@ -72,6 +72,7 @@ async fn leftovers(app: &TestApp) -> Vec<(String, String)> {
         ("activity", "detail"),
         ("jobs", "payload"),
         ("capture_links", "redirect_url"),
+        ("verifications", "requested_documents"),
     ];
     let mut found = Vec::new();
     for (table, column) in COLUMNS {

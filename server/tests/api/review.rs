@@ -23,7 +23,7 @@ async fn reviewers_find_decide_and_see_the_history(engine: Engine) {
     let (status, doc) =
         api.upload(&format!("/usps1583/verifications/{}/documents", ids[1]), &[("type", "passport"), ("country", "GB")], vec![("file", jpeg())]).await;
     assert_eq!(status, 201, "{doc}");
-    sqlx::query("UPDATE verifications SET status = 'needs_review', rules = $1 WHERE id = $2")
+    sqlx::query("UPDATE verifications SET status = 'needs_review', rules = $1, failed_rules = ',name_mismatch,' WHERE id = $2")
         .bind(json!([{ "name": "name_mismatch", "result": "fail", "expected": "Grace Lovelace", "found": "Grace Hopper" }]).to_string())
         .bind(&ids[1])
         .execute(app.db.pool())

@@ -426,7 +426,17 @@ pub async fn submit_in(tx: &mut Tx, config: &flows::FlowConfig, workspace_id: &s
     if protected && !present.iter().any(|d| d.role == flows::DocumentRole::CourtOrder && d.status != DocumentStatus::Canceled) {
         return Err(AppError::BadRequest(COURT_ORDER_MISSING.to_string()));
     }
-    set_status(tx, id, VerificationStatus::Submitted).await?;
+    enter_submitted(tx, workspace_id, flow, id, current.status, actor).await
+}
+
+/// Why a protected individual's verification cannot be submitted yet (box 4k).
+pub const COURT_ORDER_MISSING: &str =
+    "Box 4k: the applicant is a court-ordered protected individual (mailbox.protected_individual); upload the court order (type court_order) before submitting.";
+
+/// The end of a submit, first or after a retake: `submitted` (no document request left
+/// outstanding), the pipeline's job, the history entry and the event.
+async fn enter_submitted(tx: &mut Tx, workspace_id: &str, flow: Flow, id: &str, from: VerificationStatus, actor: &Actor) -> Result<Verification, AppError> {
+    sqlx::query("UPDATE verifications SET status = 'submitted', requested_documents = NULL WHERE id = $1").bind(id).execute(&mut **tx).await?;
     journal::enqueue(tx, crate::pipeline::JOB, &json!({ "verification_id": id })).await?;
     let change = Change {
         workspace_id,
@@ -434,14 +444,11 @@ pub async fn submit_in(tx: &mut Tx, config: &flows::FlowConfig, workspace_id: &s
         document_id: None,
         event: "verification.submitted",
         actor,
-        data: json!({ "from": "started", "to": "submitted" }),
+        data: json!({ "from": from.code(), "to": "submitted" }),
     };
     touch_and_record(tx, workspace_id, flow, id, change).await
 }
 
-/// Why a protected individual's verification cannot be submitted yet (box 4k).
-pub const COURT_ORDER_MISSING: &str =
-    "Box 4k: the applicant is a court-ordered protected individual (mailbox.protected_individual); upload the court order (type court_order) before submitting.";
 /// Submit after a retake: every requested role must have its new document (an upload
 /// not processed yet); the pipeline then reads the new documents and runs the rules
 /// over the current ones again.
@@ -458,17 +465,7 @@ async fn resubmit_in(tx: &mut Tx, workspace_id: &str, current: &Row_, actor: &Ac
     if !missing.is_empty() {
         return Err(AppError::Conflict(format!("The requested documents have not been uploaded yet: {}.", missing.join(", "))));
     }
-    sqlx::query("UPDATE verifications SET status = 'submitted', requested_documents = NULL WHERE id = $1").bind(id).execute(&mut **tx).await?;
-    journal::enqueue(tx, crate::pipeline::JOB, &json!({ "verification_id": id })).await?;
-    let change = Change {
-        workspace_id,
-        verification_id: id,
-        document_id: None,
-        event: "verification.submitted",
-        actor,
-        data: json!({ "from": "resubmission_requested", "to": "submitted" }),
-    };
-    touch_and_record(tx, workspace_id, flow, id, change).await
+    enter_submitted(tx, workspace_id, flow, id, VerificationStatus::ResubmissionRequested, actor).await
 }
 
 /// Asks for a new document of one role from a verification in `needs_review` (SPEC §10,

@@ -11,7 +11,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/att
 mkdir -p "$CARGO_TARGET_DIR"
 ATTEST_BIN="$CARGO_TARGET_DIR/debug/attest"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each step is stamped with the minutes and seconds since the script started.
+log() { printf '\033[1m==> [%02d:%02d] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -43,7 +44,24 @@ ensure_toolchain() {
     log "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown
   fi
+  use_clippy_driver
 }
+
+# Every build in these scripts compiles the workspace's own crates with clippy-driver
+# (RUSTC_WORKSPACE_WRAPPER, the mechanism `cargo clippy` itself uses, here on a real
+# build rather than a check): clippy's lints come with the compile, at no second pass over
+# the dependencies (a cold `cargo clippy` of them took as long as building them), and
+# scripts/test fails on any warning. Dependencies are compiled by plain rustc. The same
+# wrapper everywhere keeps one set of artifacts for scripts/run, scripts/test, cargo
+# nextest and the benchmarks; a build without it (plain `cargo test`) compiles the
+# workspace's crates again beside them, which is harmless.
+use_clippy_driver() {
+  if [ -z "${RUSTC_WORKSPACE_WRAPPER:-}" ] && command -v clippy-driver >/dev/null; then
+    RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)"
+    export RUSTC_WORKSPACE_WRAPPER
+  fi
+}
+use_clippy_driver
 
 # npm packages: binaryen's wasm-opt for the bundle, Playwright for end-to-end tests.
 ensure_node_packages() {
@@ -74,16 +92,41 @@ ensure_models() {
   bash "$ROOT/scripts/models/face.sh" "$ATTEST_MODELS_DIR"
 }
 
-# The site, then the `attest` binary the way the test build makes it: `cargo test
-# --no-run` over the same packages, so `scripts/run` after `scripts/test` (or the
-# other way round) finds everything built and starts in seconds. A plain `cargo build
-# -p server` would resolve other features (tests unify their dev-dependencies') and
-# compile the dependencies a second time.
+# The packages the test build and cargo nextest compile together. One list for both, so
+# cargo resolves the same features and nextest finds everything build_all built; `bench`
+# is here so its programs are compiled (and linted) too.
+TEST_PACKAGES=(-p app -p server -p attest-extract -p attest-test-support -p bench)
+
+# Builds everything once, the way scripts/run and scripts/test both need it, so whichever
+# runs second starts in seconds. The browser bundle (wasm32, `wasm-release`) builds in
+# the background while the `attest` binary and every test binary build in the
+# foreground: cargo locks each profile's directory, not the whole target directory, and
+# the two builds fill each other's single-threaded stretches (the bundle's LTO, the large
+# crates). The foreground is `cargo test --no-run` over TEST_PACKAGES, exactly what cargo
+# nextest runs first: a plain `cargo build -p server` would resolve other features (tests
+# unify their dev-dependencies') and compile the dependencies a second time. Compiler
+# output is kept in BUILD_LOG_DIR (when set) for scripts/test's warning check.
 build_all() {
-  log "building the site"
-  cargo run -q -p xtask -- site
-  log "building the attest binary (and the tests, with the same features)"
-  cargo test -q -p app -p server -p attest-extract --no-run
+  local logs="${BUILD_LOG_DIR:-}" site_pid
+  [ -n "$logs" ] || logs="$(mktemp -d /tmp/attest-build.XXXXXX)"
+  mkdir -p "$logs"
+  log "building xtask (the site builder)"
+  cargo build -q -p xtask 2>&1 | tee "$logs/xtask.log" >&2
+  log "building the site (in the background) and the attest binary with the tests"
+  # xtask reads the workspace root from CARGO_MANIFEST_DIR, which `cargo run` would set.
+  CARGO_MANIFEST_DIR="$ROOT/xtask" "$CARGO_TARGET_DIR/debug/xtask" site >"$logs/site.log" 2>&1 &
+  site_pid=$!
+  if ! cargo test -q --no-run "${TEST_PACKAGES[@]}" 2>&1 | tee "$logs/tests.log" >&2; then
+    kill "$site_pid" 2>/dev/null || true
+    return 1
+  fi
+  if ! wait "$site_pid"; then
+    cat "$logs/site.log" >&2
+    log "the site build failed (above)"
+    return 1
+  fi
+  cat "$logs/site.log" >&2
+  log "built"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -11,8 +11,14 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/att
 mkdir -p "$CARGO_TARGET_DIR"
 ATTEST_BIN="$CARGO_TARGET_DIR/debug/attest"
 
-# Each step is stamped with the minutes and seconds since the script started.
-log() { printf '\033[1m==> [%02d:%02d] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
+# Each step is stamped with the minutes and seconds since the first script started (the
+# scripts that scripts/test runs count from its start).
+ATTEST_SCRIPT_START="${ATTEST_SCRIPT_START:-$(date +%s)}"
+export ATTEST_SCRIPT_START
+log() {
+  local t=$(($(date +%s) - ATTEST_SCRIPT_START))
+  printf '\033[1m==> [%02d:%02d] %s\033[0m\n' $((t / 60)) $((t % 60)) "$*" >&2
+}
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -98,23 +104,25 @@ ensure_models() {
 TEST_PACKAGES=(-p app -p server -p attest-extract -p attest-test-support -p bench)
 
 # Builds everything once, the way scripts/run and scripts/test both need it, so whichever
-# runs second starts in seconds. The browser bundle (wasm32, `wasm-release`) builds in
-# the background while the `attest` binary and every test binary build in the
-# foreground: cargo locks each profile's directory, not the whole target directory, and
-# the two builds fill each other's single-threaded stretches (the bundle's LTO, the large
-# crates). The foreground is `cargo test --no-run` over TEST_PACKAGES, exactly what cargo
-# nextest runs first: a plain `cargo build -p server` would resolve other features (tests
-# unify their dev-dependencies') and compile the dependencies a second time. Compiler
-# output is kept in BUILD_LOG_DIR (when set) for scripts/test's warning check.
+# runs second starts in seconds. The `attest` binary and every test binary build in the
+# foreground, started first because their chain of crates (dependencies → app → server →
+# tests) is the longest; the site builder and the browser bundle (wasm32) build beside
+# them in profiles of their own (`xtask`, `wasm-release`), which cargo locks separately,
+# and fill the foreground's single-threaded stretches. The foreground is `cargo test
+# --no-run` over TEST_PACKAGES, exactly what cargo nextest runs first: a plain `cargo
+# build -p server` would resolve other features (tests unify their dev-dependencies') and
+# compile the dependencies a second time. Compiler output is kept in BUILD_LOG_DIR (when
+# set) for scripts/test's warning check.
 build_all() {
   local logs="${BUILD_LOG_DIR:-}" site_pid
   [ -n "$logs" ] || logs="$(mktemp -d /tmp/attest-build.XXXXXX)"
   mkdir -p "$logs"
-  log "building xtask (the site builder)"
-  cargo build -q -p xtask 2>&1 | tee "$logs/xtask.log" >&2
-  log "building the site (in the background) and the attest binary with the tests"
-  # xtask reads the workspace root from CARGO_MANIFEST_DIR, which `cargo run` would set.
-  CARGO_MANIFEST_DIR="$ROOT/xtask" "$CARGO_TARGET_DIR/debug/xtask" site >"$logs/site.log" 2>&1 &
+  log "building the attest binary with the tests, and the site beside them"
+  (
+    cargo build -q -p xtask --profile xtask
+    # xtask reads the workspace root from CARGO_MANIFEST_DIR, which `cargo run` would set.
+    CARGO_MANIFEST_DIR="$ROOT/xtask" "$CARGO_TARGET_DIR/xtask/xtask" site
+  ) >"$logs/site.log" 2>&1 &
   site_pid=$!
   if ! cargo test -q --no-run "${TEST_PACKAGES[@]}" 2>&1 | tee "$logs/tests.log" >&2; then
     kill "$site_pid" 2>/dev/null || true

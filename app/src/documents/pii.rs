@@ -95,11 +95,27 @@ pub struct SealedTable {
     pub table: &'static str,
     pub key: &'static str,
     pub columns: &'static [&'static str],
+    /// A plain column derived from a sealed one, for what must stay searchable.
+    pub derived: Option<Derived>,
+}
+
+/// `column` holds `derive(plain value of from)`: written by whoever writes `from`, and
+/// by [`seal_plaintext_rows`] for rows stored before sealing.
+pub struct Derived {
+    pub from: &'static str,
+    pub column: &'static str,
+    pub derive: fn(&str) -> Result<Option<String>, serde_json::Error>,
 }
 
 pub const SEALED: &[SealedTable] = &[
-    SealedTable { table: "verifications", key: "id", columns: &["applicant", "photo_id", "rules"] },
-    SealedTable { table: "documents", key: "id", columns: &["extracted"] },
+    SealedTable {
+        table: "verifications",
+        key: "id",
+        columns: &["applicant", "photo_id", "rules"],
+        // The review queue's failed-rule filter (`failed_rules`, migration 0022).
+        derived: Some(Derived { from: "rules", column: "failed_rules", derive: crate::pipeline::rules::failed_key_of_json }),
+    },
+    SealedTable { table: "documents", key: "id", columns: &["extracted"], derived: None },
 ];
 
 /// Seals the values still stored as plain JSON (rows written before sealing existed),
@@ -123,12 +139,21 @@ pub async fn seal_plaintext_rows(db: &crate::store::Db, master: &MasterKey) -> R
                     let (id, value): (String, String) = (row.try_get(0)?, row.try_get(1)?);
                     // Only if unchanged since read: a concurrent writer seals its own value.
                     let update = format!("UPDATE {table} SET {column} = $1 WHERE {key} = $2 AND {column} = $3", table = t.table, key = t.key);
-                    sqlx::query(&update).bind(seal(master, &value)).bind(&id).bind(&value).execute(&mut *tx).await?;
-                    if (t.table, *column) == ("verifications", "rules") {
-                        // The queue's filter reads the failed names from their own column.
-                        let rules: Vec<crate::verifications::RuleResult> = serde_json::from_str(&value).unwrap_or_default();
-                        let failed = crate::pipeline::rules::failed_key(&rules);
-                        sqlx::query("UPDATE verifications SET failed_rules = $1 WHERE id = $2").bind(failed).bind(&id).execute(&mut *tx).await?;
+                    let moved = sqlx::query(&update).bind(seal(master, &value)).bind(&id).bind(&value).execute(&mut *tx).await?.rows_affected();
+                    if moved == 0 {
+                        continue;
+                    }
+                    if let Some(derived) = t.derived.as_ref().filter(|d| d.from == *column) {
+                        match (derived.derive)(&value) {
+                            Ok(key) => {
+                                let update =
+                                    format!("UPDATE {table} SET {derived} = $1 WHERE {key} = $2", table = t.table, derived = derived.column, key = t.key);
+                                sqlx::query(&update).bind(key).bind(&id).execute(&mut *tx).await?;
+                            }
+                            Err(e) => {
+                                tracing::warn!(table = t.table, id = %id, column = derived.column, error = %e, "stored value is not valid JSON: sealed as it is, derived column left empty")
+                            }
+                        }
                     }
                     sealed += 1;
                 }

@@ -267,6 +267,11 @@ pub fn failed_key(results: &[RuleResult]) -> Option<String> {
     (!failed.is_empty()).then(|| format!(",{},", failed.join(",")))
 }
 
+/// [`failed_key`] of rules stored as JSON text.
+pub fn failed_key_of_json(rules: &str) -> Result<Option<String>, serde_json::Error> {
+    Ok(failed_key(&serde_json::from_str::<Vec<RuleResult>>(rules)?))
+}
+
 /// The decision policy (SPEC §4): what a checked verification becomes. A check that
 /// could not be completed (an extraction failure, a missing face) always goes to a
 /// person, whatever the policy says.
